@@ -1,0 +1,1 @@
+"""ShopSense inventory app (models and services arrive with their issues)."""

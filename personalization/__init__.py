@@ -1,0 +1,1 @@
+"""ShopSense personalization: behaviour capture, the host contract, profiles and recommendations."""

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import api_keys
+from .models import ApiKey, Event
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("timestamp", "event_type", "product", "user", "short_session", "quantity", "price", "source", "recommendation_id")
+    list_filter = ("event_type", "source", "timestamp")
+    search_fields = ("client_event_id", "session_key", "recommendation_id", "query", "user__username")
+    date_hierarchy = "timestamp"
+    list_select_related = ("product", "user")
+    raw_id_fields = ("product", "user")
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Event._meta.fields]
+
+    @admin.display(description="visitor")
+    def short_session(self, obj: Event) -> str:
+        return obj.session_key[:12]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix")
+    fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke",)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created, raw_key = api_keys.create_api_key(obj.name)
+        obj.pk = created.pk
+        obj.prefix = created.prefix
+        obj.key_hash = created.key_hash
+        obj.created_at = created.created_at
+        self.message_user(
+            request,
+            f"API key created. Copy it now, it is not shown again: {raw_key}",
+            level=messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            api_keys.revoke_api_key(api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", level=messages.SUCCESS)

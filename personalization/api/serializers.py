@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..models import EventType
+
+
+class EventInSerializer(serializers.Serializer):
+    """One event sent by a mobile app or a server."""
+
+    type = serializers.ChoiceField(choices=EventType.choices)
+    product = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="Product id.")
+    quantity = serializers.IntegerField(required=False, default=1, min_value=1, max_value=1_000_000)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True, min_value=0)
+    query = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    recommendation_id = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    client_event_id = serializers.CharField(
+        required=False, max_length=100, help_text="Unique id chosen by the client (a UUID); a retry with the same id stores nothing new."
+    )
+    timestamp = serializers.DateTimeField(required=False, help_text="When it happened (ISO 8601); default: now.")
+    session_key = serializers.CharField(required=False, allow_blank=True, max_length=64, default="", help_text="Device or visitor id.")
+    user = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="Customer id; only servers authenticated with an API key may set it."
+    )
+
+
+class EventBatchSerializer(serializers.Serializer):
+    events = EventInSerializer(many=True, allow_empty=False)
+
+
+class EventBatchResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Events taken for storage.")
+    duplicates = serializers.IntegerField(help_text="Events already stored under the same client_event_id (ignored).")
+
+
+class EventBatchErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.ListField(child=serializers.DictField(), required=False)

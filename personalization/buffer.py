@@ -1,0 +1,161 @@
+"""The Redis event buffer: a list that the storefront appends to and one flusher drains.
+
+Draining is crash-safe: a batch is read from the head of the list, handed to the database, and only
+then trimmed from the list — by a script that first checks the flusher still holds the lock. A
+flusher killed between the insert and the trim leaves the batch in place; the next flush inserts it
+again and the unique ``client_event_id`` keeps each event once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import redis
+from django.conf import settings
+from django.core.signals import setting_changed
+
+from .conf import personalization_settings
+
+logger = logging.getLogger(__name__)
+
+LOCK_KEY_SUFFIX = ":flush-lock"
+ENQUEUED_KEY_SUFFIX = ":flush-enqueued"
+# After a connection error, skip Redis for this long instead of paying a timeout per event.
+RETRY_AFTER_SECONDS = 5.0
+
+_TRIM_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('ltrim', KEYS[2], tonumber(ARGV[2]), -1)
+  return 1
+end
+return 0
+"""
+_RELEASE_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+_state = threading.local()
+_down_until = 0.0
+
+
+def _redis_url() -> str:
+    return getattr(settings, "REDIS_URL", "") or ""
+
+
+def is_configured() -> bool:
+    return bool(_redis_url())
+
+
+def get_client() -> redis.Redis | None:
+    """A Redis client for ``settings.REDIS_URL`` (one per thread and URL), or None when unset."""
+    url = _redis_url()
+    if not url:
+        return None
+    cached = getattr(_state, "client", None)
+    if cached is None or cached[0] != url:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=2.0)
+        _state.client = (url, client)
+        return client
+    return cached[1]
+
+
+def _reset(**kwargs: object) -> None:
+    global _down_until
+    _state.client = None
+    _down_until = 0.0
+
+
+setting_changed.connect(_reset, weak=False)
+
+
+def available() -> bool:
+    return is_configured() and time.monotonic() >= _down_until
+
+
+def _mark_down(exc: Exception) -> None:
+    global _down_until
+    _down_until = time.monotonic() + RETRY_AFTER_SECONDS
+    logger.warning("Redis unavailable (%s); storing events directly for %.0fs.", exc, RETRY_AFTER_SECONDS)
+
+
+def buffer_key() -> str:
+    return personalization_settings.EVENT_BUFFER_KEY
+
+
+def push(payload: Sequence[str]) -> bool:
+    """Append serialised events to the buffer; False when Redis is unreachable."""
+    client = get_client()
+    if client is None or not available():
+        return False
+    try:
+        length = client.rpush(buffer_key(), *payload)
+    except redis.RedisError as exc:
+        _mark_down(exc)
+        return False
+    if length >= personalization_settings.EVENT_FLUSH_THRESHOLD:
+        _request_flush(client)
+    return True
+
+
+def _request_flush(client: redis.Redis) -> None:
+    """Enqueue one flush task, at most once every few seconds however many requests ask."""
+    try:
+        if not client.set(buffer_key() + ENQUEUED_KEY_SUFFIX, "1", nx=True, ex=5):
+            return
+    except redis.RedisError:
+        return
+    from .tasks import flush_events
+
+    flush_events.delay()
+
+
+def length() -> int:
+    client = get_client()
+    if client is None:
+        return 0
+    return int(client.llen(buffer_key()))
+
+
+def flush(store: Callable[[list[bytes]], int], *, max_events: int | None = None) -> int:
+    """Drain the buffer through ``store`` batch by batch; returns how many events were flushed.
+
+    Only one flusher runs at a time (a Redis lock with an owner token); a second caller returns 0.
+    """
+    client = get_client()
+    if client is None:
+        return 0
+    key = buffer_key()
+    lock_key = key + LOCK_KEY_SUFFIX
+    token = uuid.uuid4().hex
+    lock_ms = int(personalization_settings.EVENT_FLUSH_LOCK_SECONDS * 1000)
+    batch_size = int(personalization_settings.EVENT_FLUSH_BATCH_SIZE)
+    try:
+        if not client.set(lock_key, token, nx=True, px=lock_ms):
+            return 0
+    except redis.RedisError as exc:
+        logger.warning("Cannot flush the event buffer: %s", exc)
+        return 0
+    flushed = 0
+    try:
+        while max_events is None or flushed < max_events:
+            size = batch_size if max_events is None else min(batch_size, max_events - flushed)
+            raw = client.lrange(key, 0, size - 1)
+            if not raw:
+                break
+            store(raw)
+            # Extend the lock, then trim only if it is still ours.
+            if not client.eval(_TRIM_IF_OWNER, 2, lock_key, key, token, len(raw)):
+                logger.warning("Lost the flush lock; another flusher will store the remaining events.")
+                break
+            client.pexpire(lock_key, lock_ms)
+            flushed += len(raw)
+    finally:
+        try:
+            client.eval(_RELEASE_IF_OWNER, 1, lock_key, token)
+        except redis.RedisError:
+            pass
+    return flushed

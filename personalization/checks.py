@@ -1,0 +1,90 @@
+"""System checks for the host contract (ids ``personalization.E00x``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Error
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db import models
+
+from . import host
+from .conf import personalization_settings
+
+
+def _field_exists(model: type[models.Model], path: str) -> bool:
+    current: type[models.Model] | None = model
+    for part in path.split("__"):
+        if current is None:
+            return False
+        try:
+            field = current._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False
+        current = field.related_model if field.is_relation else None
+    return True
+
+
+def check_host_contract(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    resolved: dict[str, type[models.Model]] = {}
+    for setting_name in host.HOST_MODEL_SETTINGS:
+        try:
+            resolved[setting_name] = host._get_host_model(setting_name)
+        except ImproperlyConfigured as exc:
+            errors.append(
+                Error(
+                    str(exc),
+                    hint=f"Add {setting_name} = 'yourapp.Model' to your settings.",
+                    id="personalization.E001",
+                )
+            )
+
+    try:
+        adapter_class = personalization_settings.SHOP_ADAPTER
+    except ImportError as exc:
+        errors.append(
+            Error(
+                f"PERSONALIZATION['SHOP_ADAPTER'] cannot be imported: {exc}",
+                hint="Give the dotted path of a class implementing personalization.adapters.ShopAdapter.",
+                id="personalization.E002",
+            )
+        )
+        return errors
+
+    if "SHOP_ORDER_LINE_MODEL" in resolved and "SHOP_PRODUCT_MODEL" in resolved:
+        from .adapters import DefaultShopAdapter
+
+        if isinstance(adapter_class, type) and issubclass(adapter_class, DefaultShopAdapter):
+            errors.extend(_check_default_adapter_fields(resolved))
+    return errors
+
+
+def _check_default_adapter_fields(resolved: dict[str, type[models.Model]]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    product = resolved["SHOP_PRODUCT_MODEL"]
+    line = resolved["SHOP_ORDER_LINE_MODEL"]
+    order = resolved.get("SHOP_ORDER_MODEL")
+    groups: list[tuple[str, type[models.Model] | None, dict[str, str | None], set[str]]] = [
+        ("PRODUCT_FIELDS", product, personalization_settings.PRODUCT_FIELDS, {"price"}),
+        ("ORDER_LINE_FIELDS", line, personalization_settings.ORDER_LINE_FIELDS, {"order", "product", "quantity", "price"}),
+        ("ORDER_FIELDS", order, personalization_settings.ORDER_FIELDS, {"user", "placed_at"}),
+    ]
+    for group, model, fields, required in groups:
+        if model is None:
+            continue
+        for key, path in fields.items():
+            if not path:
+                if key in required:
+                    errors.append(
+                        Error(f"PERSONALIZATION['{group}']['{key}'] must name a field.", id="personalization.E003")
+                    )
+                continue
+            if not _field_exists(model, path):
+                errors.append(
+                    Error(
+                        f"PERSONALIZATION['{group}']['{key}'] = {path!r} is not a field of {model._meta.label}.",
+                        hint="Set it to the name of the field that holds this fact, or None if the shop has none.",
+                        id="personalization.E003",
+                    )
+                )
+    return errors

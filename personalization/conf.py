@@ -1,0 +1,85 @@
+"""Namespaced, lazily read settings for the ShopSense apps (modelled on DRF's ``api_settings``).
+
+Each app has one settings dict (``PERSONALIZATION``, ``PRICING``, ``INVENTORY``) whose keys override
+the app's ``DEFAULTS``. Values are read on access and the cache is dropped on ``setting_changed``, so
+``override_settings`` works in tests. Keys listed in ``import_strings`` hold dotted paths that are
+imported on read.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+
+class AppSettings:
+    """Attribute access to one app's settings dict, with defaults and dotted-path imports."""
+
+    def __init__(self, setting_name: str, defaults: dict[str, Any], import_strings: frozenset[str] = frozenset()):
+        self.setting_name = setting_name
+        self.defaults = defaults
+        self.import_strings = import_strings
+        self._cache: dict[str, Any] = {}
+        setting_changed.connect(self._on_setting_changed, weak=False)
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, self.setting_name, None) or {}
+        return value if isinstance(value, dict) else {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self.defaults:
+            raise AttributeError(f"Invalid {self.setting_name} setting: {name!r}")
+        if name in self._cache:
+            return self._cache[name]
+        value = self.user_settings.get(name, self.defaults[name])
+        if isinstance(self.defaults[name], dict) and isinstance(value, dict):
+            value = {**self.defaults[name], **value}
+        if name in self.import_strings and isinstance(value, str):
+            value = import_string(value)
+        self._cache[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+    def _on_setting_changed(self, *, setting: str, **kwargs: Any) -> None:
+        if setting in {self.setting_name, "REDIS_URL"}:
+            self.reload()
+
+
+PERSONALIZATION_DEFAULTS: dict[str, Any] = {
+    # Dotted path of the class that reads shop facts and writes prices (see adapters.ShopAdapter).
+    "SHOP_ADAPTER": "personalization.adapters.DefaultShopAdapter",
+    # Field names (or ``__`` lookups) the default adapter reads on the host's models.
+    "PRODUCT_FIELDS": {
+        "price": "price",
+        "unit_cost": "unit_cost",
+        "stock": "stock",
+        "on_order": None,
+        "category": "category",
+        "active": "is_active",
+        "name": "name",
+        "description": "description",
+        "sku": "sku",
+    },
+    "ORDER_FIELDS": {"user": "user", "placed_at": "created_at"},
+    "ORDER_LINE_FIELDS": {"order": "order", "product": "product", "quantity": "quantity", "price": "price"},
+    # Record a purchase event whenever a host order line is saved (opt-in).
+    "CAPTURE_ORDER_LINES": False,
+    # Buffer events in Redis (when REDIS_URL is set) and flush them in bulk.
+    "EVENT_BUFFER": True,
+    "EVENT_BUFFER_KEY": "shopsense:events:buffer",
+    "EVENT_FLUSH_BATCH_SIZE": 5000,
+    "EVENT_FLUSH_THRESHOLD": 1000,
+    "EVENT_FLUSH_LOCK_SECONDS": 120,
+    "EVENT_BATCH_MAX": 1000,
+    # How far in the future a client timestamp may lie (clock skew) before it is refused.
+    "EVENT_MAX_CLOCK_SKEW_SECONDS": 300,
+}
+
+personalization_settings = AppSettings(
+    "PERSONALIZATION", PERSONALIZATION_DEFAULTS, import_strings=frozenset({"SHOP_ADAPTER"})
+)

@@ -1,0 +1,41 @@
+"""The host contract: which of the shop's models are the product, order and order line.
+
+Like ``AUTH_USER_MODEL``, the host names its models in flat settings (``SHOP_PRODUCT_MODEL`` and
+friends, ``"app_label.Model"``); app code reaches them only through these helpers, and foreign keys
+use ``settings.SHOP_PRODUCT_MODEL`` directly.
+"""
+from __future__ import annotations
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+HOST_MODEL_SETTINGS = ("SHOP_PRODUCT_MODEL", "SHOP_ORDER_MODEL", "SHOP_ORDER_LINE_MODEL")
+
+
+def _get_host_model(setting_name: str) -> type[models.Model]:
+    label = getattr(settings, setting_name, None)
+    if not label:
+        raise ImproperlyConfigured(f"{setting_name} is not set; name your model as 'app_label.Model'.")
+    try:
+        return apps.get_model(label, require_ready=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{setting_name} must be of the form 'app_label.Model', not {label!r}.") from exc
+    except LookupError as exc:
+        raise ImproperlyConfigured(f"{setting_name} refers to model {label!r}, which is not installed.") from exc
+
+
+def get_product_model() -> type[models.Model]:
+    """The host's product model (``settings.SHOP_PRODUCT_MODEL``)."""
+    return _get_host_model("SHOP_PRODUCT_MODEL")
+
+
+def get_order_model() -> type[models.Model]:
+    """The host's order model (``settings.SHOP_ORDER_MODEL``)."""
+    return _get_host_model("SHOP_ORDER_MODEL")
+
+
+def get_order_line_model() -> type[models.Model]:
+    """The host's order line model (``settings.SHOP_ORDER_LINE_MODEL``)."""
+    return _get_host_model("SHOP_ORDER_LINE_MODEL")

@@ -1,0 +1,24 @@
+"""Celery routing for the ShopSense tasks: small jobs on ``default``, training on ``ml`` / ``gpu``.
+
+A task declares ``queue="gpu"`` options through ``TASK_QUEUES`` below; when the deployment has no
+CUDA worker (``SHOPSENSE_GPU_QUEUE`` off, the default) GPU work is routed to ``ml`` instead.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+TASK_QUEUES: dict[str, str] = {
+    "personalization.flush_events": "default",
+    "personalization.merge_guest_events": "default",
+}
+
+
+def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict[str, str] | None:
+    queue = TASK_QUEUES.get(name)
+    if queue is None:
+        return None
+    if queue == "gpu" and not getattr(settings, "SHOPSENSE_GPU_QUEUE", False):
+        queue = "ml"
+    return {"queue": queue}

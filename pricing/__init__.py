@@ -1,0 +1,1 @@
+"""ShopSense pricing app (models and services arrive with their issues)."""
