@@ -1,0 +1,28 @@
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from personalization.management.commands.install_schedules import collect_schedules
+
+pytestmark = pytest.mark.django_db
+
+
+def test_install_schedules_creates_every_default_once():
+    call_command("install_schedules")
+    call_command("install_schedules")
+
+    names = sorted(PeriodicTask.objects.values_list("name", flat=True))
+    assert names == sorted(spec.name for spec in collect_schedules())
+    flush = PeriodicTask.objects.get(task="personalization.flush_events")
+    assert (flush.interval.every, flush.interval.period) == (10, "seconds")
+
+
+def test_install_schedules_keeps_an_owners_change_unless_reset():
+    call_command("install_schedules")
+    PeriodicTask.objects.filter(task="personalization.flush_events").update(enabled=False, description="mine")
+
+    call_command("install_schedules")
+    assert PeriodicTask.objects.get(task="personalization.flush_events").description == "mine"
+
+    call_command("install_schedules", "--reset")
+    assert PeriodicTask.objects.get(task="personalization.flush_events").description != "mine"
