@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -14,12 +15,16 @@ from .models import ApiKey, Event
 class EventAdmin(admin.ModelAdmin):
     list_display = ("timestamp", "event_type", "product", "user", "short_session", "quantity", "price", "source", "recommendation_id")
     list_filter = ("event_type", "source", "timestamp")
-    search_fields = ("client_event_id", "session_key", "recommendation_id", "query", "user__username")
+    search_fields = ("client_event_id", "session_key", "recommendation_id", "query")
     date_hierarchy = "timestamp"
     list_select_related = ("product", "user")
     raw_id_fields = ("product", "user")
     show_full_result_count = False
     readonly_fields = [f.name for f in Event._meta.fields]
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        # The host's user model may have no ``username``: search whatever identifies its users.
+        return (*self.search_fields, f"user__{get_user_model().USERNAME_FIELD}")
 
     @admin.display(description="visitor")
     def short_session(self, obj: Event) -> str:
@@ -50,6 +55,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.prefix = created.prefix
         obj.key_hash = created.key_hash
         obj.created_at = created.created_at
+        obj._state.adding = False
+        obj._state.db = created._state.db
         self.message_user(
             request,
             f"API key created. Copy it now, it is not shown again: {raw_key}",
@@ -58,6 +65,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for api_key in queryset:
-            api_keys.revoke_api_key(api_key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).", level=messages.SUCCESS)
+        revoked = sum(api_keys.revoke_api_key(api_key) for api_key in queryset)
+        if revoked:
+            self.message_user(request, f"Revoked {revoked} key(s).", level=messages.SUCCESS)
+        else:
+            self.message_user(request, "The selected keys were revoked already.", level=messages.INFO)

@@ -26,9 +26,14 @@ ENQUEUED_KEY_SUFFIX = ":flush-enqueued"
 # After a connection error, skip Redis for this long instead of paying a timeout per event.
 RETRY_AFTER_SECONDS = 5.0
 
+DEAD_LETTER_KEY_SUFFIX = ":malformed"
+
+# Trim the stored batch off the head and extend the lock, only if the lock is still ours: a flusher
+# whose lock expired (it stalled) must neither trim events it did not store nor extend another's lock.
 _TRIM_IF_OWNER = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('ltrim', KEYS[2], tonumber(ARGV[2]), -1)
+  redis.call('pexpire', KEYS[1], tonumber(ARGV[3]))
   return 1
 end
 return 0
@@ -47,6 +52,7 @@ def _redis_url() -> str:
 
 
 def is_configured() -> bool:
+    """Whether a Redis URL is set (the buffer may still be down)."""
     return bool(_redis_url())
 
 
@@ -83,6 +89,7 @@ def _mark_down(exc: Exception) -> None:
 
 
 def buffer_key() -> str:
+    """The Redis list holding buffered events (``PERSONALIZATION["EVENT_BUFFER_KEY"]``)."""
     return personalization_settings.EVENT_BUFFER_KEY
 
 
@@ -102,7 +109,11 @@ def push(payload: Sequence[str]) -> bool:
 
 
 def _request_flush(client: redis.Redis) -> None:
-    """Enqueue one flush task, at most once every few seconds however many requests ask."""
+    """Enqueue one flush task, at most once every few seconds however many requests ask.
+
+    A broker that refuses the task costs nothing but a log line: the events are safe in the list and
+    the periodic flush (``install_schedules``) picks them up.
+    """
     try:
         if not client.set(buffer_key() + ENQUEUED_KEY_SUFFIX, "1", nx=True, ex=5):
             return
@@ -110,31 +121,64 @@ def _request_flush(client: redis.Redis) -> None:
         return
     from .tasks import flush_events
 
-    flush_events.delay()
+    try:
+        flush_events.delay()
+    except Exception:  # noqa: BLE001 - the storefront request must not fail because of the broker
+        logger.warning("Could not enqueue a flush of the event buffer.", exc_info=True)
 
 
 def length() -> int:
+    """How many events wait in the buffer (0 without Redis)."""
     client = get_client()
     if client is None:
         return 0
     return int(client.llen(buffer_key()))
 
 
+def lock_key() -> str:
+    return buffer_key() + LOCK_KEY_SUFFIX
+
+
+def is_flushing() -> bool:
+    """Whether a flusher holds the lock right now."""
+    client = get_client()
+    if client is None:
+        return False
+    try:
+        return bool(client.exists(lock_key()))
+    except redis.RedisError:
+        return False
+
+
+def dead_letter_key() -> str:
+    return buffer_key() + DEAD_LETTER_KEY_SUFFIX
+
+
+def set_aside(raw: Sequence[bytes]) -> None:
+    """Keep items the flusher cannot read in a side list for an operator, instead of dropping them."""
+    client = get_client()
+    if client is not None and raw:
+        client.rpush(dead_letter_key(), *raw)
+
+
 def flush(store: Callable[[list[bytes]], int], *, max_events: int | None = None) -> int:
-    """Drain the buffer through ``store`` batch by batch; returns how many events were flushed.
+    """Drain the buffer through ``store`` batch by batch; returns how many events left the buffer.
 
     Only one flusher runs at a time (a Redis lock with an owner token); a second caller returns 0.
+    A batch is trimmed only after ``store`` returned, so a flusher that dies in between leaves the
+    batch for the next one (``store`` must be idempotent). An error in ``store`` propagates after
+    the lock is released; a Redis error ends the flush early (logged) with what was done so far.
     """
     client = get_client()
     if client is None:
         return 0
     key = buffer_key()
-    lock_key = key + LOCK_KEY_SUFFIX
+    lock = lock_key()
     token = uuid.uuid4().hex
     lock_ms = int(personalization_settings.EVENT_FLUSH_LOCK_SECONDS * 1000)
     batch_size = int(personalization_settings.EVENT_FLUSH_BATCH_SIZE)
     try:
-        if not client.set(lock_key, token, nx=True, px=lock_ms):
+        if not client.set(lock, token, nx=True, px=lock_ms):
             return 0
     except redis.RedisError as exc:
         logger.warning("Cannot flush the event buffer: %s", exc)
@@ -147,15 +191,15 @@ def flush(store: Callable[[list[bytes]], int], *, max_events: int | None = None)
             if not raw:
                 break
             store(raw)
-            # Extend the lock, then trim only if it is still ours.
-            if not client.eval(_TRIM_IF_OWNER, 2, lock_key, key, token, len(raw)):
+            if not client.eval(_TRIM_IF_OWNER, 2, lock, key, token, len(raw), lock_ms):
                 logger.warning("Lost the flush lock; another flusher will store the remaining events.")
                 break
-            client.pexpire(lock_key, lock_ms)
             flushed += len(raw)
+    except redis.RedisError as exc:
+        logger.warning("Event buffer flush stopped after %d events: %s", flushed, exc)
     finally:
         try:
-            client.eval(_RELEASE_IF_OWNER, 1, lock_key, token)
+            client.eval(_RELEASE_IF_OWNER, 1, lock, token)
         except redis.RedisError:
             pass
     return flushed

@@ -1,24 +1,30 @@
 """Behaviour capture: validate events, then buffer them in Redis or insert them directly.
 
-Every path that stores an event goes through :func:`record_event` / :func:`record_events`. With
-``REDIS_URL`` set (and ``PERSONALIZATION["EVENT_BUFFER"]`` on) events are pushed to a Redis list —
-one round trip — and a Celery task flushes the list to the database in bulk; when Redis is not
-reachable they are inserted directly, so an event is never dropped silently. ``client_event_id`` is
-unique, so flushing the same events twice (a retry after a crash) stores each event once.
+Every path that stores an event goes through :func:`record_event` / :func:`record_events` (the events
+API through :func:`accept_batch`). With ``REDIS_URL`` set (and ``PERSONALIZATION["EVENT_BUFFER"]``
+on) events are pushed to a Redis list — one round trip — and a Celery task flushes the list to the
+database in bulk; when Redis is not reachable they are inserted directly, so an event is never
+dropped silently. ``client_event_id`` is unique, so flushing the same events twice (a retry after a
+crash) stores each event once.
+
+Validation is plain Python (no serializer): it runs once per event on the storefront's request path
+and a thousand times per API batch, so it has to be cheap.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+import math
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -29,7 +35,16 @@ from .models import Event, EventSource, EventType
 
 logger = logging.getLogger(__name__)
 
+EVENT_TYPES = frozenset(EventType.values)
+EVENT_SOURCES = frozenset(EventSource.values)
 PRODUCT_EVENTS = frozenset({EventType.VIEW, EventType.CART, EventType.PURCHASE, EventType.IMPRESSION, EventType.CLICK})
+MAX_QUANTITY = 1_000_000
+MAX_PRICE = Decimal("1e10")
+CENT = Decimal("0.01")
+# Client ids sent through the API are stored under a prefix naming the sender (``api:u<user>:`` or
+# ``api:k<key>:``, at most ~30 characters), so one client can neither collide with another's ids nor
+# pre-empt the ids the shop itself uses (``orderline:<id>``). Event.client_event_id holds 100.
+API_CLIENT_ID_MAX = 64
 
 
 class InvalidEvent(ValueError):
@@ -40,6 +55,15 @@ class InvalidEvent(ValueError):
         super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
 
 
+class InvalidBatch(ValueError):
+    """A batch of API events that was refused as a whole; ``errors`` lists index, field and message."""
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]]):
+        self.detail = detail
+        self.errors = errors
+        super().__init__(detail)
+
+
 @dataclass
 class EventData:
     """A validated event, ready to be buffered (as JSON) or inserted."""
@@ -47,9 +71,9 @@ class EventData:
     event_type: str
     timestamp: dt.datetime
     client_event_id: str
-    user_id: int | None = None
+    user_id: int | str | None = None
     session_key: str = ""
-    product_id: int | None = None
+    product_id: int | str | None = None
     quantity: int = 1
     price: Decimal | None = None
     query: str = ""
@@ -58,14 +82,28 @@ class EventData:
     received_at: dt.datetime = field(default_factory=timezone.now)
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["timestamp"] = self.timestamp.isoformat()
-        data["received_at"] = self.received_at.isoformat()
-        data["price"] = None if self.price is None else str(self.price)
-        return json.dumps(data, separators=(",", ":"))
+        """The event as one compact JSON object (what the Redis buffer holds)."""
+        return json.dumps(
+            {
+                "event_type": self.event_type,
+                "timestamp": self.timestamp.isoformat(),
+                "client_event_id": self.client_event_id,
+                "user_id": self.user_id,
+                "session_key": self.session_key,
+                "product_id": self.product_id,
+                "quantity": self.quantity,
+                "price": None if self.price is None else str(self.price),
+                "query": self.query,
+                "recommendation_id": self.recommendation_id,
+                "source": self.source,
+                "received_at": self.received_at.isoformat(),
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> EventData:
+        """Read back :meth:`to_json`'s output; raises ``ValueError``/``KeyError``/``TypeError`` if malformed."""
         data = json.loads(raw)
         data["timestamp"] = dt.datetime.fromisoformat(data["timestamp"])
         data["received_at"] = dt.datetime.fromisoformat(data["received_at"])
@@ -73,101 +111,197 @@ class EventData:
         return cls(**data)
 
     def to_model(self) -> Event:
-        return Event(**asdict(self))
+        """An unsaved :class:`~personalization.models.Event`."""
+        return Event(
+            event_type=self.event_type,
+            timestamp=self.timestamp,
+            client_event_id=self.client_event_id,
+            user_id=self.user_id,
+            session_key=self.session_key,
+            product_id=self.product_id,
+            quantity=self.quantity,
+            price=self.price,
+            query=self.query,
+            recommendation_id=self.recommendation_id,
+            source=self.source,
+            received_at=self.received_at,
+        )
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _object_id(value: Any) -> int | str | None:
+    """A primary key as events carry it: an int, or text for hosts with UUID / text keys."""
+    if _is_whole(value):
+        return value if value >= 1 else None
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str) and 0 < len(value) <= 64:
+        return value
+    return None
+
+
+def _text(value: Any, limit: int) -> str | None:
+    """``value`` as text of at most ``limit`` characters, or None when it is not text."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > limit:
+        return None
+    return value
 
 
 def build_event(
     *,
-    event_type: str,
-    user_id: int | None = None,
-    session_key: str = "",
-    product_id: int | None = None,
+    event_type: Any,
+    user_id: Any = None,
+    session_key: Any = "",
+    product_id: Any = None,
     quantity: Any = 1,
     price: Any = None,
-    query: str = "",
-    recommendation_id: str = "",
-    source: str = EventSource.WEB,
-    client_event_id: str | None = None,
-    timestamp: dt.datetime | str | None = None,
+    query: Any = "",
+    recommendation_id: Any = "",
+    source: Any = EventSource.WEB,
+    client_event_id: Any = None,
+    timestamp: Any = None,
+    now: dt.datetime | None = None,
 ) -> EventData:
     """Check one event's fields (not whether its product exists) and return it normalised.
 
-    Raises :class:`InvalidEvent` with a message per bad field.
+    Types are strict — a quantity is a whole number, not the text ``"2"`` — because the same
+    checks guard the public events API. Raises :class:`InvalidEvent` with a message per bad field.
     """
     errors: dict[str, str] = {}
-    if event_type not in EventType.values:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         errors["event_type"] = f"must be one of {', '.join(EventType.values)}, not {event_type!r}."
-    if user_id is None and not session_key:
+    if user_id is not None:
+        user_id = _object_id(user_id)
+        if user_id is None:
+            errors["user"] = "must be a user id (a whole number from 1)."
+    session = _text(session_key, 64)
+    if session is None:
+        errors["session_key"] = "must be text of at most 64 characters."
+    elif user_id is None and not session and "user" not in errors:
         errors["session_key"] = "an event needs a signed-in user or a session key."
-    if len(session_key) > 64:
-        errors["session_key"] = "at most 64 characters."
-    if event_type in PRODUCT_EVENTS and product_id is None:
+    if product_id is not None:
+        product_id = _object_id(product_id)
+        if product_id is None:
+            errors["product"] = "must be a product id (a whole number from 1)."
+    elif event_type in PRODUCT_EVENTS:
         errors["product"] = f"a {event_type} event needs a product."
-    if event_type == EventType.SEARCH and not (query or "").strip():
-        errors["query"] = "a search event needs the search text."
-    try:
-        quantity = int(quantity)
-        if quantity < 1 or quantity > 1_000_000:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors["quantity"] = "must be a whole number from 1 to 1,000,000."
+    if not _is_whole(quantity) or not 1 <= quantity <= MAX_QUANTITY:
+        errors["quantity"] = f"must be a whole number from 1 to {MAX_QUANTITY:,}."
     if price is not None:
-        try:
-            price = Decimal(str(price)).quantize(Decimal("0.01"))
-            if price < 0 or price >= Decimal("1e10"):
-                raise InvalidOperation
-        except (InvalidOperation, ValueError):
-            errors["price"] = "must be a non-negative amount."
-    if isinstance(timestamp, str):
-        parsed = parse_datetime(timestamp)
-        if parsed is None:
-            errors["timestamp"] = "must be an ISO 8601 date and time."
-        timestamp = parsed
-    now = timezone.now()
-    if timestamp is None and "timestamp" not in errors:
-        timestamp = now
-    if isinstance(timestamp, dt.datetime):
-        if timezone.is_naive(timestamp):
-            timestamp = timezone.make_aware(timestamp)
-        skew = dt.timedelta(seconds=personalization_settings.EVENT_MAX_CLOCK_SKEW_SECONDS)
-        if timestamp > now + skew:
-            errors["timestamp"] = "lies in the future."
-    if client_event_id is not None and not (1 <= len(str(client_event_id)) <= 100):
-        errors["client_event_id"] = "must be 1 to 100 characters."
-    if len(query or "") > 255:
-        errors["query"] = "at most 255 characters."
-    if len(recommendation_id or "") > 64:
-        errors["recommendation_id"] = "at most 64 characters."
-    if source not in EventSource.values:
+        price = _parse_price(price)
+        if price is None:
+            errors["price"] = "must be a non-negative amount below 10,000,000,000."
+    text = _text(query, 255)
+    if text is None:
+        errors["query"] = "must be text of at most 255 characters."
+    else:
+        query = text.strip()
+        if event_type == EventType.SEARCH and not query:
+            errors["query"] = "a search event needs the search text."
+    rec = _text(recommendation_id, 64)
+    if rec is None:
+        errors["recommendation_id"] = "must be text of at most 64 characters."
+    if not isinstance(source, str) or source not in EVENT_SOURCES:
         errors["source"] = f"must be one of {', '.join(EventSource.values)}."
+    if client_event_id is not None and not (isinstance(client_event_id, str) and 1 <= len(client_event_id) <= 100):
+        errors["client_event_id"] = "must be text of 1 to 100 characters."
+    now = now or timezone.now()
+    when = _parse_timestamp(timestamp, now)
+    if isinstance(when, str):
+        errors["timestamp"] = when
     if errors:
         raise InvalidEvent(errors)
     return EventData(
         event_type=event_type,
-        timestamp=timestamp,  # type: ignore[arg-type]
-        client_event_id=str(client_event_id) if client_event_id else uuid.uuid4().hex,
+        timestamp=when,  # type: ignore[arg-type]
+        client_event_id=client_event_id or uuid.uuid4().hex,
         user_id=user_id,
-        session_key=session_key,
+        session_key=session or "",
         product_id=product_id,
         quantity=quantity,
         price=price,
-        query=(query or "").strip(),
-        recommendation_id=recommendation_id or "",
+        query=query,
+        recommendation_id=rec or "",
         source=source,
+        received_at=now,
     )
 
 
-def missing_product_ids(product_ids: Iterable[int | None]) -> set[int]:
-    """The ids among ``product_ids`` that name no product of the shop (one query)."""
-    wanted = {pk for pk in product_ids if pk is not None}
+def _parse_price(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        price = Decimal(str(value).strip()).quantize(CENT)
+        if price < 0 or price >= MAX_PRICE:
+            return None
+    except (InvalidOperation, ValueError):
+        return None
+    return price
+
+
+def _parse_timestamp(value: Any, now: dt.datetime) -> dt.datetime | str:
+    """An aware datetime, or the error message."""
+    if value is None:
+        return now
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            return "must be an ISO 8601 date and time, such as 2024-05-01T12:30:00Z."
+        value = parsed
+    if not isinstance(value, dt.datetime):
+        return "must be an ISO 8601 date and time, such as 2024-05-01T12:30:00Z."
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    skew = dt.timedelta(seconds=personalization_settings.EVENT_MAX_CLOCK_SKEW_SECONDS)
+    if value > now + skew:
+        return "lies in the future."
+    return value
+
+
+def _missing_ids(model: type[models.Model], ids: Iterable[Any]) -> set[Any]:
+    """The ids among ``ids`` that name no row of ``model`` (one query); malformed ids count as missing."""
+    wanted = {pk for pk in ids if pk is not None}
     if not wanted:
         return set()
-    found = set(get_product_model()._default_manager.filter(pk__in=wanted).values_list("pk", flat=True))
-    return wanted - found
+    pk_field = model._meta.pk
+    by_key: dict[Any, Any] = {}
+    missing: set[Any] = set()
+    for pk in wanted:
+        try:
+            by_key[pk_field.to_python(pk)] = pk
+        except ValidationError:
+            missing.add(pk)
+    if by_key:
+        found = set(model._default_manager.filter(pk__in=list(by_key)).values_list("pk", flat=True))
+        missing.update(original for key, original in by_key.items() if key not in found)
+    return missing
+
+
+def missing_product_ids(product_ids: Iterable[Any]) -> set[Any]:
+    """The ids among ``product_ids`` that name no product of the shop (one query)."""
+    return _missing_ids(get_product_model(), product_ids)
+
+
+def missing_user_ids(user_ids: Iterable[Any]) -> set[Any]:
+    """The ids among ``user_ids`` that name no user (one query)."""
+    return _missing_ids(get_user_model(), user_ids)
 
 
 def record_event(**fields: Any) -> EventData:
-    """Validate and store one event (see :func:`build_event` for the fields)."""
+    """Validate and store one event (see :func:`build_event` for the fields).
+
+    Raises :class:`InvalidEvent` for a bad field or a product id that names no product.
+    """
     event = build_event(**fields)
     if event.product_id is not None and missing_product_ids([event.product_id]):
         raise InvalidEvent({"product": f"no product with id {event.product_id}."})
@@ -179,7 +313,8 @@ def record_events(events: Sequence[EventData], *, use_buffer: bool = True) -> in
     """Store validated events: buffered in Redis when it is up, inserted directly otherwise.
 
     Inside a transaction the Redis push waits for the commit, so a rolled-back order never leaves a
-    purchase behind in the buffer. Returns how many events were handed over.
+    purchase behind in the buffer (the direct insert is part of the transaction and rolls back with
+    it). Returns how many events were handed over.
     """
     if not events:
         return 0
@@ -202,28 +337,162 @@ def insert_events(events: Sequence[EventData]) -> int:
     Events whose product or user was deleted since they were captured cannot be stored; they are
     left out and logged. Returns the number of events handed to the database.
     """
-    gone_products = missing_product_ids(event.product_id for event in events)
-    user_ids = {event.user_id for event in events if event.user_id is not None}
-    gone_users: set[int] = set()
-    if user_ids:
-        found = set(get_user_model()._default_manager.filter(pk__in=user_ids).values_list("pk", flat=True))
-        gone_users = user_ids - found
-    keep = [e for e in events if e.product_id not in gone_products and e.user_id not in gone_users]
+    for attempt in (1, 2):
+        gone_products = missing_product_ids(event.product_id for event in events)
+        gone_users = missing_user_ids(event.user_id for event in events)
+        keep = [e for e in events if e.product_id not in gone_products and e.user_id not in gone_users]
+        try:
+            with transaction.atomic():
+                Event.objects.bulk_create([event.to_model() for event in keep], batch_size=1000, ignore_conflicts=True)
+        except IntegrityError:
+            # A product or user deleted between the check and the insert: check again, once.
+            if attempt == 2:
+                raise
+            continue
+        break
     if len(keep) < len(events):
-        logger.warning("Left out %d events whose product or user no longer exists.", len(events) - len(keep))
-    with transaction.atomic():
-        Event.objects.bulk_create([event.to_model() for event in keep], batch_size=1000, ignore_conflicts=True)
+        left_out = [e.client_event_id for e in events if e.product_id in gone_products or e.user_id in gone_users]
+        logger.warning(
+            "Left out %d events whose product or user no longer exists: %s",
+            len(left_out),
+            ", ".join(left_out[:20]) + (" …" if len(left_out) > 20 else ""),
+        )
     return len(keep)
 
 
+def _store_raw(raw: Sequence[bytes]) -> int:
+    """The flush callback: decode buffered events (setting malformed ones aside) and insert them."""
+    events: list[EventData] = []
+    malformed: list[bytes] = []
+    for item in raw:
+        try:
+            events.append(EventData.from_json(item))
+        except (ValueError, KeyError, TypeError):
+            malformed.append(item)
+    if malformed:
+        buffer.set_aside(malformed)
+        logger.error(
+            "Set aside %d malformed buffered events in %s (first: %r).", len(malformed), buffer.dead_letter_key(), malformed[0][:200]
+        )
+    return insert_events(events) if events else 0
+
+
 def flush_buffer(*, max_events: int | None = None) -> int:
-    """Move buffered events from Redis to the database; safe to run again after a crash."""
-    return buffer.flush(lambda raw: insert_events([EventData.from_json(item) for item in raw]), max_events=max_events)
+    """Move buffered events from Redis to the database; safe to run again after a crash.
+
+    Returns how many events left the buffer (0 when another flusher holds the lock).
+    """
+    return buffer.flush(_store_raw, max_events=max_events)
 
 
 def merge_guest_events(session_key: str, user_id: int) -> int:
-    """Attach a guest's events (by visitor id) to the user who just signed in."""
+    """Attach a guest's events (by visitor id) to the user who just signed in; returns how many."""
     if not session_key:
         return 0
     flush_buffer()
     return Event.objects.filter(session_key=session_key, user__isnull=True).update(user_id=user_id)
+
+
+# --- the events API ------------------------------------------------------------------------------
+API_FIELDS = {
+    "type": "event_type",
+    "user": "user_id",
+    "session_key": "session_key",
+    "product": "product_id",
+    "quantity": "quantity",
+    "price": "price",
+    "query": "query",
+    "recommendation_id": "recommendation_id",
+    "client_event_id": "client_event_id",
+    "timestamp": "timestamp",
+}
+_API_NAME = {"event_type": "type", "user_id": "user"}
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What :func:`accept_batch` did: events handed over for storage and retries ignored."""
+
+    accepted: int
+    duplicates: int
+
+
+def _invalid(errors: list[dict[str, Any]], total: int) -> InvalidBatch:
+    bad = len({error["index"] for error in errors})
+    return InvalidBatch(f"{bad} of {total} events are invalid; nothing was stored.", errors)
+
+
+def accept_batch(items: Any, *, sender_user_id: Any = None, api_key_id: int | None = None) -> BatchResult:
+    """Validate a batch of API events as a whole and store it, or raise :class:`InvalidBatch`.
+
+    ``api_key_id`` identifies a server, which may name any customer (``user``); otherwise the
+    events belong to ``sender_user_id``, the signed-in customer. Client ids are namespaced by
+    sender, and events already stored under the same id are counted as duplicates, not stored.
+    """
+    limit = personalization_settings.EVENT_BATCH_MAX
+    if not isinstance(items, list) or not items:
+        raise InvalidBatch('Send a JSON object {"events": [...]} with at least one event.', [])
+    if len(items) > limit:
+        raise InvalidBatch(f"A batch holds at most {limit} events; this one has {len(items)}.", [])
+    namespace = f"api:k{api_key_id}:" if api_key_id is not None else f"api:u{sender_user_id}:"
+    now = timezone.now()
+    events: list[EventData] = []
+    indexes: list[int] = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append({"index": index, "field": "non_field_errors", "message": "Each event must be a JSON object."})
+            continue
+        fields = {name: item[key] for key, name in API_FIELDS.items() if key in item}
+        item_errors: dict[str, str] = {}
+        if "type" not in item:
+            item_errors["type"] = "This field is required."
+        for key in ("user", "product"):
+            value = item.get(key)
+            if value is not None and (not _is_whole(value) or value < 1):
+                item_errors[key] = f"must be a whole number from 1, not {value!r}."
+        if api_key_id is None:
+            if fields.get("user_id") not in (None, sender_user_id):
+                item_errors["user"] = "Only a server API key may send events for another customer."
+            fields["user_id"] = sender_user_id
+        client_id = fields.get("client_event_id")
+        if client_id is not None:
+            if not isinstance(client_id, str) or not 1 <= len(client_id) <= API_CLIENT_ID_MAX:
+                item_errors["client_event_id"] = f"must be text of 1 to {API_CLIENT_ID_MAX} characters."
+            elif client_id in seen:
+                item_errors["client_event_id"] = f"repeats the id of event {seen[client_id]} in this batch."
+            else:
+                seen[client_id] = index
+                fields["client_event_id"] = namespace + client_id
+        try:
+            event = build_event(**fields, source=EventSource.API, now=now)
+        except InvalidEvent as exc:
+            for name, message in exc.errors.items():
+                item_errors.setdefault(_API_NAME.get(name, name), message)
+        if item_errors:
+            errors.extend({"index": index, "field": name, "message": message} for name, message in item_errors.items())
+        else:
+            events.append(event)
+            indexes.append(index)
+    if errors:
+        raise _invalid(errors, len(items))
+
+    missing_products = missing_product_ids(event.product_id for event in events)
+    missing_users = missing_user_ids(event.user_id for event in events) if api_key_id is not None else set()
+    for index, event in zip(indexes, events, strict=True):
+        if event.product_id in missing_products:
+            errors.append({"index": index, "field": "product", "message": f"No product with id {event.product_id}."})
+        if event.user_id in missing_users:
+            errors.append({"index": index, "field": "user", "message": f"No customer with id {event.user_id}."})
+    if errors:
+        raise _invalid(errors, len(items))
+
+    # Retries: ids already in the database are reported, not stored again. (Ids still waiting in
+    # the Redis buffer are handed over again; the flush stores them once.)
+    client_ids = [namespace + cid for cid in seen]
+    stored = set(Event.objects.filter(client_event_id__in=client_ids).values_list("client_event_id", flat=True)) if client_ids else set()
+    fresh = [event for event in events if event.client_event_id not in stored]
+    record_events(fresh)
+    return BatchResult(accepted=len(fresh), duplicates=len(events) - len(fresh))
+

@@ -1,7 +1,12 @@
-"""Receivers that turn the host's signals into events; connected in ``AppConfig.ready()``."""
+"""Receivers that turn the host's signals into events; connected in ``AppConfig.ready()``.
+
+Capture must never break a page: the host sends these signals with ``send()``, so an exception here
+would reach its view. Bad events are logged and left out; a failing adapter or broker is logged too.
+"""
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -19,82 +24,141 @@ logger = logging.getLogger(__name__)
 
 
 def _safe_record(**fields: Any) -> None:
-    """Capture must never break a page: a bad event is logged, not raised."""
+    """Validate and store one event for a page; log instead of raising.
+
+    The product came from the host's own query, so its existence is not checked again here (the
+    flush leaves out events whose product was deleted meanwhile): one Redis push per event.
+    """
     try:
-        capture.record_event(**fields)
+        capture.record_events([capture.build_event(**fields)])
     except capture.InvalidEvent as exc:
         logger.warning("Event not recorded: %s", exc)
+    except Exception:  # noqa: BLE001 - see the module docstring
+        logger.exception("Event not recorded: capture failed.")
+
+
+def _price_of(product: Any) -> Decimal | None:
+    try:
+        return get_adapter().get_price(product)
+    except Exception:  # noqa: BLE001 - an event without a price beats no event
+        logger.warning("Could not read the price of product %r for an event.", getattr(product, "pk", None), exc_info=True)
+        return None
+
+
+def _quantity(value: Any) -> Any:
+    """Hosts may pass a form's text ("2"); the capture service itself only takes whole numbers."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
 
 
 def on_product_viewed(sender: Any, request: Any, product: Any, recommendation_id: str = "", **kwargs: Any) -> None:
+    """``product_viewed`` -> a view event."""
     _safe_record(
         event_type=EventType.VIEW,
         product_id=product.pk,
-        price=get_adapter().get_price(product),
-        recommendation_id=recommendation_id,
+        price=_price_of(product),
+        recommendation_id=recommendation_id or "",
         **actor_of(request),
     )
 
 
 def on_product_added_to_cart(
-    sender: Any, request: Any, product: Any, quantity: int = 1, recommendation_id: str = "", **kwargs: Any
+    sender: Any, request: Any, product: Any, quantity: Any = 1, recommendation_id: str = "", **kwargs: Any
 ) -> None:
+    """``product_added_to_cart`` -> a cart event."""
     _safe_record(
         event_type=EventType.CART,
         product_id=product.pk,
-        quantity=quantity,
-        price=get_adapter().get_price(product),
-        recommendation_id=recommendation_id,
+        quantity=_quantity(quantity),
+        price=_price_of(product),
+        recommendation_id=recommendation_id or "",
         **actor_of(request),
     )
 
 
-def on_search_performed(sender: Any, request: Any, query: str, **kwargs: Any) -> None:
-    _safe_record(event_type=EventType.SEARCH, query=query[:255], **actor_of(request))
+def on_search_performed(sender: Any, request: Any, query: Any, **kwargs: Any) -> None:
+    """``search_performed`` -> a search event (the text cut to 255 characters)."""
+    _safe_record(event_type=EventType.SEARCH, query=str(query or "").strip()[:255], **actor_of(request))
 
 
 def purchase_events(lines: list[OrderLineFact], session_key: str = "", source: str = EventSource.ORDER) -> list[capture.EventData]:
-    """One purchase event per order line; the line id makes them idempotent across capture paths."""
-    return [
-        capture.build_event(
-            event_type=EventType.PURCHASE,
-            user_id=line.user_id,
-            session_key="" if line.user_id else (session_key or f"order-{line.order_id}"),
-            product_id=line.product_id,
-            quantity=line.quantity,
-            price=line.price,
-            timestamp=line.placed_at,
-            source=source,
-            client_event_id=f"orderline:{line.line_id}",
-        )
-        for line in lines
-    ]
+    """One purchase event per order line; the line id makes them idempotent across capture paths.
+
+    A line that makes no valid event (a zero quantity, a negative price) is logged and left out, so
+    one odd line never costs the order's other purchases.
+    """
+    events = []
+    for line in lines:
+        try:
+            events.append(
+                capture.build_event(
+                    event_type=EventType.PURCHASE,
+                    user_id=line.user_id,
+                    session_key="" if line.user_id else (session_key or f"order-{line.order_id}"),
+                    product_id=line.product_id,
+                    quantity=line.quantity,
+                    price=line.price,
+                    timestamp=line.placed_at,
+                    source=source,
+                    client_event_id=f"orderline:{line.line_id}",
+                )
+            )
+        except capture.InvalidEvent as exc:
+            logger.warning("Purchase of order line %s not recorded: %s", line.line_id, exc)
+    return events
 
 
 def on_order_placed(sender: Any, request: Any, order: Any, **kwargs: Any) -> None:
-    session_key = actor_of(request)["session_key"] if request is not None else ""
-    lines = get_adapter().order_lines_of(order)
-    capture.record_events(purchase_events(lines, session_key=str(session_key)))
+    """``order_placed`` -> one purchase event per line of the order."""
+    try:
+        session_key = str(actor_of(request)["session_key"]) if request is not None else ""
+        capture.record_events(purchase_events(get_adapter().order_lines_of(order), session_key=session_key))
+    except Exception:  # noqa: BLE001 - see the module docstring
+        logger.exception("Purchases of order %r not recorded.", getattr(order, "pk", None))
+
+
+def _record_order_lines(line_ids: list[Any]) -> None:
+    try:
+        capture.record_events(purchase_events(get_adapter().order_lines_by_id(line_ids)))
+    except Exception:  # noqa: BLE001 - runs after the host's commit; must not fail its save
+        logger.exception("Purchases of order lines %s not recorded.", line_ids)
 
 
 def on_order_line_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    """Opt-in (``CAPTURE_ORDER_LINES``): a purchase event when the host saves a new order line."""
     if not created or raw or not personalization_settings.CAPTURE_ORDER_LINES:
         return
     line_id = instance.pk
-    transaction.on_commit(lambda: capture.record_events(purchase_events(get_adapter().order_lines_by_id([line_id]))))
+    # After the commit: the line (and its order) must be readable, and a rollback records nothing.
+    transaction.on_commit(lambda: _record_order_lines([line_id]))
 
 
 def on_user_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Enqueue the merge of the visitor's guest events into the user who signed in."""
     session = getattr(request, "session", None)
     visitor = session.get(SESSION_KEY) if session is not None else None
     if not visitor:
         return
+    user_id = user.pk
+    transaction.on_commit(lambda: _enqueue_merge(visitor, user_id))
+
+
+def _enqueue_merge(visitor: str, user_id: Any) -> None:
     from .tasks import merge_guest_events
 
-    transaction.on_commit(lambda: merge_guest_events.delay(visitor, user.pk))
+    try:
+        merge_guest_events.delay(visitor, user_id)
+    except Exception:  # noqa: BLE001 - no broker: merge now rather than fail the login
+        logger.warning("Could not enqueue the guest-event merge; merging in the request.", exc_info=True)
+        try:
+            capture.merge_guest_events(visitor, user_id)
+        except Exception:  # noqa: BLE001
+            logger.exception("Guest events of visitor %s not merged into user %s.", visitor, user_id)
 
 
 def connect() -> None:
+    """Connect every receiver (idempotent: each has a dispatch uid)."""
     signals.product_viewed.connect(on_product_viewed, dispatch_uid="personalization.product_viewed")
     signals.product_added_to_cart.connect(on_product_added_to_cart, dispatch_uid="personalization.product_added_to_cart")
     signals.search_performed.connect(on_search_performed, dispatch_uid="personalization.search_performed")

@@ -1,9 +1,13 @@
 """Celery tasks of the personalization app: thin wrappers around services."""
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
-from . import capture
+from . import buffer, capture
+
+MERGE_RETRY_SECONDS = 5
 
 
 @shared_task(name="personalization.flush_events", ignore_result=True, time_limit=600, soft_time_limit=540)
@@ -12,7 +16,15 @@ def flush_events() -> int:
     return capture.flush_buffer()
 
 
-@shared_task(name="personalization.merge_guest_events", ignore_result=True, time_limit=300)
-def merge_guest_events(session_key: str, user_id: int) -> int:
-    """Attach a guest's events to the user who signed in."""
-    return capture.merge_guest_events(session_key, user_id)
+@shared_task(bind=True, name="personalization.merge_guest_events", ignore_result=True, time_limit=300, max_retries=12)
+def merge_guest_events(self: Any, session_key: str, user_id: int) -> int:
+    """Attach a guest's events to the user who signed in.
+
+    The merge first flushes the buffer so that the guest's latest events are in the database; when
+    another flusher holds the lock, some may still be on their way, so the (idempotent) merge runs
+    again a few seconds later.
+    """
+    merged = capture.merge_guest_events(session_key, user_id)
+    if buffer.is_flushing() and not self.request.is_eager:
+        raise self.retry(countdown=MERGE_RETRY_SECONDS)
+    return merged

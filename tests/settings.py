@@ -1,4 +1,5 @@
 """Settings for the apps' tests: the test host app replaces the demo shop entirely."""
+import os
 import uuid
 
 from shop_project.settings import *  # noqa: F403
@@ -27,10 +28,13 @@ PERSONALIZATION = {
     },
     "ORDER_FIELDS": {"user": "buyer", "placed_at": "created"},
     "ORDER_LINE_FIELDS": {"order": "purchase", "product": "item", "quantity": "qty", "price": "unit_price"},
-    # One buffer per test run, so that runs sharing a Redis never see each other's events.
-    "EVENT_BUFFER_KEY": f"shopsense-test-{uuid.uuid4().hex[:8]}:events",
+    # One buffer per test run, so that runs sharing a Redis never see each other's events (a Celery
+    # worker started by a test is handed the run's key through the environment).
+    "EVENT_BUFFER_KEY": os.environ.get("SHOPSENSE_TEST_BUFFER_KEY") or f"shopsense-test-{uuid.uuid4().hex[:8]}:events",
+    "EVENT_FLUSH_BATCH_SIZE": int(os.environ.get("SHOPSENSE_TEST_FLUSH_BATCH_SIZE", "5000")),
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-CELERY_TASK_ALWAYS_EAGER = True
+# Tasks run in-process, except in a real worker started by tests/apps/test_worker.py.
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("SHOPSENSE_TEST_EAGER", "1") == "1"
 if REDIS_URL:
     CACHES["default"]["KEY_PREFIX"] = f"shopsense-test-{uuid.uuid4().hex[:8]}"  # noqa: F405

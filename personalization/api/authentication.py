@@ -25,12 +25,25 @@ class ApiKeyUser(AnonymousUser):
     def is_authenticated(self) -> bool:  # type: ignore[override]
         return True
 
+    @property
+    def is_anonymous(self) -> bool:  # type: ignore[override]
+        return False
+
+    def __str__(self) -> str:
+        return f"API key {self.api_key}"
+
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """Authenticates ``Authorization: Api-Key <prefix>.<secret>``; other schemes are left to others.
+
+    The request's user is an :class:`ApiKeyUser` (no ``pk``): views that serve a customer's own
+    data must not treat it as a customer.
+    """
+
     def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
-        keyword, _, raw_key = header.partition(" ")
-        if keyword != KEYWORD:
+        keyword, _, raw_key = header.strip().partition(" ")
+        if keyword.lower() != KEYWORD.lower():
             return None
         api_key = verify_api_key(raw_key)
         if api_key is None:

@@ -1,0 +1,27 @@
+"""``manage.py flush_events``: move the events buffered in Redis into the database now."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from personalization import buffer, capture
+
+
+class Command(BaseCommand):
+    help = "Flush the Redis event buffer into the database now and print how many events were stored."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--max", type=int, default=None, dest="max_events", help="Stop after this many events.")
+
+    def handle(self, *args: Any, max_events: int | None = None, **options: Any) -> None:
+        if max_events is not None and max_events < 1:
+            raise CommandError("--max must be at least 1.")
+        if not buffer.is_configured():
+            self.stdout.write("No Redis buffer (REDIS_URL is not set): events are stored directly; nothing to flush.")
+            return
+        if buffer.is_flushing():
+            self.stdout.write(f"Another flush is running (the lock is held); {buffer.length()} events wait in the buffer.")
+            return
+        flushed = capture.flush_buffer(max_events=max_events)
+        self.stdout.write(f"Flushed {flushed} events; {buffer.length()} left in the buffer.")
