@@ -444,7 +444,8 @@ def accept_batch(items: Any, *, sender_user_id: Any = None, api_key_id: int | No
         if not isinstance(item, dict):
             errors.append({"index": index, "field": "non_field_errors", "message": "Each event must be a JSON object."})
             continue
-        fields = {name: item[key] for key, name in API_FIELDS.items() if key in item}
+        fields: dict[str, Any] = {name: item[key] for key, name in API_FIELDS.items() if key in item}
+        fields.setdefault("event_type", None)
         item_errors: dict[str, str] = {}
         if "type" not in item:
             item_errors["type"] = "This field is required."

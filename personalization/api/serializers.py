@@ -32,7 +32,9 @@ class EventInSerializer(serializers.Serializer):
 
 
 class EventBatchSerializer(serializers.Serializer):
-    events = EventInSerializer(many=True, allow_empty=False, max_length=1000)
+    events = serializers.ListField(
+        child=EventInSerializer(), allow_empty=False, max_length=1000, help_text="1 to 1,000 events, stored all or nothing."
+    )
 
 
 class EventBatchResultSerializer(serializers.Serializer):
