@@ -230,14 +230,18 @@ class GammaGammaFitter:
         px = p * x
         log_xmv = np.log(x * m + v)
         psi_pxq = digamma(px + q)
-        ll = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_xmv
+        ll = (
+            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
+            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_xmv
+        )
         d_p = x * (psi_pxq - digamma(px) + np.log(m) + np.log(x) - log_xmv)
         d_q = psi_pxq - digamma(q) + np.log(v) - log_xmv
         d_v = q / v - (px + q) / (x * m + v)
         total = w.sum()
         params = np.array([p, q, v])
         value = -_wsum(w, ll) / total + penalizer * float(np.sum(params * params))
-        grad = -np.array([_wsum(w, d_p), _wsum(w, d_q), _wsum(w, d_v)]) / total * params + 2.0 * penalizer * params * params
+        grad = -np.array([_wsum(w, d_p), _wsum(w, d_q), _wsum(w, d_v)]) / total * params
+        grad += 2.0 * penalizer * params * params
         return float(value), grad
 
     def fit(
@@ -280,7 +284,9 @@ class GammaGammaFitter:
         model.params_ = {name: float(params[name]) for name in cls.param_names}
         return model
 
-    def conditional_expected_average_profit(self, frequency: npt.ArrayLike, monetary_value: npt.ArrayLike) -> FloatArray:
+    def conditional_expected_average_profit(
+        self, frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
+    ) -> FloatArray:
         """Expected value of each customer's next purchase given their ``x`` purchases averaging ``m``.
 
         A customer with no purchases (``x = 0``) gets the population mean ``p v / (q - 1)``.

@@ -63,9 +63,8 @@ def score_cuts(values: npt.ArrayLike, n_bins: int = N_BINS) -> npt.NDArray[np.fl
 
 def apply_cuts(values: npt.ArrayLike, cuts: npt.ArrayLike) -> npt.NDArray[np.int8]:
     """Scores 1..len(cuts)+1: one plus the number of cut points strictly below each value."""
-    return (1 + np.searchsorted(np.asarray(cuts, dtype=np.float64), np.asarray(values, dtype=np.float64), side="left")).astype(
-        np.int8
-    )
+    below = np.searchsorted(np.asarray(cuts, dtype=np.float64), np.asarray(values, dtype=np.float64), side="left")
+    return (1 + below).astype(np.int8)
 
 
 def quintile_scores(values: npt.ArrayLike, *, reverse: bool = False, n_bins: int = N_BINS) -> npt.NDArray[np.int8]:

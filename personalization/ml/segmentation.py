@@ -141,7 +141,8 @@ class CustomerSegmenter:
                 self._try_k(candidates, sample, score_rows, models)
 
         # the best silhouette wins; on a tie, the smaller k
-        self.k_ = max(self.silhouette_by_k_, key=lambda k: (self.silhouette_by_k_[k], -k)) if self.silhouette_by_k_ else 1
+        scores = self.silhouette_by_k_
+        self.k_ = max(scores, key=lambda k: (scores[k], -k)) if scores else 1
         self.silhouette_ = self.silhouette_by_k_.get(self.k_)
         if self.k_ == 1:
             # too few (distinct) customers to split: one cluster holding everyone
@@ -165,7 +166,9 @@ class CustomerSegmenter:
 
         if previous_centroids is not None and previous_ids is not None and len(previous_ids):
             previous_z = self._standardise(np.asarray(previous_centroids, dtype=np.float64))
-            self.cluster_ids_ = match_clusters(self.cluster_centers_, previous_z, list(previous_ids), self.max_match_distance)
+            self.cluster_ids_ = match_clusters(
+                self.cluster_centers_, previous_z, list(previous_ids), self.max_match_distance
+            )
         else:
             self.cluster_ids_ = np.arange(len(self.cluster_centers_), dtype=np.int64)
         self.labels_ = self.cluster_ids_[index]

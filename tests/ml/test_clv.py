@@ -51,7 +51,8 @@ def test_bgnbd_predicts_the_purchases_of_the_holdout_period(params, age_range, h
     model = BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"])
 
     # when the model predicts the holdout period from the observed histories
-    expected = model.conditional_expected_number_of_purchases_up_to_time(holdout, data["frequency"], data["recency"], data["T"])
+    history = (data["frequency"], data["recency"], data["T"])
+    expected = model.conditional_expected_number_of_purchases_up_to_time(holdout, *history)
     alive = model.conditional_probability_alive(data["frequency"], data["recency"], data["T"])
 
     # then the totals match what the simulation did, within 6%, and so does the share still alive
@@ -77,7 +78,8 @@ def test_bgnbd_gradient_matches_finite_differences():
 def test_bgnbd_weighted_fit_of_compressed_rows_equals_the_full_fit():
     # given integer-day histories, where many customers share the same (x, t_x, T)
     rng = np.random.default_rng(3)
-    data = simulate_bgnbd(5_000, {"r": 0.8, "alpha": 20.0, "a": 0.7, "b": 3.0}, rng.integers(30, 200, 5_000), random_state=rng)
+    params = {"r": 0.8, "alpha": 20.0, "a": 0.7, "b": 3.0}
+    data = simulate_bgnbd(5_000, params, rng.integers(30, 200, 5_000), random_state=rng)
     recency = np.ceil(data["recency"])
     (x, t_x, age), counts = compress(data["frequency"], recency, data["T"])
 
