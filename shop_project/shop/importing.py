@@ -1,0 +1,701 @@
+"""Import the UCI "Online Retail" transactions into the demo shop.
+
+One entry point, :func:`import_online_retail`: read and validate the whole file first (pandas,
+vectorised), derive the catalogue from it, then write categories, products, customers, orders, order
+lines and purchase events in ONE transaction. Nothing is written when the file is unusable, and a
+second run over the same file changes nothing (products by SKU, customers by username and orders by
+number are created only when missing; events are keyed by their order line).
+
+The rules for every caveat of the data (see ``docs/import.md``):
+
+* Rows are skipped, in this order of precedence, and counted per reason: outside ``--since`` /
+  ``--until``; cancellations (InvoiceNo ``C...``); bad-debt adjustments (InvoiceNo ``A...``); codes that
+  are not products (StockCode not starting with five digits: POST, D, M, DOT, BANK CHARGES, ...);
+  Quantity <= 0; UnitPrice <= 0; exact duplicates of an earlier row (all eight raw values equal);
+  rows of an invoice that is already in the database.
+* StockCodes are upper-cased, so case variants (``85123a`` / ``85123A``) are one product.
+* Descriptions are stripped; a product's name is its most frequent description on its sale rows
+  (ties: the one seen first); a product whose sale rows have no description takes the most frequent
+  one of any row of the file, else ``"Product <code>"``.
+* A missing CustomerID makes a guest order (no customer).
+* Category: the first row of :data:`CATEGORY_KEYWORDS` whose keyword is a word of the name.
+* list_price = median UnitPrice of the product's sale rows; unit_cost = that median x 0.6; stock on
+  hand = 3 weeks of the product's average weekly units over the last 8 weeks of the data (0 when it
+  did not sell then). All rounded half-up (prices to the penny, stock up to a whole unit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import math
+import re
+import sys
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import models, transaction
+from django.utils.text import slugify
+from tqdm import tqdm
+
+from personalization import capture
+from personalization.adapters import OrderLineFact
+from personalization.models import Event, EventSource
+from personalization.receivers import purchase_events
+
+from .models import Category, Order, OrderLine, Product
+
+DEFAULT_PATH = Path("data") / "online_retail.csv.gz"
+"""The file imported when no path is given, relative to ``settings.BASE_DIR``."""
+
+DATA_TIME_ZONE = "Europe/London"
+"""The shop's local time, in which InvoiceDate is written."""
+
+# Canonical column -> the names it has in "Online Retail" and "Online Retail II".
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "InvoiceNo": ("InvoiceNo", "Invoice"),
+    "StockCode": ("StockCode",),
+    "Description": ("Description",),
+    "Quantity": ("Quantity",),
+    "InvoiceDate": ("InvoiceDate",),
+    "UnitPrice": ("UnitPrice", "Price"),
+    "CustomerID": ("CustomerID", "Customer ID"),
+    "Country": ("Country",),
+}
+
+# Ordered: a product goes to the first category with a keyword (``|``-separated) that is a word of its
+# name; a keyword also matches its plural in S / ES. Names matching none go to FALLBACK_CATEGORY.
+CATEGORY_KEYWORDS: tuple[tuple[str, str], ...] = (
+    (
+        "Christmas",
+        "CHRISTMAS|XMAS|ADVENT|SANTA|REINDEER|NATIVITY|BAUBLE|SNOWMAN|SNOWFLAKE|ELF|NOEL|ANGEL|STOCKING|TINSEL",
+    ),
+    (
+        "Party & Seasonal",
+        "PARTY|BIRTHDAY|EASTER|BALLOON|BUNTING|CONFETTI|WEDDING|HALLOWEEN|VALENTINE|CHICK|BUNNY|FLAG|PENNANT",
+    ),
+    (
+        "Jewellery & Accessories",
+        "NECKLACE|NECKLAC|BRACELET|BRACLET|EARRING|CHARM|PENDANT|BROOCH|HAIR|HAIRCLIP|"
+        "HAIRSLIDE|HAIRBAND|DIAMANTE|BEAD|UMBRELLA|SCARF|GLOVES|HAND WARMER|KEYRING|KEY RING|BANGLE|"
+        "SLIPPER|HAT|SUNGLASSES|TIARA|BADGE|LARIAT",
+    ),
+    (
+        "Candles & Lights",
+        "CANDLE|T-LIGHT|TEA LIGHT|TEALIGHT|LANTERN|LIGHT|LAMP|LAMPSHADE|INCENSE|OIL BURNER|"
+        "CANDLEHOLDER|CANDLESTICK|CANDLEPOT|CANDLESTAND|NIGHTLIGHT|LED|MATCHES",
+    ),
+    ("Bags", "BAG|HANDBAG|PURSE|WALLET|SHOPPER|TOTE|RUCKSACK|BACKPACK|SATCHEL|LUGGAGE TAG"),
+    (
+        "Toys & Games",
+        "TOY|GAME|JIGSAW|PUZZLE|DOLL|TEDDY|PLAYING CARDS|SKITTLES|DOMINOES|MARBLES|SPINNING TOP|"
+        "SKIPPING ROPE|KITE|SOLDIER|DINOSAUR|PLAYHOUSE|BUBBLES|TATTOOS|COLOURING|SNAKES|CHALK|MAGIC|"
+        "HELICOPTER|FLYING DISC|BINGO|PUPPET|SPADE|WHEELBARROW|PAINT SET|GLOBE|RABBIT|MONSTER",
+    ),
+    (
+        "Home Textiles & Bath",
+        "CUSHION|THROW|BLANKET|HOT WATER BOTTLE|QUILT|TOWEL|CURTAIN|RUG|TABLECLOTH|"
+        "DOORMAT|BATH|BATHROOM|SOAP|WASHBAG|SPONGE|FLANNEL|HAMMOCK|BIB|SHOWER CAP",
+    ),
+    (
+        "Kitchen & Dining",
+        "MUG|CUP|TEACUP|TEA|TEAPOT|COFFEE|PLATE|PLATTER|BOWL|FRUITBOWL|DISH|JAR|JUG|CAKE|BAKING|"
+        "CUTLERY|SPOON|FORK|KNIFE|NAPKIN|LUNCH BOX|LUNCHBOX|LUNCH|TRAY|PANTRY|KITCHEN|APRON|"
+        "CHOPPING BOARD|COASTER|PLACEMAT|EGG CUP|JAM|MILK|PAN|TUMBLER|BEAKER|STRAW|PICNIC|DOILY|"
+        "DOILIES|GLASS|BOTTLE|CUPCAKE|BISCUIT|COOKIE|RECIPE|SUGAR|SAUCER|CAKESTAND|TRIVET|WINE|FOOD|"
+        "BREAD|BUTTER|EGG|TOAST|TOASTRACK|SCALES|MOULD|JELLY|CONTAINER|FLASK|CHOPSTICKS|SQUEEZER",
+    ),
+    (
+        "Cards & Stationery",
+        "CARD|WRAP|PAPER|NOTEBOOK|SKETCHBOOK|POSTCARD|PEN|PENCIL|STICKER|TAPE|ENVELOPE|NOTEPAD|DIARY|"
+        "CALENDAR|ERASER|RUBBER|JOURNAL|BOOK|GIFT TAG|TAG|RIBBON|TISSUE|STATIONERY|ALBUM|BOOKMARK|"
+        "RULER|SHARPENER|STAMP|MEMO|ORGANISER|ADDRESS|PAD|CRAYON|CHALKBOARD|BLACKBOARD|MAGNET|"
+        "PAPERWEIGHT",
+    ),
+    (
+        "Craft & Sewing",
+        "SEWING|KNITTING|CRAFT|FELTCRAFT|BUTTON|THREAD|NEEDLE|SCISSOR|EMBROIDERY|CROCHET|KIT|"
+        "PIN|PEG|DECOUPAGE|FABRIC|CANVAS|TWINE|PATCHES",
+    ),
+    (
+        "Garden & Outdoors",
+        "GARDEN|PLANT|PLANTER|FLOWER POT|WATERING CAN|BIRD HOUSE|BIRDHOUSE|BIRD FEEDER|FEEDER|"
+        "BIRD TABLE|HEN HOUSE|WINDMILL|SEED|HERB|TROWEL|GNOME|POT|WINDCHIME|WIND CHIME|BIRDCAGE|"
+        "BIRD CAGE|THERMOMETER|DOVECOTE|PARASOL|WINDSOCK|BEACH",
+    ),
+    (
+        "Storage",
+        "BOX|TIN|BASKET|STORAGE|DRAWER|CABINET|CRATE|TIDY|HAMPER|CASE|TRUNK|CHEST|BIN|RACK|SHELF|"
+        "CADDY|HOLDER|BUCKET|POUCH|JEWELLERY|TRINKET|CANNISTER|CANISTER|PIGGY BANK|MONEY BANK",
+    ),
+    (
+        "Home Decor",
+        "FRAME|PHOTOFRAME|MIRROR|CLOCK|SIGN|DOORSIGN|VASE|ORNAMENT|DECORATION|GARLAND|WREATH|HANGING|"
+        "DOORSTOP|DOOR|KNOB|DRAWERKNOB|HOOK|WALL|TILE|PLAQUE|ART|PICTURE|PHOTO|HEART|STAR|BIRD|FLOWER|"
+        "CHANDELIER|MOBILE|CHIME|FIGURE|SCULPTURE|BELL|FEATHER|BUTTERFLY|DECORATIVE|LETTER|ALPHABET|"
+        "NUMBER|STOOL|CHAIR|TABLE|SEAT",
+    ),
+)
+FALLBACK_CATEGORY = "Gifts & Miscellaneous"
+
+STOCK_WINDOW_WEEKS = 8
+STOCK_COVER_WEEKS = 3
+UNIT_COST_RATIO = Decimal("0.6")
+PRODUCT_CODE = re.compile(r"^\d{5}")
+CHUNK = 5000  # order lines (and their events) written per round trip
+MAX_QUANTITY = 1_000_000  # the most a purchase event accepts
+MAX_PRICE = 100_000_000  # DecimalField(max_digits=10, decimal_places=2)
+MAX_CUSTOMER_ID = 10**15
+KEY_QUERY_CHUNK = 500  # values per ``__in`` look-up (SQLite limits query parameters)
+
+# Skip reasons, in order of precedence (a row counts under the first that applies).
+SKIP_REASONS: dict[str, str] = {
+    "outside_dates": "outside --since/--until",
+    "cancellation": "cancellation (InvoiceNo C...)",
+    "adjustment": "bad-debt adjustment (InvoiceNo A...)",
+    "non_product": "not a product (StockCode without 5 leading digits)",
+    "quantity": "Quantity <= 0",
+    "price": "UnitPrice <= 0",
+    "duplicate": "exact duplicate of an earlier row",
+    "existing_order": "order already in the database",
+}
+
+T = TypeVar("T")
+
+
+class ImportDataError(ValueError):
+    """The file cannot be imported (missing, garbled, wrong header, bad values) or an option is bad."""
+
+
+@dataclass
+class ImportSummary:
+    """What an import read, skipped and created."""
+
+    path: str
+    rows_read: int = 0
+    rows_imported: int = 0
+    descriptions_filled: int = 0
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+    created: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("categories", "products", "customers", "orders", "lines", "events"), 0)
+    )
+
+    def render(self) -> str:
+        """The summary as printed at the end of the command."""
+        width = max(len(label) for label in SKIP_REASONS.values())
+        rows = [
+            f"Imported {self.path}",
+            f"  rows read          {self.rows_read:>9,}",
+            f"  rows imported      {self.rows_imported:>9,}",
+            f"  rows skipped       {sum(self.skipped.values()):>9,}",
+        ]
+        rows += [f"    {SKIP_REASONS[key]:<{width}} {count:>9,}" for key, count in self.skipped.items()]
+        rows.append(f"  missing descriptions filled {self.descriptions_filled:,}")
+        rows.append("  created: " + ", ".join(f"{count:,} {name}" for name, count in self.created.items()))
+        return "\n".join(rows)
+
+
+@dataclass
+class PreparedImport:
+    """The validated rows to import and the facts of every product they need (no database access)."""
+
+    rows_read: int
+    sales: pd.DataFrame  # one row per order line to write: invoice, code, quantity, price, date, customer, country
+    products: pd.DataFrame  # index code: name, description, category, list_price, unit_cost, stock, first_sold
+    skipped: dict[str, int]
+    descriptions_filled: int
+
+
+# --- reading and validating ---------------------------------------------------------------------------
+def parse_day(value: str | None, option: str) -> dt.date | None:
+    """A ``YYYY-MM-DD`` option value as a date (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ImportDataError(f"{option} must be a date written YYYY-MM-DD, not {value!r}.") from None
+
+
+def _compression(path: Path) -> str | None:
+    if not path.exists():
+        raise ImportDataError(f"There is no file {path}.")
+    if not path.is_file():
+        raise ImportDataError(f"{path} is not a file.")
+    with path.open("rb") as handle:
+        magic = handle.read(2)
+    if magic == b"\x1f\x8b":
+        return "gzip"
+    if path.suffix == ".gz":
+        raise ImportDataError(f"{path} is not a gzip file (its name ends in .gz).")
+    return None
+
+
+def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
+    compression = _compression(path)
+    try:
+        return pd.read_csv(path, compression=compression, encoding="utf-8-sig", dtype=str, **kwargs)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ImportDataError(f"{path} is a damaged gzip file: {exc}") from None
+    except UnicodeDecodeError:
+        raise ImportDataError(f"{path} is not UTF-8 text (a garbled or binary file?).") from None
+    except pd.errors.EmptyDataError:
+        raise ImportDataError(f"{path} is empty: expected a CSV header line.") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ImportDataError(f"{path} is not a readable CSV file: {exc}") from None
+
+
+def _column_names(path: Path) -> dict[str, str]:
+    """Canonical column -> the name it has in the file; raises listing the missing columns."""
+    header = [str(name).strip() for name in _read_csv(path, nrows=0).columns]
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for canonical, aliases in COLUMNS.items():
+        name = next((alias for alias in aliases if alias in header), None)
+        if name is None:
+            missing.append(" or ".join(aliases))
+        else:
+            found[canonical] = name
+    if missing:
+        raise ImportDataError(
+            f"{path} lacks the column(s) {', '.join(missing)}. Expected the header of Online Retail "
+            f"({','.join(a[0] for a in COLUMNS.values())}) or Online Retail II "
+            f"({','.join(a[-1] for a in COLUMNS.values())}); found: {','.join(header)[:200] or '(nothing)'}."
+        )
+    return found
+
+
+def read_rows(path: Path, limit: int | None = None) -> pd.DataFrame:
+    """The file's first ``limit`` data rows (all by default) as strings under the canonical column names."""
+    if limit is not None and limit < 1:
+        raise ImportDataError(f"--limit must be a positive number of rows, not {limit}.")
+    names = _column_names(path)
+    frame = _read_csv(
+        path,
+        usecols=lambda name: str(name).strip() in names.values(),
+        keep_default_na=False,
+        na_filter=False,
+        nrows=limit,
+    )
+    frame.columns = [str(name).strip() for name in frame.columns]
+    frame = frame.rename(columns={name: canonical for canonical, name in names.items()})[list(COLUMNS)]
+    return frame.fillna("").reset_index(drop=True)
+
+
+def _parse_dates(text: pd.Series) -> pd.Series:
+    """``YYYY-MM-DD HH:MM[:SS]`` (this repository's file), else ``M/D/YYYY H:MM`` (the spreadsheet's CSV)."""
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    retry = parsed.isna() & text.ne("")
+    if retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], format="%m/%d/%Y %H:%M", errors="coerce")
+    return parsed
+
+
+def _fail_on(bad: pd.Series, values: pd.Series, message: str, errors: list[str]) -> None:
+    if bad.any():
+        where = bad[bad].index[:3]
+        examples = ", ".join(f"line {index + 2}: {values[index]!r}" for index in where)
+        errors.append(f"{int(bad.sum()):,} row(s) with {message} ({examples})")
+
+
+def parse_rows(raw: pd.DataFrame, path: Path | str = "the file") -> pd.DataFrame:
+    """Typed columns from the raw strings; raises listing every kind of unparsable value."""
+    text = raw.apply(lambda column: column.str.strip())
+    errors: list[str] = []
+    for column in ("InvoiceNo", "StockCode", "InvoiceDate", "Quantity", "UnitPrice"):
+        _fail_on(text[column].eq(""), text[column], f"an empty {column}", errors)
+    _fail_on(text["InvoiceNo"].str.len().gt(32), text["InvoiceNo"], "an InvoiceNo over 32 characters", errors)
+    _fail_on(text["StockCode"].str.len().gt(32), text["StockCode"], "a StockCode over 32 characters", errors)
+    # Bounds: what an order line (and its purchase event) can hold.
+    quantity = pd.to_numeric(text["Quantity"], errors="coerce")
+    _fail_on(
+        text["Quantity"].ne("") & ~(np.isfinite(quantity) & (quantity % 1 == 0) & (quantity.abs() <= MAX_QUANTITY)),
+        text["Quantity"],
+        f"a Quantity that is not a whole number from -{MAX_QUANTITY:,} to {MAX_QUANTITY:,}",
+        errors,
+    )
+    price = pd.to_numeric(text["UnitPrice"], errors="coerce")
+    _fail_on(
+        text["UnitPrice"].ne("") & ~(np.isfinite(price) & (price.abs() < MAX_PRICE)),
+        text["UnitPrice"],
+        f"a UnitPrice that is not a number below {MAX_PRICE:,}",
+        errors,
+    )
+    customer = pd.to_numeric(text["CustomerID"], errors="coerce")
+    _fail_on(
+        text["CustomerID"].ne("")
+        & ~(np.isfinite(customer) & (customer % 1 == 0) & (customer > 0) & (customer < MAX_CUSTOMER_ID)),
+        text["CustomerID"],
+        "a CustomerID that is not a positive whole number",
+        errors,
+    )
+    date = _parse_dates(text["InvoiceDate"])
+    _fail_on(
+        text["InvoiceDate"].ne("") & date.isna(),
+        text["InvoiceDate"],
+        "an InvoiceDate that is not YYYY-MM-DD HH:MM[:SS]",
+        errors,
+    )
+    if errors:
+        raise ImportDataError(f"{path} has values that cannot be read: " + "; ".join(errors) + ".")
+    return pd.DataFrame(
+        {
+            "invoice": text["InvoiceNo"],
+            "code": text["StockCode"].str.upper(),
+            "description": text["Description"].replace("", None),
+            "quantity": quantity.fillna(0).astype("int64"),
+            "price": price.astype("float64"),
+            "date": date,
+            "customer": customer.astype("Int64"),
+            "country": text["Country"].str.slice(0, 64),
+        }
+    )
+
+
+# --- deriving the catalogue -----------------------------------------------------------------------------
+def _skip_masks(
+    raw: pd.DataFrame, rows: pd.DataFrame, since: dt.date | None, until: dt.date | None
+) -> dict[str, pd.Series]:
+    first = rows["invoice"].str[0].str.upper()
+    outside = pd.Series(False, index=rows.index)
+    if since is not None:
+        outside |= rows["date"] < pd.Timestamp(since)
+    if until is not None:
+        outside |= rows["date"] >= pd.Timestamp(until) + pd.Timedelta(days=1)
+    return {
+        "outside_dates": outside,
+        "cancellation": first.eq("C"),
+        "adjustment": first.eq("A"),
+        "non_product": ~rows["code"].str.match(PRODUCT_CODE.pattern),
+        "quantity": rows["quantity"].le(0),
+        "price": rows["price"].le(0),
+        "duplicate": raw.duplicated(keep="first"),
+    }
+
+
+def _most_frequent(codes: pd.Series, texts: pd.Series) -> pd.Series:
+    """Per code, its most frequent non-empty text (ties: the one seen first)."""
+    frame = pd.DataFrame({"code": codes, "text": texts, "order": np.arange(len(codes))}).dropna(subset=["text"])
+    counts = frame.groupby(["code", "text"], sort=False).agg(count=("order", "size"), first=("order", "min"))
+    counts = counts.reset_index().sort_values(["code", "count", "first"], ascending=[True, False, True])
+    return counts.drop_duplicates("code").set_index("code")["text"]
+
+
+@lru_cache(maxsize=1)
+def _category_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    def pattern(words: Iterable[str]) -> re.Pattern[str]:
+        alternatives = "|".join(re.escape(word) + "(?:S|ES)?" for word in sorted(words, key=len, reverse=True))
+        return re.compile(rf"\b(?:{alternatives})\b")
+
+    return tuple((name, pattern(words.split("|"))) for name, words in CATEGORY_KEYWORDS)
+
+
+def categorise(names: pd.Series) -> pd.Series:
+    """The category name of each product name, by :data:`CATEGORY_KEYWORDS` (first match wins)."""
+    upper = names.str.upper()
+    result = pd.Series(FALLBACK_CATEGORY, index=names.index, dtype=object)
+    open_ = pd.Series(True, index=names.index)
+    for category, pattern in _category_patterns():
+        hit = open_ & upper.str.contains(pattern)
+        result[hit] = category
+        open_ &= ~hit
+    return result
+
+
+def _other_names(name: str, descriptions: list[str]) -> str:
+    """The product's other descriptions (most frequent first), as its shop description."""
+    others = [text for text in descriptions if text != name][:5]
+    return f"Also listed as: {'; '.join(others)}." if others else ""
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def product_facts(sales: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Name, description, category, prices, stock and first sale of every product sold in ``sales``."""
+    names = _most_frequent(sales["code"], sales["description"])
+    fallback = _most_frequent(rows["code"], rows["description"])
+    codes = pd.Index(sales["code"].unique(), name="code")
+    name = names.reindex(codes).fillna(fallback.reindex(codes))
+    name = name.fillna(pd.Series("Product " + codes, index=codes)).str.slice(0, 200)
+    variants = (
+        sales.dropna(subset=["description"])
+        .groupby("code")["description"]
+        .agg(lambda texts: list(texts.value_counts(sort=True).index))
+    )
+    description = [_other_names(own, variants.get(code, [])) for code, own in name.items()]
+    grouped = sales.groupby("code")
+    median = grouped["price"].median().reindex(codes)
+    last_day = sales["date"].max().normalize()
+    window = sales[sales["date"] >= last_day - pd.Timedelta(weeks=STOCK_WINDOW_WEEKS) + pd.Timedelta(days=1)]
+    recent_units = window.groupby("code")["quantity"].sum().reindex(codes).fillna(0)
+    stock = [math.ceil(units * STOCK_COVER_WEEKS / STOCK_WINDOW_WEEKS) for units in recent_units]
+    return pd.DataFrame(
+        {
+            "name": name,
+            "description": description,
+            "category": categorise(name),
+            "list_price": [_money(Decimal(repr(float(value)))) for value in median],
+            "unit_cost": [_money(Decimal(repr(float(value))) * UNIT_COST_RATIO) for value in median],
+            "stock": stock,
+            "first_sold": grouped["date"].min().reindex(codes),
+        },
+        index=codes,
+    )
+
+
+def prepare(
+    raw: pd.DataFrame, *, since: dt.date | None = None, until: dt.date | None = None, path: Path | str = "the file"
+) -> PreparedImport:
+    """Validate the raw rows, apply the skip rules and derive the products (no database access)."""
+    if since is not None and until is not None and since > until:
+        raise ImportDataError(f"--since {since} lies after --until {until}.")
+    rows = parse_rows(raw, path)
+    keep = pd.Series(True, index=rows.index)
+    skipped: dict[str, int] = dict.fromkeys(SKIP_REASONS, 0)
+    for reason, mask in _skip_masks(raw, rows, since, until).items():
+        skipped[reason] = int((keep & mask).sum())
+        keep &= ~mask
+    sales = rows[keep]
+    filled = int(sales["description"].isna().sum())
+    products = product_facts(sales, rows) if len(sales) else pd.DataFrame()
+    return PreparedImport(len(rows), sales.copy(), products, skipped, filled)
+
+
+# --- writing --------------------------------------------------------------------------------------------
+def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _existing(model: type[models.Model], key: str, values: Iterable[Any]) -> dict[Any, int]:
+    """Natural key -> pk of the rows of ``model`` whose ``key`` is among ``values`` (chunked look-ups)."""
+    found: dict[Any, int] = {}
+    for chunk in _chunks(sorted(set(values)), KEY_QUERY_CHUNK):
+        found.update(model._default_manager.filter(**{f"{key}__in": chunk}).values_list(key, "pk"))
+    return found
+
+
+def _create(model: type[models.Model], key: str, objects: list[Any]) -> dict[Any, int]:
+    """Bulk-create ``objects`` and map their natural ``key`` to the new pks (re-queried if not returned)."""
+    created = model._default_manager.bulk_create(objects, batch_size=1000)
+    if all(obj.pk is not None for obj in created):
+        return {getattr(obj, key): obj.pk for obj in created}
+    return _existing(model, key, [getattr(obj, key) for obj in objects])
+
+
+def _aware(dates: pd.Series) -> pd.Series:
+    """Naive London wall-clock times as aware datetimes (ambiguous: summer time; missing: shifted forward)."""
+    local = dates.dt.tz_localize(DATA_TIME_ZONE, ambiguous=np.ones(len(dates), dtype=bool), nonexistent="shift_forward")
+    return pd.Series(pd.DatetimeIndex(local).tz_convert("UTC").to_pydatetime(), index=dates.index, dtype=object)
+
+
+def _write_catalogue(prepared: PreparedImport, codes: Iterable[str], summary: ImportSummary) -> dict[str, int]:
+    """Product pk per code, creating the missing products (and their categories)."""
+    product_ids = _existing(Product, "sku", codes)
+    missing = prepared.products.loc[sorted(set(codes) - set(product_ids))]
+    if missing.empty:
+        return product_ids
+    wanted = {slugify(name): name for name in missing["category"].unique()}
+    category_ids = _existing(Category, "slug", wanted)
+    new_categories = [Category(name=wanted[slug], slug=slug) for slug in sorted(set(wanted) - set(category_ids))]
+    category_ids.update(_create(Category, "slug", new_categories))
+    first_sold = _aware(missing["first_sold"])
+    new_products = [
+        Product(
+            sku=code,
+            name=row.name,
+            description=row.description,
+            category_id=category_ids[slugify(row.category)],
+            list_price=row.list_price,
+            unit_cost=row.unit_cost,
+            stock_on_hand=row.stock,
+            is_active=True,
+            created_at=first_sold[code],
+        )
+        for code, row in zip(missing.index, missing.itertuples(index=False), strict=True)
+    ]
+    product_ids.update(_create(Product, "sku", new_products))
+    summary.created["categories"] += len(new_categories)
+    summary.created["products"] += len(new_products)
+    return product_ids
+
+
+def _write_customers(sales: pd.DataFrame, summary: ImportSummary) -> dict[int, int]:
+    """User pk per CustomerID, creating the missing users (unusable passwords)."""
+    user_model = get_user_model()
+    joined = sales.dropna(subset=["customer"]).groupby("customer")["date"].min()
+    usernames = {f"customer-{customer}": int(customer) for customer in joined.index}
+    user_ids = _existing(user_model, "username", usernames)
+    missing = sorted(set(usernames) - set(user_ids))
+    joined_at = _aware(joined)
+    new_users = [
+        user_model(username=username, password=make_password(None), date_joined=joined_at[usernames[username]])
+        for username in missing
+    ]
+    user_ids.update(_create(user_model, "username", new_users))
+    summary.created["customers"] += len(new_users)
+    return {customer: user_ids[username] for username, customer in usernames.items()}
+
+
+def _write_orders(sales: pd.DataFrame, user_ids: dict[int, int], summary: ImportSummary) -> dict[str, int]:
+    """Order pk per invoice number (all of them new)."""
+    heads = sales.groupby("invoice", sort=False).agg(
+        date=("date", "min"), customer=("customer", "first"), country=("country", "first")
+    )
+    placed_at = _aware(heads["date"])
+    orders = [
+        Order(
+            number=number,
+            customer_id=None if pd.isna(customer) else user_ids[int(customer)],
+            placed_at=placed_at[number],
+            country=country,
+        )
+        for number, customer, country in zip(heads.index, heads["customer"], heads["country"], strict=True)
+    ]
+    summary.created["orders"] += len(orders)
+    return _create(Order, "number", orders)
+
+
+def _line_ids(lines: list[OrderLine]) -> list[int]:
+    """The pks of freshly bulk-created lines, re-read in creation order where the database returns none."""
+    if all(line.pk is not None for line in lines):
+        return [line.pk for line in lines]
+    order_ids = sorted({line.order_id for line in lines})
+    rows = OrderLine.objects.filter(order_id__in=order_ids).order_by("order_id", "pk").values_list("pk", flat=True)
+    ids = list(rows)
+    if len(ids) != len(lines):
+        raise RuntimeError("Could not read back the order lines just created.")
+    return ids
+
+
+def _write_lines(
+    sales: pd.DataFrame,
+    order_ids: dict[str, int],
+    product_ids: dict[str, int],
+    user_ids: dict[int, int],
+    summary: ImportSummary,
+    progress: Callable[[int], None],
+) -> None:
+    """Order lines and their purchase events, a chunk at a time, lines grouped by order."""
+    frame = pd.DataFrame(
+        {
+            "order": sales["invoice"].map(order_ids).astype("int64"),
+            "product": sales["code"].map(product_ids).astype("int64"),
+            "user": sales["customer"].map(user_ids, na_action="ignore").astype("Int64"),
+            "quantity": sales["quantity"],
+            "price": [f"{value:.2f}" for value in np.round(sales["price"].to_numpy() + 1e-9, 2)],
+            "at": _aware(sales["date"]),
+        }
+    ).sort_values("order", kind="stable")
+    boundaries = np.flatnonzero(np.diff(frame["order"].to_numpy())) + 1
+    starts = [0, *boundaries.tolist()]
+    chunk_starts = [starts[0]]
+    for start in starts:  # cut between orders so a re-read in creation order stays within one chunk's orders
+        if start - chunk_starts[-1] >= CHUNK:
+            chunk_starts.append(start)
+    chunk_ends = [*chunk_starts[1:], len(frame)]
+    records = frame.to_dict("list")
+    for begin, end in zip(chunk_starts, chunk_ends, strict=True):
+        prices = [Decimal(text) for text in records["price"][begin:end]]
+        lines = [
+            OrderLine(order_id=order, product_id=product, quantity=quantity, unit_price=price)
+            for order, product, quantity, price in zip(
+                records["order"][begin:end],
+                records["product"][begin:end],
+                records["quantity"][begin:end],
+                prices,
+                strict=True,
+            )
+        ]
+        OrderLine.objects.bulk_create(lines, batch_size=1000)
+        facts = [
+            OrderLineFact(
+                line_id=line_id,
+                order_id=order,
+                product_id=product,
+                user_id=None if pd.isna(user) else int(user),
+                quantity=int(quantity),
+                price=price,
+                placed_at=at,
+            )
+            for line_id, order, product, user, quantity, price, at in zip(
+                _line_ids(lines),
+                records["order"][begin:end],
+                records["product"][begin:end],
+                records["user"][begin:end],
+                records["quantity"][begin:end],
+                prices,
+                records["at"][begin:end],
+                strict=True,
+            )
+        ]
+        capture.insert_events(purchase_events(facts, source=EventSource.IMPORT))
+        summary.created["lines"] += len(lines)
+        progress(len(lines))
+
+
+def write(prepared: PreparedImport, summary: ImportSummary, *, show_progress: bool = False) -> None:
+    """Write everything ``prepared`` holds in one transaction, skipping orders already stored."""
+    with transaction.atomic():
+        sales = prepared.sales
+        existing = _existing(Order, "number", sales["invoice"])
+        old = sales["invoice"].isin(existing)
+        summary.skipped["existing_order"] = int(old.sum())
+        sales = sales[~old]
+        summary.rows_imported = len(sales)
+        if sales.empty:
+            return
+        events_before = Event.objects.count()
+        product_ids = _write_catalogue(prepared, sales["code"].unique(), summary)
+        user_ids = _write_customers(sales, summary)
+        order_ids = _write_orders(sales, user_ids, summary)
+        with tqdm(
+            total=len(sales),
+            unit="line",
+            desc="Order lines",
+            file=sys.stderr,
+            disable=not show_progress,
+            mininterval=0.5,
+        ) as bar:
+            _write_lines(sales, order_ids, product_ids, user_ids, summary, bar.update)
+        summary.created["events"] = Event.objects.count() - events_before
+
+
+def import_online_retail(
+    path: Path | str,
+    *,
+    limit: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    show_progress: bool = False,
+) -> ImportSummary:
+    """Import an Online Retail (or Online Retail II) CSV file, plain or gzipped, into the demo shop.
+
+    Validates the whole file before writing anything; raises :class:`ImportDataError` with a message
+    for the user when the file or an option is unusable. Idempotent: rows of orders already in the
+    database are skipped. ``limit`` takes the first data rows of the file; ``since`` / ``until``
+    (inclusive days) select rows by InvoiceDate.
+    """
+    path = Path(path)
+    prepared = prepare(read_rows(path, limit), since=since, until=until, path=path)
+    summary = ImportSummary(
+        path=str(path),
+        rows_read=prepared.rows_read,
+        skipped=dict(prepared.skipped),
+        descriptions_filled=prepared.descriptions_filled,
+    )
+    if show_progress:
+        print(f"Checked {prepared.rows_read:,} rows of {path}; {len(prepared.sales):,} to import.", file=sys.stderr)
+    write(prepared, summary, show_progress=show_progress)
+    return summary
