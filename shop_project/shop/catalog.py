@@ -4,14 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from .models import Category, OrderLine, Product
 
 CATEGORY_CACHE_KEY = "shop:header-categories:v1"
 CATEGORY_CACHE_SECONDS = 300
 BEST_SELLERS_CACHE_KEY = "shop:best-sellers:v1:{limit}"
-BEST_SELLERS_CACHE_SECONDS = 600
+# Ranking ~500k order lines takes ~1.5 s on SQLite, so the ranking is kept for an hour.
+BEST_SELLERS_CACHE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -53,20 +54,25 @@ def active_products() -> QuerySet[Product]:
 
 
 def best_sellers(limit: int = 8) -> list[Product]:
-    """The active products that sold the most units over all order lines (ranking cached)."""
+    """The active products that were ordered most often (ties: most units), over all order lines.
+
+    Ranking by the number of orders rather than units keeps one wholesale order of thousands from
+    topping the list.
+    The ranking covers twice ``limit`` products so that a few taken off sale since it was cached
+    still leave ``limit`` to show; whether a product is active is checked on every call.
+    """
     key = BEST_SELLERS_CACHE_KEY.format(limit=limit)
     ranked_ids: list[int] | None = cache.get(key)
     if ranked_ids is None:
         ranked_ids = list(
-            OrderLine.objects.filter(product__is_active=True)
-            .values("product_id")
-            .annotate(units=Sum("quantity"))
-            .order_by("-units", "product_id")
-            .values_list("product_id", flat=True)[:limit]
+            OrderLine.objects.values("product_id")
+            .annotate(orders=Count("id"), units=Sum("quantity"))
+            .order_by("-orders", "-units", "product_id")
+            .values_list("product_id", flat=True)[: limit * 2]
         )
         cache.set(key, ranked_ids, BEST_SELLERS_CACHE_SECONDS)
     by_id = active_products().in_bulk(ranked_ids)
-    return [by_id[pk] for pk in ranked_ids if pk in by_id]
+    return [by_id[pk] for pk in ranked_ids if pk in by_id][:limit]
 
 
 def search_products(query: str) -> QuerySet[Product]:

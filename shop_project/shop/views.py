@@ -2,10 +2,14 @@
 send the ShopSense behaviour signals, and render. Bad input gives a message or a 404, never a 500."""
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet, Sum
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,9 +24,18 @@ from .checkout import CheckoutError, place_order
 from .forms import AddToCartForm, CheckoutForm, UpdateCartForm, first_error
 from .models import Category, Order, Product
 
+logger = logging.getLogger(__name__)
+
 PRODUCTS_PER_PAGE = 24
 ORDERS_PER_PAGE = 20
 MAX_QUERY_LENGTH = 100
+
+
+def _send(signal: Signal, sender: type, **kwargs: Any) -> None:
+    """Send a behaviour signal; a failing receiver is logged and never breaks the shopper's page."""
+    for receiver, result in signal.send_robust(sender=sender, **kwargs):
+        if isinstance(result, Exception):
+            logger.error("Receiver %r of a storefront signal failed.", receiver, exc_info=result)
 
 
 def _paginate(request: HttpRequest, queryset: QuerySet, per_page: int) -> Page:
@@ -70,7 +83,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A product's page; records a view (with the recommendation id of ``?rec=``, if any)."""
     product = get_object_or_404(catalog.active_products(), pk=pk)
     recommendation_id = request.GET.get("rec", "")[:64]
-    product_viewed.send(sender=Product, request=request, product=product, recommendation_id=recommendation_id)
+    _send(product_viewed, sender=Product, request=request, product=product, recommendation_id=recommendation_id)
     in_cart = Cart(request.session).quantity_of(product.pk)
     form = AddToCartForm(initial={"quantity": 1, "rec": recommendation_id})
     return render(
@@ -93,7 +106,7 @@ def search(request: HttpRequest) -> HttpResponse:
     sort = catalog.sort_option(request.GET.get("sort"))
     page_obj = _paginate(request, catalog.search_products(query).order_by(*sort.ordering), PRODUCTS_PER_PAGE)
     if query and request.GET.get("page") in (None, "", "1"):
-        search_performed.send(sender=Product, request=request, query=query)
+        _send(search_performed, sender=Product, request=request, query=query)
     return render(
         request,
         "shop/search.html",
@@ -130,7 +143,8 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     except CartError as exc:
         messages.error(request, str(exc))
         return redirect(product)
-    product_added_to_cart.send(
+    _send(
+        product_added_to_cart,
         sender=Product,
         request=request,
         product=product,
@@ -198,7 +212,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                     messages.error(request, problem)
                 return redirect("shop:cart")
             cart.clear()
-            order_placed.send(sender=Order, request=request, order=order)
+            _send(order_placed, sender=Order, request=request, order=order)
             messages.success(request, f"Thank you! Your order {order.number} has been placed.")
             return redirect("shop:order", number=order.number)
     return render(request, "shop/checkout.html", {"lines": lines, "total": Cart.total(lines), "form": form})

@@ -97,7 +97,9 @@ def category(db) -> Category:
 
 @pytest.fixture
 def product(category: Category) -> Product:
-    return ProductFactory(name="Enamel Mug", sku="84029E", category=category, list_price=Decimal("3.75"), stock_on_hand=5)
+    return ProductFactory(
+        name="Enamel Mug", sku="84029E", category=category, list_price=Decimal("3.75"), stock_on_hand=5
+    )
 
 
 @pytest.fixture

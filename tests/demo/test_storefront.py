@@ -108,20 +108,26 @@ def test_inactive_product_is_404(client, category):
     assert client.get(product.get_absolute_url()).status_code == 404
 
 
-def test_home_lists_best_sellers_by_units_sold(client, category):
-    # given three products: one sold 5 units, one sold 9 units, one never sold
-    steady = ProductFactory(category=category, name="Steady Seller")
-    star = ProductFactory(category=category, name="Star Seller")
-    ProductFactory(category=category, name="Never Sold")
-    OrderLineFactory(product=steady, quantity=5)
-    OrderLineFactory(product=star, quantity=4)
-    OrderLineFactory(product=star, quantity=5)
+def test_home_lists_best_sellers_by_orders_then_units(client, category):
+    # given products ordered 3 times (1 unit each), twice (2 units), twice (5 units), once in bulk, never,
+    # and a product taken off sale that was ordered most often
+    for name, quantities in [
+        ("Popular", [1, 1, 1]),
+        ("Liked", [1, 1]),
+        ("Liked More", [2, 3]),
+        ("Bulk", [500]),
+        ("Never Sold", []),
+        ("Off Sale", [1, 1, 1, 1]),
+    ]:
+        product = ProductFactory(category=category, name=name, is_active=name != "Off Sale")
+        for quantity in quantities:
+            OrderLineFactory(product=product, quantity=quantity)
 
     # when the home page is opened
     response = client.get(reverse("shop:home"))
 
-    # then the best sellers are the sold products, the most sold first
-    assert [p.name for p in response.context["best_sellers"]] == ["Star Seller", "Steady Seller"]
+    # then the sold products on sale are listed, the most often ordered first, ties by units
+    assert [p.name for p in response.context["best_sellers"]] == ["Popular", "Liked More", "Liked", "Bulk"]
 
 
 def test_category_page_paginates_and_sorts(client, category):
@@ -154,7 +160,9 @@ def test_category_page_survives_bad_page_numbers(client, product, page):
 )
 def test_search_matches_name_sku_and_description(client, product, query, expected):
     # given two products, one described as a picnic basket
-    ProductFactory(category=product.category, name="Wicker Basket", sku="22000", description="For a picnic in the park.")
+    ProductFactory(
+        category=product.category, name="Wicker Basket", sku="22000", description="For a picnic in the park."
+    )
 
     # when a shopper searches
     response = client.get(reverse("shop:search"), {"q": query})
@@ -316,15 +324,15 @@ def test_cart_drops_products_taken_off_sale(client, product):
 # --- checkout -------------------------------------------------------------------------------------
 
 
-def test_checkout_creates_order_with_lines_and_takes_stock(shopper_client, shopper, product, category, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)  # commits for real, so on_commit work runs inside the request
+def test_checkout_creates_order_with_lines_and_takes_stock(shopper_client, shopper, product, category):
     # given a cart with 2 mugs (5 in stock) and 3 plates (10 in stock)
     plate = ProductFactory(category=category, name="Plate", list_price=Decimal("2.00"), stock_on_hand=10)
     shopper_client.post(reverse("shop:cart-add", args=[product.pk]), {"quantity": "2"})
     shopper_client.post(reverse("shop:cart-add", args=[plate.pk]), {"quantity": "3"})
 
     # when the shopper places the order
-    with django_capture_on_commit_callbacks(execute=True):
-        response = shopper_client.post(reverse("shop:checkout"), {"country": "France"})
+    response = shopper_client.post(reverse("shop:checkout"), {"country": "France"})
 
     # then one order with both lines at the current prices exists, stock went down, and the cart is empty
     order = Order.objects.get()
@@ -447,3 +455,23 @@ def test_header_categories_cost_one_cached_query(client, django_assert_num_queri
         html = client.get(reverse("shop:cart")).content.decode()
 
     assert [name for name in ("Garden", "Lighting", "Toys") if f">{name}</a>" in html] == ["Garden", "Lighting", "Toys"]
+
+
+def test_a_failing_signal_receiver_never_breaks_the_page(client, product, django_capture_on_commit_callbacks):
+    # given a receiver of the product view signal that fails
+    from personalization.signals import product_viewed
+
+    def broken_receiver(**kwargs):
+        raise RuntimeError("receiver bug")
+
+    product_viewed.connect(broken_receiver, dispatch_uid="test-broken-receiver")
+    try:
+        # when a shopper opens the product page
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.get(product.get_absolute_url())
+    finally:
+        product_viewed.disconnect(dispatch_uid="test-broken-receiver")
+
+    # then the page renders and the other receivers still stored the view
+    assert response.status_code == 200
+    assert [e.event_type for e in stored_events()] == [EventType.VIEW]
