@@ -24,7 +24,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -342,8 +342,8 @@ def insert_events(events: Sequence[EventData]) -> int:
         gone_users = missing_user_ids(event.user_id for event in events)
         keep = [e for e in events if e.product_id not in gone_products and e.user_id not in gone_users]
         try:
-            with transaction.atomic():
-                Event.objects.bulk_create([event.to_model() for event in keep], batch_size=1000, ignore_conflicts=True)
+            with transaction.atomic(using=router.db_for_write(Event)):
+                _bulk_insert(keep)
         except IntegrityError:
             # A product or user deleted between the check and the insert: check again, once.
             if attempt == 2:
@@ -358,6 +358,46 @@ def insert_events(events: Sequence[EventData]) -> int:
             ", ".join(left_out[:20]) + (" …" if len(left_out) > 20 else ""),
         )
     return len(keep)
+
+
+# Columns written by the bulk insert, in EventData's field order.
+_COLUMNS = (
+    "event_type", "timestamp", "client_event_id", "user_id", "session_key", "product_id", "quantity", "price", "query",
+    "recommendation_id", "source", "received_at",
+)
+# From this many events on, PostgreSQL gets them through COPY (about twice as fast as INSERT).
+COPY_MIN_EVENTS = 200
+
+
+def _bulk_insert(events: Sequence[EventData]) -> None:
+    """INSERT events, skipping client ids already stored; runs inside the caller's transaction."""
+    if not events:
+        return
+    connection = connections[router.db_for_write(Event)]
+    if connection.vendor == "postgresql" and len(events) >= COPY_MIN_EVENTS:
+        with connection.cursor() as cursor:
+            if hasattr(cursor.cursor, "copy"):  # psycopg 3
+                _copy_insert(connection, cursor, events)
+                return
+    Event.objects.bulk_create([event.to_model() for event in events], batch_size=1000, ignore_conflicts=True)
+
+
+def _copy_insert(connection: Any, cursor: Any, events: Sequence[EventData]) -> None:
+    """COPY into a session-private staging table, then INSERT … ON CONFLICT DO NOTHING from it."""
+    quote = connection.ops.quote_name
+    table = quote(Event._meta.db_table)
+    staging = quote(f"{Event._meta.db_table}_staging")
+    columns = ", ".join(quote(Event._meta.get_field(name).column) for name in _COLUMNS)
+    unique = quote(Event._meta.get_field("client_event_id").column)
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS SELECT {columns} FROM {table} WITH NO DATA")
+    with cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+        for e in events:
+            copy.write_row((
+                e.event_type, e.timestamp, e.client_event_id, e.user_id, e.session_key, e.product_id, e.quantity,
+                e.price, e.query, e.recommendation_id, e.source, e.received_at,
+            ))
+    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({unique}) DO NOTHING")
+    cursor.execute(f"DELETE FROM {staging}")
 
 
 def _store_raw(raw: Sequence[bytes]) -> int:

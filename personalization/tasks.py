@@ -16,7 +16,12 @@ def flush_events() -> int:
     return capture.flush_buffer()
 
 
-@shared_task(bind=True, name="personalization.merge_guest_events", ignore_result=True, time_limit=300, max_retries=12)
+# Both limits, always: Celery fills a missing soft limit from CELERY_TASK_SOFT_TIME_LIMIT (55 min), and a
+# soft limit above the hard one makes every .delay() raise ValueError.
+@shared_task(
+    bind=True, name="personalization.merge_guest_events", ignore_result=True, time_limit=300, soft_time_limit=270,
+    max_retries=12,
+)
 def merge_guest_events(self: Any, session_key: str, user_id: int) -> int:
     """Attach a guest's events to the user who signed in.
 

@@ -225,6 +225,30 @@ def test_nothing_is_captured_inside_a_rolled_back_transaction(redis_on, settings
     assert stored() == []
 
 
+@pytest.mark.parametrize("copy_from", [1, 10**9], ids=["copy-on-postgresql", "bulk-create"])
+def test_insert_events_stores_each_client_id_once(copy_from, monkeypatch, item, other_item):
+    monkeypatch.setattr(capture, "COPY_MIN_EVENTS", copy_from)
+    first = [
+        capture.build_event(event_type="view", user_id=None, session_key=VISITOR, product_id=item.pk, client_event_id=f"i{i}")
+        for i in range(250)
+    ]
+    again = first[100:] + [
+        capture.build_event(event_type="cart", session_key=VISITOR, product_id=other_item.pk, quantity=2, price="1.25",
+                            client_event_id=f"j{i}")
+        for i in range(50)
+    ]
+
+    assert capture.insert_events(first) == 250
+    assert capture.insert_events(again) == 200
+
+    assert Event.objects.count() == 300
+    assert stored_ids() == sorted([e.client_event_id for e in first] + [f"j{i}" for i in range(50)])
+    sample = Event.objects.get(client_event_id="j7")
+    assert (sample.event_type, sample.product_id, sample.quantity, sample.price, sample.session_key, sample.timestamp) == (
+        "cart", other_item.pk, 2, Decimal("1.25"), VISITOR, again[157].timestamp,
+    )
+
+
 # --- the crash-safe flush -----------------------------------------------------------------------
 def test_a_flush_that_dies_between_insert_and_trim_is_repaired_by_the_next(redis_client, item, small_batches, monkeypatch):
     pushed = buffer_events(10, item.pk)
@@ -456,7 +480,8 @@ def test_order_placed_and_order_line_capture_store_each_purchase_once(settings, 
 
 
 # --- guest events merge at login ------------------------------------------------------------------
-def test_guest_events_are_merged_into_the_user_at_login(item, django_user_model, django_capture_on_commit_callbacks):
+def test_guest_events_are_merged_into_the_user_at_login(item, django_user_model, django_capture_on_commit_callbacks,
+                                                        caplog):
     ann = django_user_model.objects.create_user("ann")
     with django_capture_on_commit_callbacks(execute=True):
         capture.record_event(event_type="view", session_key=VISITOR, product_id=item.pk, client_event_id="guest-1")
@@ -464,10 +489,11 @@ def test_guest_events_are_merged_into_the_user_at_login(item, django_user_model,
         capture.record_event(event_type="view", session_key="b" * 32, product_id=item.pk, client_event_id="stranger")
     request = make_request()
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True) as callbacks:
         login(request, ann, backend="django.contrib.auth.backends.ModelBackend")
 
     assert len(callbacks) == 1
+    assert "Could not enqueue" not in caplog.text  # the merge went through Celery, not the fallback
     assert request.session[SESSION_KEY] == VISITOR
     assert sorted(Event.objects.values_list("client_event_id", "user_id", "session_key")) == [
         ("guest-1", ann.pk, VISITOR),
