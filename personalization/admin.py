@@ -70,3 +70,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
             self.message_user(request, f"Revoked {revoked} key(s).", level=messages.SUCCESS)
         else:
             self.message_user(request, "The selected keys were revoked already.", level=messages.INFO)
+
+
+from . import admin_profiles  # noqa: E402,F401 - customer profiles, segments and builds

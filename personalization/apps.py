@@ -8,8 +8,9 @@ class PersonalizationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import receivers
+        from . import profile_receivers, receivers
         from .checks import check_host_contract
 
         checks.register(check_host_contract, checks.Tags.models)
         receivers.connect()
+        profile_receivers.connect()

@@ -78,6 +78,17 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     "EVENT_BATCH_MAX": 1000,
     # How far in the future a client timestamp may lie (clock skew) before it is refused.
     "EVENT_MAX_CLOCK_SKEW_SECONDS": 300,
+    # Customer profiles and segments (personalization/profiles.py); a partial dict overrides single keys.
+    "PROFILES": {
+        "SEGMENT_K_RANGE": (2, 8),  # k of K-means, chosen by silhouette within this range (inclusive)
+        "WHOLESALE_BASKET_UNITS": 100,  # average units per order from which a customer counts as wholesale
+        "CLV_HORIZON_DAYS": 90,
+        "REFERENCE_TIME": "last_order",  # "last_order" (the latest order in the data) or "now"
+        "CLV_MAX_FIT_CUSTOMERS": 200_000,  # the CLV models are fitted on a random sample beyond this
+        "SCATTER_POINTS": 2_000,  # customers sampled for the segments' scatter plot
+        "RANDOM_STATE": 0,
+        "BUILD_LOCK_SECONDS": 3_600,
+    },
 }
 
 personalization_settings = AppSettings(

@@ -84,3 +84,149 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- Customer profiles and segments ---------------------------------------------------------------
+class RFMSegment(models.TextChoices):
+    """The named RFM segments (score-range rules of the R package ``rfm``; see ``ml/rfm.py``)."""
+
+    CHAMPIONS = "champions", "Champions"
+    POTENTIAL_LOYALIST = "potential_loyalist", "Potential Loyalist"
+    LOYAL_CUSTOMERS = "loyal_customers", "Loyal Customers"
+    PROMISING = "promising", "Promising"
+    NEW_CUSTOMERS = "new_customers", "New Customers"
+    CANT_LOSE_THEM = "cant_lose_them", "Can't Lose Them"
+    AT_RISK = "at_risk", "At Risk"
+    NEED_ATTENTION = "need_attention", "Need Attention"
+    ABOUT_TO_SLEEP = "about_to_sleep", "About To Sleep"
+    LOST = "lost", "Lost"
+    OTHERS = "others", "Others"
+
+
+class BuyerType(models.TextChoices):
+    RETAIL = "retail", "Retail"
+    WHOLESALE = "wholesale", "Wholesale"
+
+
+class ProfileBuild(models.Model):
+    """One rebuild of all customer profiles and segments: its progress, and what later updates reuse.
+
+    ``model_state`` keeps what an incremental update needs to score one customer like the rebuild
+    did (RFM cut points, typical category prices, CLV parameters, the segmenter's scaler, centroids
+    and principal axes); ``points`` is a sample of the 2-D projection for the scatter plot.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    stage = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True)
+    trigger = models.CharField(max_length=32, blank=True, help_text="manual, schedule, command or api.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    as_of = models.DateTimeField(null=True, blank=True, help_text="Reference time of recency and customer age.")
+    data_until = models.DateTimeField(null=True, blank=True, help_text="Time of the latest order line read.")
+    customers = models.PositiveIntegerField(default=0)
+    lines = models.PositiveIntegerField(default=0)
+    k = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Number of clusters.")
+    silhouette = models.FloatField(null=True, blank=True)
+    silhouette_by_k = models.JSONField(default=dict, blank=True)
+    explained_variance = models.JSONField(default=list, blank=True)
+    clv_params = models.JSONField(default=dict, blank=True)
+    model_state = models.JSONField(default=dict, blank=True)
+    points = models.JSONField(default=list, blank=True, help_text="Sample of [x, y, cluster] for the scatter plot.")
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"Profile build {self.pk} ({self.get_status_display()}, {self.progress}%)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in {self.Status.PENDING, self.Status.RUNNING}
+
+
+class Segment(models.Model):
+    """One K-means cluster of a build; ``cluster_id`` stays the same across builds for the same group."""
+
+    build = models.ForeignKey(ProfileBuild, on_delete=models.CASCADE, related_name="segments")
+    cluster_id = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=200, help_text="The centroid in words.")
+    size = models.PositiveIntegerField()
+    share = models.FloatField(help_text="Share of the build's customers.")
+    centroid = models.JSONField(default=dict, help_text="Centre in the features' own units.")
+    centroid_z = models.JSONField(default=dict, help_text="Centre in standard deviations from the mean.")
+
+    class Meta:
+        ordering = ("build", "cluster_id")
+        constraints = [models.UniqueConstraint(fields=["build", "cluster_id"], name="pers_segment_build_cluster")]
+
+    def __str__(self) -> str:
+        return f"Cluster {self.cluster_id}: {self.label}"
+
+
+class CustomerProfile(models.Model):
+    """What a customer's purchases say about them; rebuilt nightly, updated when they order."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_profile")
+    build = models.ForeignKey(ProfileBuild, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    first_purchase_at = models.DateTimeField()
+    last_purchase_at = models.DateTimeField()
+    orders = models.PositiveIntegerField()
+    purchase_days = models.PositiveIntegerField(help_text="Distinct days with an order (the CLV models' purchases).")
+    lines = models.PositiveIntegerField()
+    units = models.PositiveBigIntegerField()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    average_order_value = models.DecimalField(max_digits=14, decimal_places=2)
+    average_basket_units = models.FloatField()
+    buyer_type = models.CharField(max_length=16, choices=BuyerType.choices)
+    recency_days = models.PositiveIntegerField(help_text="Days from the last purchase to the build's reference time.")
+    recency_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    frequency_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    monetary_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    rfm_segment = models.CharField(max_length=32, choices=RFMSegment.choices, blank=True, db_index=True)
+    category_affinity = models.JSONField(default=dict, blank=True, help_text="Share of spend per category.")
+    top_category = models.CharField(max_length=200, blank=True)
+    price_index = models.FloatField(
+        null=True, blank=True, help_text="Mean of price paid / the category's median price paid (1 = typical)."
+    )
+    discount_share = models.FloatField(
+        null=True, blank=True, help_text="Share of order lines bought below the product's list price."
+    )
+    expected_purchases_90d = models.FloatField(null=True, blank=True)
+    probability_alive = models.FloatField(null=True, blank=True)
+    expected_order_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    clv_90d = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    cluster = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    pca_x = models.FloatField(null=True, blank=True)
+    pca_y = models.FloatField(null=True, blank=True)
+    applied_orders = models.JSONField(
+        default=list, blank=True, help_text="Orders added by incremental updates since the last rebuild."
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-revenue", "id")
+        indexes = [models.Index(fields=["cluster", "rfm_segment"], name="pers_profile_cluster_rfm")]
+
+    def __str__(self) -> str:
+        return f"Profile of user {self.user_id}"
+
+    @property
+    def scores(self) -> str:
+        """The three RFM scores as one code such as ``"545"`` (empty before the first rebuild)."""
+        if None in (self.recency_score, self.frequency_score, self.monetary_score):
+            return ""
+        return f"{self.recency_score}{self.frequency_score}{self.monetary_score}"

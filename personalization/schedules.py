@@ -27,4 +27,10 @@ DEFAULT_SCHEDULES = [
         description="Moves behaviour events buffered in Redis into the database.",
         every_seconds=10,
     ),
+    ScheduleSpec(
+        name="ShopSense: rebuild customer profiles and segments",
+        task="personalization.build_profiles",
+        description="Recomputes every customer's RFM, lifetime value and segment from all orders.",
+        crontab="30 2 * * *",
+    ),
 ]

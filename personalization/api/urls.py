@@ -1,9 +1,14 @@
 from django.urls import path
 
-from . import views
+from . import profiles, views
 
 app_name = "personalization-api"
 
 urlpatterns = [
     path("events/", views.EventBatchView.as_view(), name="events"),
+    path("profile/", profiles.MyProfileView.as_view(), name="my-profile"),
+    path("profiles/", profiles.StaffProfileListView.as_view(), name="profiles"),
+    path("profiles/<int:user_id>/", profiles.StaffProfileDetailView.as_view(), name="profile-detail"),
+    path("segments/", profiles.SegmentsView.as_view(), name="segments"),
+    path("segments/rebuild/", profiles.RebuildView.as_view(), name="segments-rebuild"),
 ]

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from threadpoolctl import threadpool_limits
 
 FloatArray = npt.NDArray[np.float64]
 _LOG_BOUNDS = (-12.0, 12.0)
@@ -129,15 +130,16 @@ class BetaGeoFitter:
         if initial_params is None:
             # alpha sets the time scale: start it at the mean customer age so that any unit works
             initial_params = [1.0, max(float(np.average(t, weights=w)), 1e-3), 1.0, 1.0]
-        result = minimize(
-            self._objective,
-            np.log(_as_float(initial_params)),
-            args=(x, t_x, t, w, self.penalizer),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[_LOG_BOUNDS] * 4,
-            options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-8},
-        )
+        with threadpool_limits(limits=1):  # L-BFGS-B's small BLAS calls only lose time to threads
+            result = minimize(
+                self._objective,
+                np.log(_as_float(initial_params)),
+                args=(x, t_x, t, w, self.penalizer),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[_LOG_BOUNDS] * 4,
+                options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-8},
+            )
         self.params_ = dict(zip(self.param_names, (float(v) for v in np.exp(result.x)), strict=True))
         self.log_likelihood_ = -float(result.fun)
         self.n_customers_ = float(w.sum())
@@ -261,15 +263,16 @@ class GammaGammaFitter:
         if initial_params is None:
             # with q = 2 the mean spend is p * v; start there whatever the currency unit
             initial_params = [1.0, 2.0, max(float(np.average(m, weights=w)), 1e-6)]
-        result = minimize(
-            self._objective,
-            np.log(_as_float(initial_params)),
-            args=(x, m, w, self.penalizer),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[_LOG_BOUNDS] * 3,
-            options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-8},
-        )
+        with threadpool_limits(limits=1):  # L-BFGS-B's small BLAS calls only lose time to threads
+            result = minimize(
+                self._objective,
+                np.log(_as_float(initial_params)),
+                args=(x, m, w, self.penalizer),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[_LOG_BOUNDS] * 3,
+                options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-8},
+            )
         self.params_ = dict(zip(self.param_names, (float(v) for v in np.exp(result.x)), strict=True))
         self.log_likelihood_ = -float(result.fun)
         self.n_customers_ = float(w.sum())

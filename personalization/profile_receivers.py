@@ -1,0 +1,22 @@
+"""Keeps a customer's profile current when they place an order; connected in ``AppConfig.ready()``."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from . import signals
+
+# Importing the tasks here registers them wherever the app is loaded (Celery's autodiscovery
+# only imports ``tasks`` modules).
+from .profile_tasks import update_profile
+
+
+def on_order_placed(sender: Any, order: Any, **kwargs: Any) -> None:
+    """Queue the profile update once the order is committed (a guest's order is skipped by the task)."""
+    order_id = order.pk
+    transaction.on_commit(lambda: update_profile.delay(order_id))
+
+
+def connect() -> None:
+    signals.order_placed.connect(on_order_placed, dispatch_uid="personalization.profiles.order_placed")

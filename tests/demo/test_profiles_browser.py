@@ -1,0 +1,73 @@
+"""A real browser on the customer segments admin page of the demo shop (headless Chromium, Playwright)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from personalization import profiles
+from personalization.models import CustomerProfile, Segment
+
+from .conftest import TEST_PASSWORD, CategoryFactory, OrderFactory, OrderLineFactory, ProductFactory, UserFactory
+from .test_browser import save_screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+START = dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def orders(transactional_db) -> int:
+    """Twelve customers of the demo shop: small occasional baskets, and big frequent ones."""
+    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
+    garden = CategoryFactory(name="Garden", slug="garden")
+    products = [
+        ProductFactory(category=kitchen, list_price=Decimal("3.75")),
+        ProductFactory(category=kitchen, list_price=Decimal("12.50")),
+        ProductFactory(category=garden, list_price=Decimal("7.95")),
+    ]
+    for index in range(12):
+        customer = UserFactory(username=f"customer{index}")
+        big = index % 3 == 0
+        for order_number in range(6 if big else 1 + index % 2):
+            order = OrderFactory(customer=customer, placed_at=START + dt.timedelta(days=20 * order_number + index))
+            for product in products[: 3 if big else 1]:
+                OrderLineFactory(order=order, product=product, quantity=48 if big else 1)
+    return 12
+
+
+def test_staff_see_the_segments_with_a_scatter_plot(page, live_server, orders):
+    # given profiles built from the demo shop's orders, and a staff user
+    build = profiles.run_build(trigger="test")
+    get_user_model().objects.create_user("staffer", password=TEST_PASSWORD, is_staff=True, is_superuser=True)
+    segments = list(Segment.objects.filter(build=build).order_by("cluster_id"))
+
+    # when the staff user logs into the admin and opens the segments page
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/personalization/customerprofile/segments/")
+    page.get_by_label("Username").fill("staffer")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r".*/admin/personalization/customerprofile/segments/$"))
+    save_screenshot(page, "segments")
+
+    # then the scatter plot shows one dot per customer and one ringed dot per cluster
+    assert page.get_by_role("heading", name=re.compile(r"Clusters \(k = \d+")).is_visible()
+    scatter = page.locator("svg.segment-scatter")
+    assert scatter.is_visible()
+    assert scatter.locator("circle.customer").count() == orders == CustomerProfile.objects.count()
+    assert scatter.locator("circle.centroid").count() == len(segments) == build.k >= 2
+
+    # and the table lists each cluster with its size and its description in words
+    rows = page.locator("#segment-table tbody tr")
+    assert rows.count() == len(segments)
+    for row, segment in zip(range(rows.count()), segments, strict=True):
+        cells = rows.nth(row).locator("td")
+        assert [cells.nth(i).inner_text().strip() for i in range(3)] == [str(segment.cluster_id), segment.label, str(segment.size)]
+    assert sum(segment.size for segment in segments) == orders
+
+    # and the RFM table counts every customer
+    counts = page.locator("#rfm-segments tbody td:nth-child(2)")
+    assert sum(int(counts.nth(i).inner_text()) for i in range(counts.count())) == orders
