@@ -412,7 +412,10 @@ def _store_raw(raw: Sequence[bytes]) -> int:
     if malformed:
         buffer.set_aside(malformed)
         logger.error(
-            "Set aside %d malformed buffered events in %s (first: %r).", len(malformed), buffer.dead_letter_key(), malformed[0][:200]
+            "Set aside %d malformed buffered events in %s (first: %r).",
+            len(malformed),
+            buffer.dead_letter_key(),
+            malformed[0][:200],
         )
     return insert_events(events) if events else 0
 
@@ -532,7 +535,9 @@ def accept_batch(items: Any, *, sender_user_id: Any = None, api_key_id: int | No
     # Retries: ids already in the database are reported, not stored again. (Ids still waiting in
     # the Redis buffer are handed over again; the flush stores them once.)
     client_ids = [namespace + cid for cid in seen]
-    stored = set(Event.objects.filter(client_event_id__in=client_ids).values_list("client_event_id", flat=True)) if client_ids else set()
+    stored: set[str] = set()
+    if client_ids:
+        stored.update(Event.objects.filter(client_event_id__in=client_ids).values_list("client_event_id", flat=True))
     fresh = [event for event in events if event.client_event_id not in stored]
     record_events(fresh)
     return BatchResult(accepted=len(fresh), duplicates=len(events) - len(fresh))

@@ -41,7 +41,8 @@ def _price_of(product: Any) -> Decimal | None:
     try:
         return get_adapter().get_price(product)
     except Exception:  # noqa: BLE001 - an event without a price beats no event
-        logger.warning("Could not read the price of product %r for an event.", getattr(product, "pk", None), exc_info=True)
+        logger.warning("Could not read the price of product %r for an event.", getattr(product, "pk", None),
+                       exc_info=True)
         return None
 
 
@@ -82,7 +83,9 @@ def on_search_performed(sender: Any, request: Any, query: Any, **kwargs: Any) ->
     _safe_record(event_type=EventType.SEARCH, query=str(query or "").strip()[:255], **actor_of(request))
 
 
-def purchase_events(lines: list[OrderLineFact], session_key: str = "", source: str = EventSource.ORDER) -> list[capture.EventData]:
+def purchase_events(
+    lines: list[OrderLineFact], session_key: str = "", source: str = EventSource.ORDER
+) -> list[capture.EventData]:
     """One purchase event per order line; the line id makes them idempotent across capture paths.
 
     A line that makes no valid event (a zero quantity, a negative price) is logged and left out, so
@@ -160,8 +163,12 @@ def _enqueue_merge(visitor: str, user_id: Any) -> None:
 def connect() -> None:
     """Connect every receiver (idempotent: each has a dispatch uid)."""
     signals.product_viewed.connect(on_product_viewed, dispatch_uid="personalization.product_viewed")
-    signals.product_added_to_cart.connect(on_product_added_to_cart, dispatch_uid="personalization.product_added_to_cart")
+    signals.product_added_to_cart.connect(
+        on_product_added_to_cart, dispatch_uid="personalization.product_added_to_cart"
+    )
     signals.search_performed.connect(on_search_performed, dispatch_uid="personalization.search_performed")
     signals.order_placed.connect(on_order_placed, dispatch_uid="personalization.order_placed")
     user_logged_in.connect(on_user_logged_in, dispatch_uid="personalization.user_logged_in")
-    post_save.connect(on_order_line_saved, sender=settings.SHOP_ORDER_LINE_MODEL, dispatch_uid="personalization.order_line_saved")
+    post_save.connect(
+        on_order_line_saved, sender=settings.SHOP_ORDER_LINE_MODEL, dispatch_uid="personalization.order_line_saved"
+    )

@@ -25,15 +25,23 @@ class EventInSerializer(serializers.Serializer):
         help_text="Unique id chosen by the client (a UUID); a retry with the same id stores nothing new.",
     )
     timestamp = serializers.DateTimeField(required=False, help_text="When it happened (ISO 8601); default: now.")
-    session_key = serializers.CharField(required=False, allow_blank=True, max_length=64, default="", help_text="Device or visitor id.")
+    session_key = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, default="", help_text="Device or visitor id."
+    )
     user = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, help_text="Customer id; only servers authenticated with an API key may set it."
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Customer id; only servers authenticated with an API key may set it.",
     )
 
 
 class EventBatchSerializer(serializers.Serializer):
     events = serializers.ListField(
-        child=EventInSerializer(), allow_empty=False, max_length=1000, help_text="1 to 1,000 events, stored all or nothing."
+        child=EventInSerializer(),
+        allow_empty=False,
+        max_length=1000,
+        help_text="1 to 1,000 events, stored all or nothing.",
     )
 
 

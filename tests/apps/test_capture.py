@@ -3,6 +3,7 @@
 Tests that need Redis take the ``redis_client`` fixture (skipped without REDIS_URL); the others run
 in whichever mode the environment gives and flush the buffer before looking at the database.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -70,7 +71,9 @@ def stored() -> list[Event]:
 def buffer_events(n: int, product_id: int, prefix: str = "e") -> list[str]:
     """Push ``n`` view events straight into the Redis buffer; returns their client ids."""
     events = [
-        capture.build_event(event_type="view", session_key=VISITOR, product_id=product_id, client_event_id=f"{prefix}{i}")
+        capture.build_event(
+            event_type="view", session_key=VISITOR, product_id=product_id, client_event_id=f"{prefix}{i}"
+        )
         for i in range(n)
     ]
     assert buffer.push([event.to_json() for event in events])
@@ -151,7 +154,11 @@ def test_build_event_normalises_its_fields():
     )
 
     assert (event.query, event.price, event.user_id, event.session_key, event.source) == (
-        "red lantern", Decimal("3.50"), 7, "", "api",
+        "red lantern",
+        Decimal("3.50"),
+        7,
+        "",
+        "api",
     )
     assert event.timestamp == timezone.make_aware(naive)
     assert len(event.client_event_id) == 32
@@ -159,8 +166,15 @@ def test_build_event_normalises_its_fields():
 
 def test_event_survives_the_json_round_trip():
     event = capture.build_event(
-        event_type="cart", user_id=3, session_key=VISITOR, product_id=9, quantity=2, price=Decimal("1.10"),
-        recommendation_id="rec-1", client_event_id="c-1", timestamp="2024-05-01T12:30:00+02:00",
+        event_type="cart",
+        user_id=3,
+        session_key=VISITOR,
+        product_id=9,
+        quantity=2,
+        price=Decimal("1.10"),
+        recommendation_id="rec-1",
+        client_event_id="c-1",
+        timestamp="2024-05-01T12:30:00+02:00",
     )
 
     assert capture.EventData.from_json(event.to_json()) == event
@@ -191,8 +205,20 @@ def test_buffered_event_waits_in_redis_until_the_flush(redis_client, item, djang
     assert (buffer.length(), Event.objects.count()) == (1, 0)
     assert capture.flush_buffer() == 1
     event = Event.objects.get()
-    assert (event.client_event_id, event.event_type, event.product_id, event.quantity, event.price, event.session_key) == (
-        "c1", "cart", item.pk, 2, Decimal("3.75"), VISITOR,
+    assert (
+        event.client_event_id,
+        event.event_type,
+        event.product_id,
+        event.quantity,
+        event.price,
+        event.session_key,
+    ) == (
+        "c1",
+        "cart",
+        item.pk,
+        2,
+        Decimal("3.75"),
+        VISITOR,
     )
     assert (capture.flush_buffer(), buffer.length(), Event.objects.count()) == (0, 0, 1)
 
@@ -203,14 +229,18 @@ def test_when_redis_is_down_events_are_inserted_directly(settings, item, django_
     with caplog.at_level(logging.WARNING, logger="personalization.buffer"):
         with django_capture_on_commit_callbacks(execute=True):
             for i in range(3):
-                capture.record_event(event_type="view", session_key=VISITOR, product_id=item.pk, client_event_id=f"d{i}")
+                capture.record_event(
+                    event_type="view", session_key=VISITOR, product_id=item.pk, client_event_id=f"d{i}"
+                )
 
     assert stored_ids() == ["d0", "d1", "d2"]
     assert "Redis unavailable" in caplog.text
 
 
 @pytest.mark.parametrize("redis_on", [False, True], ids=["direct", "buffered"])
-def test_nothing_is_captured_inside_a_rolled_back_transaction(redis_on, settings, item, django_capture_on_commit_callbacks):
+def test_nothing_is_captured_inside_a_rolled_back_transaction(
+    redis_on, settings, item, django_capture_on_commit_callbacks
+):
     if redis_on and not settings.REDIS_URL:
         pytest.skip("REDIS_URL is not set")
     if not redis_on:
@@ -229,12 +259,20 @@ def test_nothing_is_captured_inside_a_rolled_back_transaction(redis_on, settings
 def test_insert_events_stores_each_client_id_once(copy_from, monkeypatch, item, other_item):
     monkeypatch.setattr(capture, "COPY_MIN_EVENTS", copy_from)
     first = [
-        capture.build_event(event_type="view", user_id=None, session_key=VISITOR, product_id=item.pk, client_event_id=f"i{i}")
+        capture.build_event(
+            event_type="view", user_id=None, session_key=VISITOR, product_id=item.pk, client_event_id=f"i{i}"
+        )
         for i in range(250)
     ]
     again = first[100:] + [
-        capture.build_event(event_type="cart", session_key=VISITOR, product_id=other_item.pk, quantity=2, price="1.25",
-                            client_event_id=f"j{i}")
+        capture.build_event(
+            event_type="cart",
+            session_key=VISITOR,
+            product_id=other_item.pk,
+            quantity=2,
+            price="1.25",
+            client_event_id=f"j{i}",
+        )
         for i in range(50)
     ]
 
@@ -244,13 +282,27 @@ def test_insert_events_stores_each_client_id_once(copy_from, monkeypatch, item, 
     assert Event.objects.count() == 300
     assert stored_ids() == sorted([e.client_event_id for e in first] + [f"j{i}" for i in range(50)])
     sample = Event.objects.get(client_event_id="j7")
-    assert (sample.event_type, sample.product_id, sample.quantity, sample.price, sample.session_key, sample.timestamp) == (
-        "cart", other_item.pk, 2, Decimal("1.25"), VISITOR, again[157].timestamp,
+    assert (
+        sample.event_type,
+        sample.product_id,
+        sample.quantity,
+        sample.price,
+        sample.session_key,
+        sample.timestamp,
+    ) == (
+        "cart",
+        other_item.pk,
+        2,
+        Decimal("1.25"),
+        VISITOR,
+        again[157].timestamp,
     )
 
 
 # --- the crash-safe flush -----------------------------------------------------------------------
-def test_a_flush_that_dies_between_insert_and_trim_is_repaired_by_the_next(redis_client, item, small_batches, monkeypatch):
+def test_a_flush_that_dies_between_insert_and_trim_is_repaired_by_the_next(
+    redis_client, item, small_batches, monkeypatch
+):
     pushed = buffer_events(10, item.pk)
     real_store = capture._store_raw
     batches: list[int] = []
@@ -371,12 +423,19 @@ def test_product_viewed_records_a_view_of_the_visitor(item, django_capture_on_co
 
     [event] = stored()
     assert (event.event_type, event.product_id, event.price, event.user_id, event.recommendation_id, event.source) == (
-        "view", item.pk, Decimal("3.75"), None, "rec-9", "web",
+        "view",
+        item.pk,
+        Decimal("3.75"),
+        None,
+        "rec-9",
+        "web",
     )
     assert event.session_key == request.session[SESSION_KEY] != ""
 
 
-def test_product_added_to_cart_records_the_customer_and_quantity(item, django_user_model, django_capture_on_commit_callbacks):
+def test_product_added_to_cart_records_the_customer_and_quantity(
+    item, django_user_model, django_capture_on_commit_callbacks
+):
     ann = django_user_model.objects.create_user("ann")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -384,7 +443,12 @@ def test_product_added_to_cart_records_the_customer_and_quantity(item, django_us
 
     [event] = stored()
     assert (event.event_type, event.user_id, event.session_key, event.product_id, event.quantity, event.price) == (
-        "cart", ann.pk, VISITOR, item.pk, 3, Decimal("3.75"),
+        "cart",
+        ann.pk,
+        VISITOR,
+        item.pk,
+        3,
+        Decimal("3.75"),
     )
 
 
@@ -393,7 +457,12 @@ def test_search_performed_records_the_query(django_capture_on_commit_callbacks):
         signals.search_performed.send(sender=None, request=make_request(), query="  red lantern  ")
 
     [event] = stored()
-    assert (event.event_type, event.query, event.product_id, event.session_key) == ("search", "red lantern", None, VISITOR)
+    assert (event.event_type, event.query, event.product_id, event.session_key) == (
+        "search",
+        "red lantern",
+        None,
+        VISITOR,
+    )
 
 
 def test_a_bad_signal_is_logged_and_never_breaks_the_page(item, django_capture_on_commit_callbacks, caplog):
@@ -427,7 +496,16 @@ def _purchases() -> list[tuple]:
 
 def _expected(order, lines) -> list[tuple]:
     return sorted(
-        (f"orderline:{line.pk}", "purchase", order.buyer_id, line.item_id, line.qty, line.unit_price, order.created, "order")
+        (
+            f"orderline:{line.pk}",
+            "purchase",
+            order.buyer_id,
+            line.item_id,
+            line.qty,
+            line.unit_price,
+            order.created,
+            "order",
+        )
         for line in lines
     )
 
@@ -458,12 +536,18 @@ def test_saving_order_lines_records_purchases_when_opted_in(settings, item, djan
 
     [event] = stored()
     assert (event.client_event_id, event.event_type, event.user_id, event.session_key, event.quantity, event.price) == (
-        f"orderline:{line.pk}", "purchase", None, f"order-{order.pk}", 4, Decimal("3.00"),
+        f"orderline:{line.pk}",
+        "purchase",
+        None,
+        f"order-{order.pk}",
+        4,
+        Decimal("3.00"),
     )
 
 
-def test_order_placed_and_order_line_capture_store_each_purchase_once(settings, item, other_item, django_user_model,
-                                                                      django_capture_on_commit_callbacks):
+def test_order_placed_and_order_line_capture_store_each_purchase_once(
+    settings, item, other_item, django_user_model, django_capture_on_commit_callbacks
+):
     settings.PERSONALIZATION = {**settings.PERSONALIZATION, "CAPTURE_ORDER_LINES": True}
     buyer = django_user_model.objects.create_user("cy")
 
@@ -480,8 +564,9 @@ def test_order_placed_and_order_line_capture_store_each_purchase_once(settings, 
 
 
 # --- guest events merge at login ------------------------------------------------------------------
-def test_guest_events_are_merged_into_the_user_at_login(item, django_user_model, django_capture_on_commit_callbacks,
-                                                        caplog):
+def test_guest_events_are_merged_into_the_user_at_login(
+    item, django_user_model, django_capture_on_commit_callbacks, caplog
+):
     ann = django_user_model.objects.create_user("ann")
     with django_capture_on_commit_callbacks(execute=True):
         capture.record_event(event_type="view", session_key=VISITOR, product_id=item.pk, client_event_id="guest-1")

@@ -1,5 +1,6 @@
 """The events API: POST /api/personalization/events/ — authentication, all-or-nothing validation,
 idempotent retries, permissions, throttling and the OpenAPI schema."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -73,15 +74,22 @@ def events_for(items: list[Item], n: int, prefix: str = "id") -> list[dict]:
 
 def stored() -> list[tuple]:
     capture.flush_buffer()
-    return sorted(Event.objects.values_list("client_event_id", "event_type", "user_id", "session_key", "product_id", "source"))
+    return sorted(
+        Event.objects.values_list("client_event_id", "event_type", "user_id", "session_key", "product_id", "source")
+    )
 
 
 # --- authentication -----------------------------------------------------------------------------
 def test_a_signed_in_customer_posts_a_batch_with_the_session(customer, ann, items, post):
-    response = post(customer, {"events": [
-        {"type": "view", "product": items[0].pk, "client_event_id": "e1"},
-        {"type": "search", "query": "lantern", "client_event_id": "e2"},
-    ]})
+    response = post(
+        customer,
+        {
+            "events": [
+                {"type": "view", "product": items[0].pk, "client_event_id": "e1"},
+                {"type": "search", "query": "lantern", "client_event_id": "e2"},
+            ]
+        },
+    )
 
     assert (response.status_code, response.json()) == (202, {"accepted": 2, "duplicates": 0})
     assert stored() == [
@@ -101,10 +109,22 @@ def test_a_customer_posts_with_a_drf_token(ann, items, post):
 
 
 def test_a_server_posts_with_an_api_key_for_customers_and_visitors(server, server_key, ann, items, post):
-    response = post(server, {"events": [
-        {"type": "cart", "product": items[1].pk, "user": ann.pk, "quantity": 2, "price": "2.50", "client_event_id": "k1"},
-        {"type": "view", "product": items[2].pk, "session_key": "device-7", "client_event_id": "k2"},
-    ]})
+    response = post(
+        server,
+        {
+            "events": [
+                {
+                    "type": "cart",
+                    "product": items[1].pk,
+                    "user": ann.pk,
+                    "quantity": 2,
+                    "price": "2.50",
+                    "client_event_id": "k1",
+                },
+                {"type": "view", "product": items[2].pk, "session_key": "device-7", "client_event_id": "k2"},
+            ]
+        },
+    )
 
     assert (response.status_code, response.json()) == (202, {"accepted": 2, "duplicates": 0})
     key_id = server_key[0].pk
@@ -170,8 +190,16 @@ def test_one_bad_event_rejects_the_whole_batch(customer, items, post):
         ({"product": 999_999}, "product", "No product with id 999999."),
         ({"quantity": "2"}, "quantity", "must be a whole number from 1 to 1,000,000."),
         ({"quantity": "two"}, "quantity", "must be a whole number from 1 to 1,000,000."),
-        ({"timestamp": "last tuesday"}, "timestamp", "must be an ISO 8601 date and time, such as 2024-05-01T12:30:00Z."),
-        ({"timestamp": "2024-02-30T10:00:00Z"}, "timestamp", "must be an ISO 8601 date and time, such as 2024-05-01T12:30:00Z."),
+        (
+            {"timestamp": "last tuesday"},
+            "timestamp",
+            "must be an ISO 8601 date and time, such as 2024-05-01T12:30:00Z.",
+        ),
+        (
+            {"timestamp": "2024-02-30T10:00:00Z"},
+            "timestamp",
+            "must be an ISO 8601 date and time, such as 2024-05-01T12:30:00Z.",
+        ),
         ({"type": "like"}, "type", "must be one of view, cart, purchase, search, impression, click, not 'like'."),
         ({"type": None}, "type", "must be one of view, cart, purchase, search, impression, click, not None."),
         ({"product": "12"}, "product", "must be a whole number from 1, not '12'."),
@@ -196,7 +224,9 @@ def test_a_bad_field_is_named_with_its_index(changes, field, message, customer, 
 def test_a_missing_type_and_a_future_timestamp_are_refused(customer, items, post):
     future = (timezone.now() + dt.timedelta(hours=2)).isoformat()
 
-    response = post(customer, {"events": [{"product": items[0].pk}, {"type": "view", "product": items[0].pk, "timestamp": future}]})
+    response = post(
+        customer, {"events": [{"product": items[0].pk}, {"type": "view", "product": items[0].pk, "timestamp": future}]}
+    )
 
     assert response.status_code == 400
     assert response.json()["errors"] == [
@@ -209,13 +239,18 @@ def test_an_item_that_is_not_an_object_is_refused(customer, items, post):
     response = post(customer, {"events": [events_for(items, 1)[0], "view"]})
 
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"index": 1, "field": "non_field_errors", "message": "Each event must be a JSON object."}]
+    assert response.json()["errors"] == [
+        {"index": 1, "field": "non_field_errors", "message": "Each event must be a JSON object."}
+    ]
 
 
 def test_an_oversized_batch_is_refused(customer, items, post):
     response = post(customer, {"events": events_for(items, 1001)})
 
-    assert (response.status_code, response.json()) == (400, {"detail": "A batch holds at most 1000 events; this one has 1001."})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "A batch holds at most 1000 events; this one has 1001."},
+    )
     assert stored() == []
 
 
@@ -226,7 +261,9 @@ def test_a_client_id_repeated_inside_a_batch_is_refused(customer, items, post):
     response = post(customer, {"events": batch})
 
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"index": 2, "field": "client_event_id", "message": "repeats the id of event 0 in this batch."}]
+    assert response.json()["errors"] == [
+        {"index": 2, "field": "client_event_id", "message": "repeats the id of event 0 in this batch."}
+    ]
     assert stored() == []
 
 
@@ -269,7 +306,10 @@ def test_the_same_client_ids_from_two_senders_do_not_collide(customer, server, a
     batch = events_for(items, 2)
 
     assert post(customer, {"events": batch}).json() == {"accepted": 2, "duplicates": 0}
-    assert post(server, {"events": [dict(e, session_key="device-1") for e in batch]}).json() == {"accepted": 2, "duplicates": 0}
+    assert post(server, {"events": [dict(e, session_key="device-1") for e in batch]}).json() == {
+        "accepted": 2,
+        "duplicates": 0,
+    }
     assert len(stored()) == 4
 
 
@@ -304,7 +344,9 @@ def test_an_api_key_may_send_for_any_customer_but_not_an_unknown_one(server, ann
     assert accepted.status_code == 202
     assert [row[2] for row in stored()] == [ann.pk, bob.pk]
     assert unknown.status_code == 400
-    assert unknown.json()["errors"] == [{"index": 0, "field": "user", "message": f"No customer with id {bob.pk + 100}."}]
+    assert unknown.json()["errors"] == [
+        {"index": 0, "field": "user", "message": f"No customer with id {bob.pk + 100}."}
+    ]
 
 
 def test_a_server_event_needs_a_customer_or_a_visitor(server, items, post):

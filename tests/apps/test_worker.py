@@ -3,6 +3,7 @@
 The test process buffers events and sends ``flush_events`` through the broker (not eagerly); a
 worker subprocess started with the same settings, test database, Redis and buffer key stores them.
 """
+
 from __future__ import annotations
 
 import os
@@ -78,9 +79,23 @@ def start_worker(settings, transactional_db, tmp_path) -> Iterator[Callable[...,
         log = tmp_path / f"worker-{len(processes) + 1}.log"
         env = {**base_env, "SHOPSENSE_TEST_FLUSH_BATCH_SIZE": str(batch_size)}
         command = [
-            sys.executable, "-m", "celery", "-A", "shop_project", "worker", "-Q", "default", "--pool=solo",
-            "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
-            "-n", f"capture-test-{uuid.uuid4().hex[:8]}@%h",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "shop_project",
+            "worker",
+            "-Q",
+            "default",
+            "--pool=solo",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "info",
+            "-n",
+            f"capture-test-{uuid.uuid4().hex[:8]}@%h",
         ]
         with log.open("wb") as out:
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -116,7 +131,9 @@ def _buffer(n: int, product_id: int, chunk: int = 5000) -> set[str]:
     ids: set[str] = set()
     for start in range(0, n, chunk):
         events = [
-            capture.build_event(event_type="view", session_key="worker-test", product_id=product_id, client_event_id=f"w{i}")
+            capture.build_event(
+                event_type="view", session_key="worker-test", product_id=product_id, client_event_id=f"w{i}"
+            )
             for i in range(start, min(n, start + chunk))
         ]
         client.rpush(buffer.buffer_key(), *(event.to_json() for event in events))
@@ -158,8 +175,11 @@ def test_a_worker_killed_mid_flush_loses_and_duplicates_nothing(start_worker, it
     second = start_worker(batch_size=500)
 
     flush_events.delay()
-    _wait_for(lambda: buffer.length() == 0 and not buffer.is_flushing(), "the second worker to drain the buffer",
-              [first.log, second.log])
+    _wait_for(
+        lambda: buffer.length() == 0 and not buffer.is_flushing(),
+        "the second worker to drain the buffer",
+        [first.log, second.log],
+    )
 
     assert Event.objects.count() == total
     assert _stored_ids() == pushed

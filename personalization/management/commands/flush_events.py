@@ -21,7 +21,8 @@ class Command(BaseCommand):
             self.stdout.write("No Redis buffer (REDIS_URL is not set): events are stored directly; nothing to flush.")
             return
         if buffer.is_flushing():
-            self.stdout.write(f"Another flush is running (the lock is held); {buffer.length()} events wait in the buffer.")
+            waiting = buffer.length()
+            self.stdout.write(f"Another flush is running (the lock is held); {waiting} events wait in the buffer.")
             return
         flushed = capture.flush_buffer(max_events=max_events)
         self.stdout.write(f"Flushed {flushed} events; {buffer.length()} left in the buffer.")
