@@ -1,4 +1,5 @@
 """Admin of customer profiles and segments: filters, CSV export, the segments page, "rebuild now"."""
+
 from __future__ import annotations
 
 import csv
@@ -19,11 +20,34 @@ from . import profile_charts, selectors
 from .models import CustomerProfile, ProfileBuild, Segment
 
 CSV_FIELDS = (
-    "user_id", "username", "email", "rfm_segment", "recency_score", "frequency_score", "monetary_score", "cluster",
-    "cluster_label", "first_purchase_at", "last_purchase_at", "recency_days", "orders", "purchase_days", "lines",
-    "units", "revenue", "average_order_value", "average_basket_units", "buyer_type", "top_category",
-    "price_index", "discount_share", "expected_purchases_90d", "probability_alive", "expected_order_value",
-    "clv_90d", "updated_at",
+    "user_id",
+    "username",
+    "email",
+    "rfm_segment",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "cluster",
+    "cluster_label",
+    "first_purchase_at",
+    "last_purchase_at",
+    "recency_days",
+    "orders",
+    "purchase_days",
+    "lines",
+    "units",
+    "revenue",
+    "average_order_value",
+    "average_basket_units",
+    "buyer_type",
+    "top_category",
+    "price_index",
+    "discount_share",
+    "expected_purchases_90d",
+    "probability_alive",
+    "expected_order_value",
+    "clv_90d",
+    "updated_at",
 )
 
 
@@ -72,7 +96,9 @@ def _csv_rows(queryset: QuerySet[CustomerProfile]) -> Iterator[str]:
         yield writer.writerow([row[name] if name in row else getattr(profile, name) for name in CSV_FIELDS])
 
 
-def profiles_csv_response(queryset: QuerySet[CustomerProfile], filename: str = "customer-profiles.csv") -> StreamingHttpResponse:
+def profiles_csv_response(
+    queryset: QuerySet[CustomerProfile], filename: str = "customer-profiles.csv"
+) -> StreamingHttpResponse:
     """The profiles as a streamed CSV download."""
     response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -82,8 +108,16 @@ def profiles_csv_response(queryset: QuerySet[CustomerProfile], filename: str = "
 @admin.register(CustomerProfile)
 class CustomerProfileAdmin(admin.ModelAdmin):
     list_display = (
-        "user", "rfm_segment", "scores", "cluster_words", "orders", "revenue", "last_purchase_at", "buyer_type",
-        "clv_90d", "alive",
+        "user",
+        "rfm_segment",
+        "scores",
+        "cluster_words",
+        "orders",
+        "revenue",
+        "last_purchase_at",
+        "buyer_type",
+        "clv_90d",
+        "alive",
     )
     list_filter = ("rfm_segment", ClusterFilter, "buyer_type")
     list_select_related = ("user",)
@@ -115,7 +149,10 @@ class CustomerProfileAdmin(admin.ModelAdmin):
         if labels is None:
             labels = self._labels = selectors.cluster_labels()
         return format_html(
-            '<span style="color:{}">●</span> {}: {}', profile_charts.cluster_colour(obj.cluster), obj.cluster, labels.get(obj.cluster, "")
+            '<span style="color:{}">●</span> {}: {}',
+            profile_charts.cluster_colour(obj.cluster),
+            obj.cluster,
+            labels.get(obj.cluster, ""),
         )
 
     @admin.display(description="P(alive)", ordering="probability_alive")
@@ -161,7 +198,9 @@ class CustomerProfileAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(target)
         running = selectors.active_build()
         if running is not None:
-            self.message_user(request, f"Build {running.pk} is already {running.get_status_display().lower()}.", messages.WARNING)
+            self.message_user(
+                request, f"Build {running.pk} is already {running.get_status_display().lower()}.", messages.WARNING
+            )
             return HttpResponseRedirect(target)
         from . import profiles  # pandas and scikit-learn load only when needed
 
@@ -187,7 +226,9 @@ class CustomerProfileAdmin(admin.ModelAdmin):
         build = selectors.latest_build()
         segments = list(selectors.current_segments(build))
         labels = {segment.cluster_id: segment.label for segment in segments}
-        centroid_xy = {int(k): v for k, v in ((build.model_state or {}).get("centroid_xy", {}) if build else {}).items()}
+        centroid_xy = {
+            int(k): v for k, v in ((build.model_state or {}).get("centroid_xy", {}) if build else {}).items()
+        }
         changelist = reverse("admin:personalization_customerprofile_changelist")
         rows = [
             {
@@ -215,7 +256,9 @@ class CustomerProfileAdmin(admin.ModelAdmin):
             "rows": rows,
             "rfm_counts": rfm_counts,
             "silhouette_by_k": sorted(((int(k), v) for k, v in (build.silhouette_by_k if build else {}).items())),
-            "scatter": profile_charts.scatter_svg(build.points, centroid_xy, labels, build.explained_variance) if build else "",
+            "scatter": profile_charts.scatter_svg(build.points, centroid_xy, labels, build.explained_variance)
+            if build
+            else "",
             "settings_summary": profiles.settings_summary(),
             "can_rebuild": request.user.has_perm("personalization.add_profilebuild"),
         }
@@ -246,7 +289,18 @@ def _format_feature(name: str, value: Any) -> str:
 
 @admin.register(ProfileBuild)
 class ProfileBuildAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "progress_bar", "stage", "trigger", "customers", "k", "silhouette", "duration", "created_at")
+    list_display = (
+        "id",
+        "status",
+        "progress_bar",
+        "stage",
+        "trigger",
+        "customers",
+        "k",
+        "silhouette",
+        "duration",
+        "created_at",
+    )
     list_filter = ("status", "trigger")
     readonly_fields = [field.name for field in ProfileBuild._meta.fields]
     exclude = ("points", "model_state")
@@ -260,7 +314,9 @@ class ProfileBuildAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress_bar(self, obj: ProfileBuild) -> str:
-        return format_html('<progress value="{}" max="100">{}%</progress> {}%', obj.progress, obj.progress, obj.progress)
+        return format_html(
+            '<progress value="{}" max="100">{}%</progress> {}%', obj.progress, obj.progress, obj.progress
+        )
 
     @admin.display(description="seconds", ordering="duration_seconds")
     def duration(self, obj: ProfileBuild) -> str:

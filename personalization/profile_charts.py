@@ -1,4 +1,5 @@
 """Server-side SVG of the customer segments' 2-D PCA projection (no JavaScript, nothing downloaded)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -50,20 +51,23 @@ def scatter_svg(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="segment-scatter" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="100%" style="max-width:{WIDTH}px" role="img" aria-labelledby="segment-scatter-title">',
-        '<title id="segment-scatter-title">Customers on the first two principal components, coloured by cluster</title>',
+        '<title id="segment-scatter-title">'
+        "Customers on the first two principal components, coloured by cluster</title>",
         f'<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#ccc"/>',
     ]
     for value in _ticks(x_low, x_high):
         x = sx(value)
-        parts.append(f'<line x1="{x:.1f}" y1="{MARGIN_TOP + plot_h}" x2="{x:.1f}" y2="{MARGIN_TOP + plot_h + 4}" stroke="#888"/>')
+        bottom = MARGIN_TOP + plot_h
+        parts.append(f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#888"/>')
         parts.append(
-            f'<text x="{x:.1f}" y="{MARGIN_TOP + plot_h + 16}" font-size="10" text-anchor="middle" fill="#555">{value:.1f}</text>'
+            f'<text x="{x:.1f}" y="{bottom + 16}" font-size="10" text-anchor="middle" fill="#555">{value:.1f}</text>'
         )
     for value in _ticks(y_low, y_high):
         y = sy(value)
         parts.append(f'<line x1="{MARGIN_LEFT - 4}" y1="{y:.1f}" x2="{MARGIN_LEFT}" y2="{y:.1f}" stroke="#888"/>')
         parts.append(
-            f'<text x="{MARGIN_LEFT - 6}" y="{y + 3:.1f}" font-size="10" text-anchor="end" fill="#555">{value:.1f}</text>'
+            f'<text x="{MARGIN_LEFT - 6}" y="{y + 3:.1f}" font-size="10" text-anchor="end" '
+            f'fill="#555">{value:.1f}</text>'
         )
     variance = list(explained_variance) + [0.0, 0.0]
     parts.append(

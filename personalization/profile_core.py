@@ -10,6 +10,7 @@ stored profile using that state, without refitting anything.
 ``personalization.profiles`` reads the data through the shop adapter and writes the results; the
 benchmark calls this module directly on synthetic data.
 """
+
 from __future__ import annotations
 
 import math
@@ -186,7 +187,9 @@ def aggregate_customers(
             },
             index=pd.Index(users, name="user_id"),
         )
-    frame["buyer_type"] = np.where(frame["average_basket_units"] >= config.wholesale_basket_units, "wholesale", "retail")
+    frame["buyer_type"] = np.where(
+        frame["average_basket_units"] >= config.wholesale_basket_units, "wholesale", "retail"
+    )
     as_of_ns = int(as_of.value)
     frame["recency_days"] = np.maximum((as_of_ns - last) // DAY_NS, 0)
     frame["first_day"] = first // DAY_NS
@@ -225,9 +228,7 @@ def _category_affinity(
 
 
 # --- lifetime value ----------------------------------------------------------------------------
-def fit_clv(
-    frame: pd.DataFrame, as_of_day: int, config: ProfileConfig
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def fit_clv(frame: pd.DataFrame, as_of_day: int, config: ProfileConfig) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Fit BG/NBD and Gamma-Gamma on purchase days; predictions for every customer.
 
     A purchase is a day with at least one order (several orders on one day count once), the time
@@ -244,7 +245,11 @@ def fit_clv(
         info["skipped"] = "Too few customers with repeat purchases to fit the lifetime-value models."
         return info, empty
     rng = np.random.default_rng(config.random_state)
-    fit_rows = np.arange(n) if n <= config.clv_max_fit_customers else rng.choice(n, config.clv_max_fit_customers, replace=False)
+    fit_rows = (
+        np.arange(n)
+        if n <= config.clv_max_fit_customers
+        else rng.choice(n, config.clv_max_fit_customers, replace=False)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         (cx, ct, cT), counts = compress(x[fit_rows], t_x[fit_rows], age[fit_rows])
@@ -421,7 +426,9 @@ def _scatter_sample(segmenter: CustomerSegmenter, config: ProfileConfig) -> list
     rng = np.random.default_rng(config.random_state)
     rows = np.arange(n) if n <= config.scatter_points else np.sort(rng.choice(n, config.scatter_points, replace=False))
     xy = np.round(segmenter.projection_[rows], 4)
-    return [[float(x), float(y), int(c)] for (x, y), c in zip(xy.tolist(), segmenter.labels_[rows].tolist(), strict=True)]
+    return [
+        [float(x), float(y), int(c)] for (x, y), c in zip(xy.tolist(), segmenter.labels_[rows].tolist(), strict=True)
+    ]
 
 
 # --- one new order -----------------------------------------------------------------------------
@@ -459,7 +466,9 @@ def apply_order(
     first = min(pd.Timestamp(old["first_purchase_at"]).tz_convert("UTC"), placed_at) if current else placed_at
     last = max(pd.Timestamp(old["last_purchase_at"]).tz_convert("UTC"), placed_at) if current else placed_at
     seen_days = {
-        pd.Timestamp(old[key]).tz_convert("UTC").normalize() for key in ("first_purchase_at", "last_purchase_at") if current
+        pd.Timestamp(old[key]).tz_convert("UTC").normalize()
+        for key in ("first_purchase_at", "last_purchase_at")
+        if current
     }
     values: dict[str, Any] = {
         "first_purchase_at": first.to_pydatetime(),
@@ -498,7 +507,9 @@ def apply_order(
     old_listed = old_lines if old_share is not None else 0
     denominator = old_listed + len(listed)
     values["discount_share"] = (
-        ((float(old_share) if old_share is not None else 0.0) * old_listed + below) / denominator if denominator else None
+        ((float(old_share) if old_share is not None else 0.0) * old_listed + below) / denominator
+        if denominator
+        else None
     )
     values.update(_score_one(values, first, last, as_of, state))
     return values
@@ -509,15 +520,27 @@ def _score_one(
 ) -> dict[str, Any]:
     """RFM, lifetime value and cluster of one customer with a build's stored models."""
     scored: dict[str, Any] = dict.fromkeys(
-        ("recency_score", "frequency_score", "monetary_score", "expected_purchases_90d", "probability_alive",
-         "expected_order_value", "clv_90d", "cluster", "pca_x", "pca_y"),
+        (
+            "recency_score",
+            "frequency_score",
+            "monetary_score",
+            "expected_purchases_90d",
+            "probability_alive",
+            "expected_order_value",
+            "clv_90d",
+            "cluster",
+            "pca_x",
+            "pca_y",
+        ),
         None,
     )
     scored["rfm_segment"] = ""
     cuts = state.get("rfm_cuts")
     if cuts:
         scorer = RFMScorer.from_cuts(cuts)
-        r, f, m = (int(a[0]) for a in scorer.transform([values["recency_days"]], [values["orders"]], [values["revenue"]]))
+        r, f, m = (
+            int(a[0]) for a in scorer.transform([values["recency_days"]], [values["orders"]], [values["revenue"]])
+        )
         scored.update(recency_score=r, frequency_score=f, monetary_score=m)
         scored["rfm_segment"] = segment_code(str(rfm_segments([r], [f], [m])[0]))
     clv = state.get("clv") or {}
@@ -530,9 +553,11 @@ def _score_one(
         expected = float(bgnbd.conditional_expected_number_of_purchases_up_to_time(horizon, [x], [t_x], [age])[0])
         alive = float(bgnbd.conditional_probability_alive([x], [t_x], [age])[0])
         spend = values["revenue"] / max(values["purchase_days"], 1)
-        order_value = float(GammaGammaFitter.from_params(clv["gamma_gamma"]).conditional_expected_average_profit(
-            [x + 1], [max(spend, 0.0)]
-        )[0])
+        order_value = float(
+            GammaGammaFitter.from_params(clv["gamma_gamma"]).conditional_expected_average_profit(
+                [x + 1], [max(spend, 0.0)]
+            )[0]
+        )
         if math.isfinite(expected) and math.isfinite(order_value):
             scored.update(
                 expected_purchases_90d=expected,
@@ -542,7 +567,9 @@ def _score_one(
             )
     if state.get("segmenter"):
         segmenter = CustomerSegmenter.from_state(state["segmenter"])
-        X = feature_matrix(pd.DataFrame([{feature.name: values.get(feature.name) for feature in FEATURES}]).astype(float))
+        X = feature_matrix(
+            pd.DataFrame([{feature.name: values.get(feature.name) for feature in FEATURES}]).astype(float)
+        )
         scored["cluster"] = int(segmenter.predict(X)[0])
         scored["pca_x"], scored["pca_y"] = (float(v) for v in segmenter.project(X)[0])
     return scored

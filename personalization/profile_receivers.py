@@ -1,4 +1,5 @@
 """Keeps a customer's profile current when they place an order; connected in ``AppConfig.ready()``."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Celery tasks of customer profiles: the nightly rebuild and the update after an order."""
+
 from __future__ import annotations
 
 import logging

@@ -6,6 +6,7 @@ products' category and list price); the maths is in :mod:`personalization.profil
 ``status``/``progress`` the admin shows; it writes every profile and segment in one transaction,
 so readers see either the old build or the new one.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,11 +33,32 @@ from .selectors import latest_build
 logger = logging.getLogger(__name__)
 LOCK_KEY = "shopsense:profiles:build-lock"
 PROFILE_FIELDS = (
-    "first_purchase_at", "last_purchase_at", "orders", "purchase_days", "lines", "units", "revenue",
-    "average_order_value", "average_basket_units", "buyer_type", "recency_days", "recency_score",
-    "frequency_score", "monetary_score", "rfm_segment", "category_affinity", "top_category", "price_index",
-    "discount_share", "expected_purchases_90d", "probability_alive", "expected_order_value", "clv_90d",
-    "cluster", "pca_x", "pca_y",
+    "first_purchase_at",
+    "last_purchase_at",
+    "orders",
+    "purchase_days",
+    "lines",
+    "units",
+    "revenue",
+    "average_order_value",
+    "average_basket_units",
+    "buyer_type",
+    "recency_days",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "rfm_segment",
+    "category_affinity",
+    "top_category",
+    "price_index",
+    "discount_share",
+    "expected_purchases_90d",
+    "probability_alive",
+    "expected_order_value",
+    "clv_90d",
+    "cluster",
+    "pca_x",
+    "pca_y",
 )
 MONEY_FIELDS = frozenset({"revenue", "average_order_value", "expected_order_value", "clv_90d"})
 READ_PROGRESS_EVERY = 50_000
@@ -119,8 +141,10 @@ def read_products(product_ids: Iterable[int], adapter: ShopAdapter | None = None
                 list_prices[product.pk] = float("nan")
     index = pd.Index(list(categories), dtype="int64", name="product_id")
     return pd.DataFrame(
-        {"category": pd.Series(list(categories.values()), index=index, dtype=object),
-         "list_price": pd.Series(list(list_prices.values()), index=index, dtype="float64")}
+        {
+            "category": pd.Series(list(categories.values()), index=index, dtype=object),
+            "list_price": pd.Series(list(list_prices.values()), index=index, dtype="float64"),
+        }
     )
 
 
@@ -178,7 +202,8 @@ def run_build(
         total = max(get_order_line_model()._default_manager.count(), 1)
         report(2, "Reading order lines")
         lines = read_order_lines(
-            adapter, progress=lambda count: report(2 + int(20 * min(count / total, 1.0)), f"Reading order lines ({count:,})")
+            adapter,
+            progress=lambda count: report(2 + int(20 * min(count / total, 1.0)), f"Reading order lines ({count:,})"),
         )
         report(23, "Reading products")
         products = read_products(lines["product_id"].unique().tolist(), adapter)
@@ -194,7 +219,12 @@ def run_build(
         report(85, f"Saving {len(result.profiles):,} profiles")
         _save(build, result)
         build.duration_seconds = time.perf_counter() - started
-        build.status, build.progress, build.stage, build.finished_at = ProfileBuild.Status.DONE, 100, "Done", timezone.now()
+        build.status, build.progress, build.stage, build.finished_at = (
+            ProfileBuild.Status.DONE,
+            100,
+            "Done",
+            timezone.now(),
+        )
         build.save(update_fields=["duration_seconds", "status", "progress", "stage", "finished_at"])
         if progress is not None:
             progress(100, "Done")
@@ -256,7 +286,9 @@ def _profile_rows(result: ProfileResult, build: ProfileBuild) -> list[CustomerPr
     if frame.empty:
         return []
     now = timezone.now()
-    columns = {name: frame[name].tolist() for name in PROFILE_FIELDS if name not in {"first_purchase_at", "last_purchase_at"}}
+    columns = {
+        name: frame[name].tolist() for name in PROFILE_FIELDS if name not in {"first_purchase_at", "last_purchase_at"}
+    }
     columns["first_purchase_at"] = [t.to_pydatetime() for t in frame["first_purchase_at"]]
     columns["last_purchase_at"] = [t.to_pydatetime() for t in frame["last_purchase_at"]]
     rows = []
@@ -350,7 +382,12 @@ def update_profile_for_order(order_id: int) -> CustomerProfile | None:
         profile = CustomerProfile.objects.select_for_update().filter(user_id=user_id).first()
         if profile is not None and (
             order_id in profile.applied_orders
-            or (profile.build_id and profile.build is not None and profile.build.data_until and placed_at <= profile.build.data_until)
+            or (
+                profile.build_id
+                and profile.build is not None
+                and profile.build.data_until
+                and placed_at <= profile.build.data_until
+            )
         ):
             return profile  # already counted, by this update or by the rebuild that read it
         current = {name: getattr(profile, name) for name in PROFILE_FIELDS} if profile is not None else None

@@ -1,4 +1,5 @@
 """Read-only queries of the personalization app (customer profiles and segments)."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -5,6 +5,7 @@
 - ``GET segments/`` — staff: the current clusters, RFM segment counts and the build in progress.
 - ``POST segments/rebuild/`` — staff: queue a rebuild of every profile.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -44,8 +45,14 @@ class MyProfileSerializer(serializers.ModelSerializer):
     class Meta:
         model = CustomerProfile
         fields = (
-            "first_purchase_at", "last_purchase_at", "orders", "total_spent", "average_order_value",
-            "average_basket_units", "favourite_categories", "updated_at",
+            "first_purchase_at",
+            "last_purchase_at",
+            "orders",
+            "total_spent",
+            "average_order_value",
+            "average_basket_units",
+            "favourite_categories",
+            "updated_at",
         )
 
     @extend_schema_field(CategoryShareSerializer(many=True))
@@ -66,11 +73,39 @@ class StaffProfileSerializer(serializers.ModelSerializer):
     class Meta:
         model = CustomerProfile
         fields = (
-            "user_id", "username", "rfm_segment", "rfm_segment_name", "rfm_scores", "recency_score", "frequency_score",
-            "monetary_score", "cluster", "cluster_label", "pca_x", "pca_y", "first_purchase_at", "last_purchase_at",
-            "recency_days", "orders", "purchase_days", "lines", "units", "revenue", "average_order_value",
-            "average_basket_units", "buyer_type", "category_affinity", "top_category", "price_index", "discount_share",
-            "expected_purchases_90d", "probability_alive", "expected_order_value", "clv_90d", "build", "updated_at",
+            "user_id",
+            "username",
+            "rfm_segment",
+            "rfm_segment_name",
+            "rfm_scores",
+            "recency_score",
+            "frequency_score",
+            "monetary_score",
+            "cluster",
+            "cluster_label",
+            "pca_x",
+            "pca_y",
+            "first_purchase_at",
+            "last_purchase_at",
+            "recency_days",
+            "orders",
+            "purchase_days",
+            "lines",
+            "units",
+            "revenue",
+            "average_order_value",
+            "average_basket_units",
+            "buyer_type",
+            "category_affinity",
+            "top_category",
+            "price_index",
+            "discount_share",
+            "expected_purchases_90d",
+            "probability_alive",
+            "expected_order_value",
+            "clv_90d",
+            "build",
+            "updated_at",
         )
 
     def get_username(self, obj: CustomerProfile) -> str:
@@ -116,8 +151,23 @@ class BuildSerializer(serializers.ModelSerializer):
     class Meta:
         model = ProfileBuild
         fields = (
-            "id", "status", "progress", "stage", "message", "trigger", "created_at", "started_at", "finished_at",
-            "duration_seconds", "as_of", "customers", "lines", "k", "silhouette", "silhouette_by_k", "explained_variance",
+            "id",
+            "status",
+            "progress",
+            "stage",
+            "message",
+            "trigger",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "as_of",
+            "customers",
+            "lines",
+            "k",
+            "silhouette",
+            "silhouette_by_k",
+            "explained_variance",
             "clv_params",
         )
 
@@ -164,7 +214,9 @@ class MyProfileView(APIView):
     def get(self, request: Request) -> Response:
         profile = selectors.profile_of(request.user)
         if profile is None:
-            return Response({"detail": "No profile yet: it is created with your first order."}, status=status.HTTP_404_NOT_FOUND)
+            return Response(
+                {"detail": "No profile yet: it is created with your first order."}, status=status.HTTP_404_NOT_FOUND
+            )
         return Response(MyProfileSerializer(profile).data)
 
 
@@ -225,7 +277,9 @@ class StaffProfileDetailView(generics.RetrieveAPIView):
     lookup_field = "user_id"
     queryset = CustomerProfile.objects.select_related("user")
 
-    @extend_schema(operation_id="personalization_profiles_retrieve", responses={200: StaffProfileSerializer, 404: ErrorSerializer})
+    @extend_schema(
+        operation_id="personalization_profiles_retrieve", responses={200: StaffProfileSerializer, 404: ErrorSerializer}
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -238,7 +292,10 @@ class SegmentsView(APIView):
     @extend_schema(
         operation_id="personalization_segments",
         responses={200: SegmentsOverviewSerializer, 403: OpenApiResponse(ErrorSerializer, description="Staff only.")},
-        description="Clusters of the latest build (sizes, words, centroids), customers per RFM segment, and the build in progress.",
+        description=(
+            "Clusters of the latest build (sizes, words, centroids), customers per RFM segment, "
+            "and the build in progress."
+        ),
     )
     def get(self, request: Request) -> Response:
         build = selectors.latest_build()
@@ -263,7 +320,10 @@ class RebuildView(APIView):
             202: BuildSerializer,
             409: OpenApiResponse(BuildSerializer, description="A build is queued or running already; this is it."),
         },
-        description="Queues the rebuild for a Celery worker (without one it runs before the response). Poll segments/ for progress.",
+        description=(
+            "Queues the rebuild for a Celery worker (without one it runs before the response). "
+            "Poll segments/ for progress."
+        ),
     )
     def post(self, request: Request) -> Response:
         from .. import profiles
@@ -281,4 +341,3 @@ class RebuildView(APIView):
                 raise
         build.refresh_from_db()
         return Response(BuildSerializer(build).data, status=status.HTTP_202_ACCEPTED)
-

@@ -14,6 +14,7 @@ first and last purchase), ``T`` = age at the end of the observation period.
 ``simulate_bgnbd`` and ``simulate_gamma_gamma`` draw data from known parameters (for tests and
 benchmarks: a fit should recover what was simulated).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -220,8 +221,13 @@ class GammaGammaFitter:
         x, m = _as_float(frequency), _as_float(monetary_value)
         px = p * x
         return (
-            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(x * m + v)
+            gammaln(px + q)
+            - gammaln(px)
+            - gammaln(q)
+            + q * np.log(v)
+            + (px - 1) * np.log(m)
+            + px * np.log(x)
+            - (px + q) * np.log(x * m + v)
         )
 
     @staticmethod
@@ -233,8 +239,13 @@ class GammaGammaFitter:
         log_xmv = np.log(x * m + v)
         psi_pxq = digamma(px + q)
         ll = (
-            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_xmv
+            gammaln(px + q)
+            - gammaln(px)
+            - gammaln(q)
+            + q * np.log(v)
+            + (px - 1) * np.log(m)
+            + px * np.log(x)
+            - (px + q) * log_xmv
         )
         d_p = x * (psi_pxq - digamma(px) + np.log(m) + np.log(x) - log_xmv)
         d_q = psi_pxq - digamma(q) + np.log(v) - log_xmv

@@ -11,6 +11,7 @@ whose three ranges all contain the customer's scores wins, and a customer no rul
 ``"Others"``. (The older 0.2 example listed the same names in another order with other ranges, under
 which "New Customers", "Promising" and "Can't Lose Them" could never be reached.)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -88,9 +89,12 @@ def rfm_segments(
     for rule in rules:
         hit = (
             unassigned
-            & (r >= rule.recency[0]) & (r <= rule.recency[1])
-            & (f >= rule.frequency[0]) & (f <= rule.frequency[1])
-            & (m >= rule.monetary[0]) & (m <= rule.monetary[1])
+            & (r >= rule.recency[0])
+            & (r <= rule.recency[1])
+            & (f >= rule.frequency[0])
+            & (f <= rule.frequency[1])
+            & (m >= rule.monetary[0])
+            & (m <= rule.monetary[1])
         )
         names[hit] = rule.name
         unassigned &= ~hit

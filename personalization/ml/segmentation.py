@@ -7,6 +7,7 @@ centroids (in the same, unstandardised feature space) matches the new clusters t
 Hungarian algorithm so that a cluster keeps its id across rebuilds. :func:`describe_centroid` puts a
 standardised centroid into words ("large baskets, frequent, high value").
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -17,6 +17,7 @@ A segment name matches the RFM segment by code (``champions``) or name (``Champi
 ``cluster:3`` matches a K-means cluster, ``wholesale`` / ``retail`` the buyer type, ``none`` a visitor
 without a profile (not signed in, or no purchase yet).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,6 +4,7 @@ Covers the rebuild (every buyer gets a profile; RFM counts equal an independent 
 segments, stable cluster ids, failure and locking), the incremental update when an order is placed,
 the API's permissions and 400s, the admin pages, the template tags and the command.
 """
+
 from __future__ import annotations
 
 import csv
@@ -71,7 +72,10 @@ def _order(buyer, when: dt.datetime, lines: list[tuple[Item, int, Decimal]]) -> 
 def shop(catalogue, django_user_model):
     """60 customers with 1-12 orders over a year (some lines below list price), 3 without orders, guest orders."""
     rng = random.Random(42)
-    buyers = [django_user_model.objects.create_user(f"buyer{i:02d}", email=f"buyer{i:02d}@example.com") for i in range(N_CUSTOMERS)]
+    buyers = [
+        django_user_model.objects.create_user(f"buyer{i:02d}", email=f"buyer{i:02d}@example.com")
+        for i in range(N_CUSTOMERS)
+    ]
     for _ in range(3):
         django_user_model.objects.create_user(f"browser{_}")
     purchases = []
@@ -84,8 +88,11 @@ def shop(catalogue, django_user_model):
             picked = rng.sample(catalogue, rng.randint(1, 4))
             lines.append(
                 [
-                    (item, rng.randint(24, 96) if wholesale else rng.randint(1, 3),
-                     (item.price * Decimal("0.85")).quantize(Decimal("0.01")) if rng.random() < 0.2 else item.price)
+                    (
+                        item,
+                        rng.randint(24, 96) if wholesale else rng.randint(1, 3),
+                        (item.price * Decimal("0.85")).quantize(Decimal("0.01")) if rng.random() < 0.2 else item.price,
+                    )
                     for item in picked
                 ]
             )
@@ -157,21 +164,31 @@ def test_rfm_scores_and_segment_counts_match_an_independent_pandas_computation(b
     def scores(values: pd.Series) -> pd.Series:
         return (1 + np.floor(5 * (values.rank(method="min") - 1) / n)).astype(int)
 
-    expected = pd.DataFrame({"r": scores(-recency), "f": scores(per_customer["orders"]), "m": scores(per_customer["revenue"])})
+    expected = pd.DataFrame(
+        {"r": scores(-recency), "f": scores(per_customer["orders"]), "m": scores(per_customer["revenue"])}
+    )
     conditions = [
         expected["r"].between(*r) & expected["f"].between(*f) & expected["m"].between(*m) for _, r, f, m in RULES
     ]
     expected["segment"] = np.select(conditions, [name for name, *_ in RULES], default="others")
 
     # when the rebuild's stored scores are read
-    stored = pd.DataFrame(
-        CustomerProfile.objects.values_list("user_id", "recency_score", "frequency_score", "monetary_score", "rfm_segment"),
-        columns=["user", "r", "f", "m", "segment"],
-    ).set_index("user").sort_index()
+    stored = (
+        pd.DataFrame(
+            CustomerProfile.objects.values_list(
+                "user_id", "recency_score", "frequency_score", "monetary_score", "rfm_segment"
+            ),
+            columns=["user", "r", "f", "m", "segment"],
+        )
+        .set_index("user")
+        .sort_index()
+    )
 
     # then every customer's scores and the customers per segment are the same
     assert built.as_of == as_of.to_pydatetime()
-    pd.testing.assert_frame_equal(stored[["r", "f", "m"]], expected[["r", "f", "m"]].sort_index(), check_names=False, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        stored[["r", "f", "m"]], expected[["r", "f", "m"]].sort_index(), check_names=False, check_dtype=False
+    )
     assert stored["segment"].value_counts().to_dict() == expected["segment"].value_counts().to_dict()
     assert stored["segment"].nunique() >= 4
 
@@ -182,7 +199,11 @@ def test_price_sensitivity_basket_and_affinity_of_a_handmade_customer(catalogue,
     retail = django_user_model.objects.create_user("retail")
     cheap = catalogue[0].price - Decimal("0.25")
     _order(wholesale, START, [(catalogue[0], 120, cheap), (catalogue[1], 48, catalogue[1].price)])
-    _order(retail, START + dt.timedelta(days=3), [(catalogue[0], 1, catalogue[0].price), (catalogue[2], 2, catalogue[2].price)])
+    _order(
+        retail,
+        START + dt.timedelta(days=3),
+        [(catalogue[0], 1, catalogue[0].price), (catalogue[2], 2, catalogue[2].price)],
+    )
 
     # when built
     profiles.run_build(trigger="test")
@@ -229,7 +250,11 @@ def test_a_rebuild_keeps_cluster_ids_for_the_same_customers(built, shop, catalog
 
 
 def test_the_clv_models_predict_for_every_profile(built):
-    values = list(CustomerProfile.objects.values_list("expected_purchases_90d", "probability_alive", "expected_order_value", "clv_90d"))
+    values = list(
+        CustomerProfile.objects.values_list(
+            "expected_purchases_90d", "probability_alive", "expected_order_value", "clv_90d"
+        )
+    )
 
     assert set(built.clv_params["bgnbd"]) == {"r", "alpha", "a", "b"}
     assert set(built.clv_params["gamma_gamma"]) == {"p", "q", "v"}
@@ -299,10 +324,17 @@ def test_placing_an_order_updates_the_profile_once(built, shop, catalogue, djang
     assert after.rfm_segment != "" and after.cluster is not None and after.clv_90d is not None
 
 
-def test_a_first_order_creates_a_scored_profile(built, catalogue, django_user_model, django_capture_on_commit_callbacks):
+def test_a_first_order_creates_a_scored_profile(
+    built, catalogue, django_user_model, django_capture_on_commit_callbacks
+):
     newcomer = django_user_model.objects.create_user("newcomer")
 
-    _place(newcomer, built.data_until + dt.timedelta(hours=1), [(catalogue[2], 1, catalogue[2].price)], django_capture_on_commit_callbacks)
+    _place(
+        newcomer,
+        built.data_until + dt.timedelta(hours=1),
+        [(catalogue[2], 1, catalogue[2].price)],
+        django_capture_on_commit_callbacks,
+    )
 
     profile = CustomerProfile.objects.get(user=newcomer)
     assert (profile.orders, profile.purchase_days, profile.revenue) == (1, 1, catalogue[2].price)
@@ -331,7 +363,9 @@ def test_guest_orders_and_missing_orders_are_skipped(catalogue):
 def test_profile_tasks_are_routed_and_scheduled():
     assert route_task("personalization.build_profiles", (), {}, {}) == {"queue": "ml"}
     assert route_task("personalization.update_profile", (), {}, {}) == {"queue": "default"}
-    assert [spec.crontab for spec in DEFAULT_SCHEDULES if spec.task == "personalization.build_profiles"] == ["30 2 * * *"]
+    assert [spec.crontab for spec in DEFAULT_SCHEDULES if spec.task == "personalization.build_profiles"] == [
+        "30 2 * * *"
+    ]
 
 
 # --- API ----------------------------------------------------------------------------------------
@@ -349,8 +383,14 @@ def _as(user) -> APIClient:
 
 
 PUBLIC_FIELDS = {
-    "first_purchase_at", "last_purchase_at", "orders", "total_spent", "average_order_value", "average_basket_units",
-    "favourite_categories", "updated_at",
+    "first_purchase_at",
+    "last_purchase_at",
+    "orders",
+    "total_spent",
+    "average_order_value",
+    "average_basket_units",
+    "favourite_categories",
+    "updated_at",
 }
 
 
@@ -368,7 +408,12 @@ def test_a_customer_reads_their_own_profile_without_internal_scores(built, shop)
 
 @pytest.mark.parametrize(
     "url",
-    ["/api/personalization/profile/", "/api/personalization/profiles/", "/api/personalization/profiles/1/", "/api/personalization/segments/"],
+    [
+        "/api/personalization/profile/",
+        "/api/personalization/profiles/",
+        "/api/personalization/profiles/1/",
+        "/api/personalization/segments/",
+    ],
 )
 def test_anonymous_requests_are_refused(built, url):
     response = APIClient().get(url)
@@ -377,7 +422,10 @@ def test_anonymous_requests_are_refused(built, url):
     assert "orders" not in response.content.decode()
 
 
-@pytest.mark.parametrize("url", ["/api/personalization/profiles/", "/api/personalization/segments/", "/api/personalization/profiles/{other}/"])
+@pytest.mark.parametrize(
+    "url",
+    ["/api/personalization/profiles/", "/api/personalization/segments/", "/api/personalization/profiles/{other}/"],
+)
 def test_a_customer_cannot_read_other_profiles_or_staff_endpoints(built, shop, url):
     response = _as(shop[5]).get(url.format(other=shop[6].pk))
 
@@ -405,7 +453,10 @@ def test_staff_list_profiles_filtered_by_segment_cluster_and_search(built, staff
     orders = [row["orders"] for row in by_cluster.json()["results"]]
     assert orders == sorted(orders)
     assert [row["user_id"] for row in by_search.json()["results"]] == [shop[9].pk]
-    assert by_search.json()["results"][0]["cluster_label"] == Segment.objects.get(build=built, cluster_id=profile.cluster).label
+    assert (
+        by_search.json()["results"][0]["cluster_label"]
+        == Segment.objects.get(build=built, cluster_id=profile.cluster).label
+    )
 
 
 @pytest.mark.parametrize(
@@ -435,12 +486,16 @@ def test_staff_read_one_profile_and_the_segments_overview(built, staff, shop):
     assert missing.status_code == 404
     body = overview.json()
     assert body["build"]["id"] == built.pk and body["active_build"] is None
-    assert [c["cluster_id"] for c in body["clusters"]] == sorted(Segment.objects.filter(build=built).values_list("cluster_id", flat=True))
+    assert [c["cluster_id"] for c in body["clusters"]] == sorted(
+        Segment.objects.filter(build=built).values_list("cluster_id", flat=True)
+    )
     assert sum(item["customers"] for item in body["rfm_segments"]) == N_CUSTOMERS
     assert len(body["rfm_segments"]) == 11
 
 
-def test_staff_start_a_rebuild_over_the_api_and_customers_cannot(built, staff, shop, django_capture_on_commit_callbacks):
+def test_staff_start_a_rebuild_over_the_api_and_customers_cannot(
+    built, staff, shop, django_capture_on_commit_callbacks
+):
     refused = _as(shop[1]).post("/api/personalization/segments/rebuild/")
     with django_capture_on_commit_callbacks(execute=True):
         accepted = staff.post("/api/personalization/segments/rebuild/")
@@ -453,7 +508,9 @@ def test_staff_start_a_rebuild_over_the_api_and_customers_cannot(built, staff, s
 def test_the_profile_endpoints_are_in_the_openapi_schema(staff):
     schema = staff.get("/api/schema/", {"format": "json"}).json()
 
-    assert {"/api/personalization/profile/", "/api/personalization/profiles/", "/api/personalization/segments/"} <= set(schema["paths"])
+    assert {"/api/personalization/profile/", "/api/personalization/profiles/", "/api/personalization/segments/"} <= set(
+        schema["paths"]
+    )
     parameters = {p["name"] for p in schema["paths"]["/api/personalization/profiles/"]["get"]["parameters"]}
     assert {"segment", "cluster", "search", "ordering", "page"} <= parameters
 
@@ -557,7 +614,9 @@ def test_customer_segment_tag_and_visitors_without_a_profile(built, shop):
     known = _render("{% customer_segment as seg %}{{ seg.rfm }}|{{ seg }}|{{ seg.buyer_type }}", shop[4])
     anonymous = _render('{% if_segment "none" %}guest{% endif_segment %}', AnonymousUser())
 
-    assert known == f"{profile.rfm_segment}|{profile.get_rfm_segment_display()}|{profile.buyer_type}".replace("'", "&#x27;")
+    assert known == f"{profile.rfm_segment}|{profile.get_rfm_segment_display()}|{profile.buyer_type}".replace(
+        "'", "&#x27;"
+    )
     assert anonymous == "guest"
 
 
@@ -573,7 +632,10 @@ def test_build_profiles_command_prints_a_summary(shop):
     assert CustomerProfile.objects.count() == N_CUSTOMERS
 
 
-@pytest.mark.parametrize("args, message", [(["--as-of", "yesterday"], "--as-of must be"), (["--as-of", "2025-01-01", "--enqueue"], "cannot be combined")])
+@pytest.mark.parametrize(
+    "args, message",
+    [(["--as-of", "yesterday"], "--as-of must be"), (["--as-of", "2025-01-01", "--enqueue"], "cannot be combined")],
+)
 def test_build_profiles_command_rejects_bad_options(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("build_profiles", *args)

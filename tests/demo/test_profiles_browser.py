@@ -1,4 +1,5 @@
 """A real browser on the customer segments admin page of the demo shop (headless Chromium, Playwright)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,7 +66,11 @@ def test_staff_see_the_segments_with_a_scatter_plot(page, live_server, orders):
     assert rows.count() == len(segments)
     for row, segment in zip(range(rows.count()), segments, strict=True):
         cells = rows.nth(row).locator("td")
-        assert [cells.nth(i).inner_text().strip() for i in range(3)] == [str(segment.cluster_id), segment.label, str(segment.size)]
+        assert [cells.nth(i).inner_text().strip() for i in range(3)] == [
+            str(segment.cluster_id),
+            segment.label,
+            str(segment.size),
+        ]
     assert sum(segment.size for segment in segments) == orders
 
     # and the RFM table counts every customer

@@ -6,6 +6,7 @@ parameters), p 10%, q 6%, gamma 12% and the mean spend 1.1% (Gamma-Gamma), and t
 purchases 3.9%. The bounds below leave about 1.5x that room; a biased likelihood or a wrong
 gradient misses them by far.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """RFM quintile scores and named segments; K-means segments with stable ids, words and PCA."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """``manage.py build_profiles``: rebuild every customer profile and the segments now (or queue it)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,7 +22,9 @@ def _parse_as_of(value: str) -> dt.datetime:
     if moment is None:
         day = parse_date(value)
         if day is None:
-            raise CommandError(f"--as-of must be a date or a date-time such as 2011-12-10 or 2011-12-10T00:00, not {value!r}.")
+            raise CommandError(
+                f"--as-of must be a date or a date-time such as 2011-12-10 or 2011-12-10T00:00, not {value!r}."
+            )
         moment = dt.datetime.combine(day, dt.time.min)
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
