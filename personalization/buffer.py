@@ -69,10 +69,12 @@ def get_client() -> redis.Redis | None:
     return cached[1]
 
 
-def _reset(**kwargs: object) -> None:
+def _reset(*, setting: str, **kwargs: object) -> None:
+    """A changed REDIS_URL (override_settings) gets a fresh client and a fresh chance."""
     global _down_until
-    _state.client = None
-    _down_until = 0.0
+    if setting == "REDIS_URL":
+        _state.client = None
+        _down_until = 0.0
 
 
 setting_changed.connect(_reset, weak=False)
