@@ -121,47 +121,46 @@ def aggregate_customers(
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Per-customer purchase facts from order lines; also the typical (median) price per category."""
     lines = lines.loc[lines["user_id"].notna() & (lines["quantity"] > 0)]
-    user = lines["user_id"].to_numpy(dtype=np.int64)
-    order = lines["order_id"].to_numpy(dtype=np.int64)
     quantity = lines["quantity"].to_numpy(dtype=np.float64)
     price = lines["price"].to_numpy(dtype=np.float64)
     placed_ns = np.asarray(lines["placed_at"].astype("int64"), dtype=np.int64)
     amount = quantity * price
 
-    product_ids = lines["product_id"].to_numpy(dtype=np.int64)
-    position = products.index.get_indexer(product_ids)
+    # categories as small integers (-1: unknown product or no category), looked up per product once
+    category_codes, category_names = pd.factorize(products["category"], use_na_sentinel=True)
+    position = products.index.get_indexer(lines["product_id"].to_numpy(dtype=np.int64))
     known = position >= 0
-    category_of_product = products["category"].to_numpy(dtype=object)
-    list_price_of_product = products["list_price"].to_numpy(dtype=np.float64)
-    category = np.where(known, category_of_product[np.where(known, position, 0)], None)
-    list_price = np.where(known, list_price_of_product[np.where(known, position, 0)], np.nan)
+    safe = np.where(known, position, 0)
+    category = np.where(known, category_codes[safe], -1)
+    list_price = np.where(known, products["list_price"].to_numpy(dtype=np.float64)[safe], np.nan)
 
-    # orders: every line of an order has the same customer and time
-    order_codes, order_index = np.unique(order, return_inverse=True)
-    order_user = np.zeros(len(order_codes), dtype=np.int64)
-    order_user[order_index] = user
+    # customers (sorted ids) and orders: every line of an order has the same customer and time
+    user_index, users = pd.factorize(lines["user_id"].to_numpy(dtype=np.int64), sort=True)
+    n = len(users)
+    order_index, order_codes = pd.factorize(lines["order_id"].to_numpy(dtype=np.int64))
+    order_user_index = np.zeros(len(order_codes), dtype=np.int64)
+    order_user_index[order_index] = user_index
     order_time = np.zeros(len(order_codes), dtype=np.int64)
     order_time[order_index] = placed_ns
 
-    users, user_index = np.unique(user, return_inverse=True)
-    n = len(users)
-    order_user_index = np.searchsorted(users, order_user)
     orders = np.bincount(order_user_index, minlength=n)
     revenue = np.bincount(user_index, weights=amount, minlength=n)
     units = np.bincount(user_index, weights=quantity, minlength=n)
     line_count = np.bincount(user_index, minlength=n)
-    first = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first, order_user_index, order_time)
-    last = np.full(n, np.iinfo(np.int64).min)
-    np.maximum.at(last, order_user_index, order_time)
+    span = pd.Series(order_time).groupby(order_user_index).agg(["min", "max"])
+    first = span["min"].to_numpy(dtype=np.int64)
+    last = span["max"].to_numpy(dtype=np.int64)
     days = order_time // DAY_NS
-    purchase_days = np.bincount(np.unique(order_user_index * (1 << 32) + days) >> 32, minlength=n)
+    purchase_days = np.bincount(pd.unique(order_user_index * (1 << 32) + days) >> 32, minlength=n)
 
     # price sensitivity: price paid against the category's median price paid, and lines below list price
-    category_series = pd.Series(category, dtype=object)
-    typical = pd.Series(price).groupby(category_series.to_numpy(), dropna=True).median()
-    typical_price = category_series.map(typical).to_numpy(dtype=np.float64)
-    ratio = price / typical_price
+    with_category = category >= 0
+    medians = pd.Series(price[with_category]).groupby(category[with_category]).median()
+    typical_by_code = np.full(len(category_names) + 1, np.nan)
+    typical_by_code[medians.index.to_numpy()] = medians.to_numpy()
+    typical_price = typical_by_code[category]  # code -1 reads the trailing NaN
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = price / typical_price
     has_ratio = np.isfinite(ratio) & (typical_price > 0)
     ratio_sum = np.bincount(user_index, weights=np.where(has_ratio, ratio, 0.0), minlength=n)
     ratio_count = np.bincount(user_index, weights=has_ratio.astype(np.float64), minlength=n)
@@ -185,7 +184,7 @@ def aggregate_customers(
                 "price_index": np.where(ratio_count > 0, ratio_sum / ratio_count, np.nan),
                 "discount_share": np.where(list_count > 0, below_count / list_count, np.nan),
             },
-            index=pd.Index(users, name="user_id"),
+            index=pd.Index(np.asarray(users), name="user_id"),
         )
     frame["buyer_type"] = np.where(
         frame["average_basket_units"] >= config.wholesale_basket_units, "wholesale", "retail"
@@ -194,36 +193,45 @@ def aggregate_customers(
     frame["recency_days"] = np.maximum((as_of_ns - last) // DAY_NS, 0)
     frame["first_day"] = first // DAY_NS
     frame["last_day"] = last // DAY_NS
-    affinity, top = _category_affinity(user_index, category, amount, revenue)
+    names = [str(name) for name in category_names]
+    affinity, top = _category_affinity(
+        user_index[with_category], category[with_category], amount[with_category], revenue, names
+    )
     frame["category_affinity"] = affinity
     frame["top_category"] = top
-    return frame, {str(key): float(value) for key, value in typical.items()}
+    typical = {names[int(code)]: float(value) for code, value in medians.items()}
+    return frame, typical
 
 
 def _category_affinity(
-    user_index: np.ndarray, category: np.ndarray, amount: np.ndarray, revenue: np.ndarray
+    user_index: np.ndarray, category: np.ndarray, amount: np.ndarray, revenue: np.ndarray, names: list[str]
 ) -> tuple[list[dict[str, float]], list[str]]:
     """Per customer, the share of spend of their (up to five) biggest categories."""
     n = len(revenue)
     affinity: list[dict[str, float]] = [{} for _ in range(n)]
     top = [""] * n
-    has_category = pd.notna(category)
-    if not has_category.any():
+    if not len(user_index):
         return affinity, top
-    codes, names = pd.factorize(category[has_category])
-    pairs = pd.DataFrame({"user": user_index[has_category], "category": codes, "amount": amount[has_category]})
-    spend = pairs.groupby(["user", "category"], sort=False)["amount"].sum().reset_index()
-    spend = spend.sort_values(["user", "amount", "category"], ascending=[True, False, True], kind="stable")
-    spend = spend[spend.groupby("user", sort=False).cumcount() < TOP_CATEGORIES]
-    share = np.round(spend["amount"].to_numpy() / np.maximum(revenue[spend["user"].to_numpy()], 1e-12), 4)
-    user_col = spend["user"].to_numpy()
-    name_col = np.asarray(names, dtype=object)[spend["category"].to_numpy()]
-    starts = np.flatnonzero(np.r_[True, user_col[1:] != user_col[:-1]])
-    ends = np.r_[starts[1:], len(user_col)]
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        who = int(user_col[start])
-        affinity[who] = dict(zip(name_col[start:end].tolist(), share[start:end].tolist(), strict=True))
-        top[who] = str(name_col[start])
+    n_categories = len(names)
+    pair_index, pairs = pd.factorize(user_index.astype(np.int64) * n_categories + category)
+    spend = np.bincount(pair_index, weights=amount)
+    pair_user, pair_category = pairs // n_categories, pairs % n_categories
+    # by customer, biggest spend first (ties: category order), then the first five of each customer
+    order = np.lexsort((pair_category, -spend, pair_user))
+    pair_user, pair_category, spend = pair_user[order], pair_category[order], spend[order]
+    starts = np.flatnonzero(np.r_[True, pair_user[1:] != pair_user[:-1]])
+    rank = np.arange(len(pair_user)) - np.repeat(starts, np.diff(np.r_[starts, len(pair_user)]))
+    keep = rank < TOP_CATEGORIES
+    pair_user, pair_category, spend = pair_user[keep], pair_category[keep], spend[keep]
+    share = np.round(spend / np.maximum(revenue[pair_user], 1e-12), 4).tolist()
+    labels = np.asarray(names, dtype=object)[pair_category].tolist()
+    who = pair_user.tolist()
+    starts = np.flatnonzero(np.r_[True, pair_user[1:] != pair_user[:-1]]).tolist()
+    ends = [*starts[1:], len(who)]
+    for start, end in zip(starts, ends, strict=True):
+        customer = who[start]
+        affinity[customer] = dict(zip(labels[start:end], share[start:end], strict=True))
+        top[customer] = labels[start]
     return affinity, top
 
 
