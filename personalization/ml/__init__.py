@@ -1,0 +1,1 @@
+"""Recommenders without Django: one contract (:mod:`.base`), the models, and the offline evaluation."""
