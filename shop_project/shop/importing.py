@@ -279,13 +279,8 @@ def read_rows(path: Path, limit: int | None = None) -> pd.DataFrame:
     if limit is not None and limit < 1:
         raise ImportDataError(f"--limit must be a positive number of rows, not {limit}.")
     names = _column_names(path)
-    frame = _read_csv(
-        path,
-        usecols=lambda name: str(name).strip() in names.values(),
-        keep_default_na=False,
-        na_filter=False,
-        nrows=limit,
-    )
+    # Every column is read (no usecols) so that a row with more fields than the header is an error.
+    frame = _read_csv(path, keep_default_na=False, na_filter=False, nrows=limit)
     frame.columns = [str(name).strip() for name in frame.columns]
     frame = frame.rename(columns={name: canonical for canonical, name in names.items()})[list(COLUMNS)]
     return frame.fillna("").reset_index(drop=True)

@@ -6,6 +6,7 @@ Expected figures are computed independently with pandas from the slice, followin
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import math
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
@@ -374,7 +375,7 @@ def test_default_path_is_the_repository_file():
 
 def test_pks_are_re_read_when_the_database_returns_none(monkeypatch, sales):
     # given a database that does not return pks from bulk inserts
-    monkeypatch.setattr(connection.features, "can_return_rows_from_bulk_insert", False)
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
     # when
     importing.import_online_retail(SLICE)
     # then events still point at their own lines
@@ -418,6 +419,12 @@ def with_value(path: Path, row: int, column: str, value: str) -> Path:
     return path
 
 
+def with_extra_field(text: bytes, line: int) -> bytes:
+    lines = text.split(b"\n")
+    lines[line - 1] += b",extra"
+    return b"\n".join(lines)
+
+
 BAD_INPUTS = {
     "missing file": (lambda tmp: tmp / "nope.csv.gz", [], "There is no file "),
     "wrong header": (
@@ -431,6 +438,12 @@ BAD_INPUTS = {
     "not gzip": (lambda tmp: write_bytes(tmp / "n.csv.gz", b"InvoiceNo,StockCode\n1,2\n"), [], "not a gzip file"),
     "binary": (lambda tmp: write_bytes(tmp / "b.csv", bytes(range(128, 256)) * 20), [], "not UTF-8"),
     "empty": (lambda tmp: write_bytes(tmp / "e.csv", b""), [], "is empty"),
+    "folder": (lambda tmp: tmp, [], "is not a file"),
+    "ragged": (
+        lambda tmp: write_bytes(tmp / "r.csv", with_extra_field(gzip.decompress(SLICE.read_bytes()), line=3)),
+        [],
+        "is not a readable CSV file: Error tokenizing data. C error: Expected 8 fields in line 3, saw 9",
+    ),
     "bad quantity": (
         lambda tmp: with_value(tmp / "q.csv", 5, "Quantity", "six"),
         [],
@@ -476,3 +489,15 @@ def test_bad_input_is_a_command_error_and_writes_nothing(case, tmp_path):
     assert message in str(error.value)
     assert str(error.value).count(".csv") <= 1  # one message, not one wrapped in another
     assert db_counts() == dict.fromkeys(db_counts(), 0)
+
+
+def test_imports_of_adjacent_windows_add_up_to_one_full_import(sales):
+    # when
+    run(str(SLICE), "--until", "2011-06-30")
+    run(str(SLICE), "--since", "2011-07-01")
+    # then
+    assert (Order.objects.count(), OrderLine.objects.count(), Event.objects.count()) == (
+        sales["InvoiceNo"].nunique(),
+        len(sales),
+        len(sales),
+    )
