@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -145,22 +145,24 @@ class CustomerProfileAdmin(admin.ModelAdmin):
     def cluster_words(self, obj: CustomerProfile) -> str:
         if obj.cluster is None:
             return "–"
-        labels = getattr(self, "_labels", None)
-        if labels is None:
-            labels = self._labels = selectors.cluster_labels()
         return format_html(
-            '<span style="color:{}">●</span> {}: {}',
+            '<span style="white-space:nowrap"><span style="color:{}">●</span> {}: {}</span>',
             profile_charts.cluster_colour(obj.cluster),
             obj.cluster,
-            labels.get(obj.cluster, ""),
+            getattr(obj, "cluster_label", "") or "",
         )
 
     @admin.display(description="P(alive)", ordering="probability_alive")
     def alive(self, obj: CustomerProfile) -> str:
         return "–" if obj.probability_alive is None else f"{obj.probability_alive:.0%}"
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CustomerProfile]:
+        # the words of each profile's cluster, from the latest build, in the same query
+        build = selectors.latest_build()
+        label = Segment.objects.filter(build=build, cluster_id=OuterRef("cluster")).values("label")[:1]
+        return super().get_queryset(request).annotate(cluster_label=Subquery(label))
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        self._labels = None  # read the clusters' words once per page
         context = {"active_build": selectors.active_build(), **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
 
@@ -250,6 +252,7 @@ class CustomerProfileAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "title": "Customer segments",
             "build": build,
+            "build_counts": {"customers": f"{build.customers:,}", "lines": f"{build.lines:,}"} if build else {},
             "active_build": selectors.active_build(),
             "last_failed": _failed_since(build),
             "features": FEATURES,

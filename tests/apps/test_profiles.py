@@ -534,11 +534,23 @@ def test_admin_segments_page_shows_the_table_and_the_scatter_plot(built, admin_c
         assert segment.label in html
 
 
-@pytest.mark.parametrize("query", ["rfm_segment__exact=lost", "cluster=0", "q=buyer1", "buyer_type__exact=wholesale"])
-def test_admin_profile_list_filters_and_search(built, admin_client_, query):
+@pytest.mark.parametrize(
+    "query, lookup",
+    [
+        ("rfm_segment__exact=lost", {"rfm_segment": "lost"}),
+        ("cluster=0", {"cluster": 0}),
+        ("q=buyer1", {"user__username__icontains": "buyer1"}),
+        ("buyer_type__exact=wholesale", {"buyer_type": "wholesale"}),
+    ],
+)
+def test_admin_profile_list_filters_and_search(built, admin_client_, query, lookup):
     response = admin_client_.get(f"/admin/personalization/customerprofile/?{query}")
 
     assert response.status_code == 200
+    shown = {row.user_id for row in response.context["cl"].result_list}
+    assert shown == set(CustomerProfile.objects.filter(**lookup).values_list("user_id", flat=True))
+    labels = dict(Segment.objects.filter(build=built).values_list("cluster_id", "label"))
+    assert all(row.cluster_label == labels[row.cluster] for row in response.context["cl"].result_list)
 
 
 def test_admin_rejects_a_bad_cluster_filter(built, admin_client_):
