@@ -58,9 +58,10 @@ def _bands(bands: Sequence[PriceBand]) -> list[tuple[float, float, float, float]
         step, offset = ending_grid(band.ending)
         out.append((lower, band.upper, step, offset))
         lower = band.upper
-    # Prices above the last bound keep the last band's ending.
-    last_step, last_offset = out[-1][2:] if out else (0.01, 0.0)
-    out.append((lower, math.inf, last_step, last_offset))
+    if not out or math.isfinite(lower):
+        # Prices above the last bound keep the last band's ending (cents when there are no bands).
+        last_step, last_offset = out[-1][2:] if out else (0.01, 0.0)
+        out.append((lower, math.inf, last_step, last_offset))
     return out
 
 

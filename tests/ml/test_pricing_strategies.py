@@ -1,0 +1,176 @@
+"""Strategies: one interface contract run against every strategy, the inventory constraint of Thompson
+sampling, and the optimiser's analytic optimum ``p* = c e / (1 + e)``."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from pricing.ml.elasticity import ElasticityEstimator
+from pricing.ml.guardrails import GuardrailPolicy
+from pricing.ml.optimize import optimal_price, solve_price_mix
+from pricing.ml.simulation import Simulator, make_market
+from pricing.ml.strategies import (
+    ElasticityOptimizer,
+    FixedPriceStrategy,
+    HoldStrategy,
+    MarkdownStrategy,
+    PlainLogLogStrategy,
+    PricingContext,
+    PricingStrategy,
+    ThompsonInventoryStrategy,
+    default_strategy,
+    greedy_strategy,
+)
+
+FACTORIES: dict[str, Callable[[int], PricingStrategy]] = {
+    "default": default_strategy,
+    "greedy": greedy_strategy,
+    "optimiser-thompson": lambda s: ElasticityOptimizer(exploration=1.0, estimator=ElasticityEstimator(),
+                                                        random_state=s),
+    "thompson-inventory": lambda s: ThompsonInventoryStrategy(random_state=s),
+    "thompson-independent": lambda s: ThompsonInventoryStrategy(demand_model="independent", random_state=s),
+    "markdown": lambda s: MarkdownStrategy(random_state=s),
+    "hold": lambda s: HoldStrategy(random_state=s),
+    "fixed": lambda s: FixedPriceStrategy(random_state=s),
+    "plain-loglog": lambda s: PlainLogLogStrategy(random_state=s),
+}
+
+
+@pytest.fixture(scope="module")
+def small_market():
+    return make_market(n_products=16, n_periods=10, seed=3, n_categories=3)
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_every_strategy_honours_the_interface_and_the_guardrails(name: str, small_market) -> None:
+    # given a small market with finite stock, MAP prices, intervals and endings
+    simulator = Simulator(small_market)
+    # when the strategy is driven period by period
+    result = simulator.run(FACTORIES[name](0))
+    # then it priced every product in every period, sold no more than the stock, and broke no guardrail
+    assert result.prices.shape == (16, 10)
+    assert np.all(np.isfinite(result.prices)) and np.all(result.prices > 0)
+    assert np.all(result.units.sum(axis=1) <= small_market.stock + 1e-9)
+    assert result.violations == []
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_every_strategy_is_reproducible_after_reset(name: str, small_market) -> None:
+    # given two runs of the same strategy with the same random_state
+    simulator = Simulator(small_market, n_periods=6)
+    strategy = FACTORIES[name](7)
+    # when it is run twice (run() resets it)
+    first = simulator.run(strategy)
+    second = simulator.run(strategy)
+    # then the prices are the same
+    np.testing.assert_array_equal(first.prices, second.prices)
+
+
+def test_observe_without_propose_is_refused() -> None:
+    # given a fresh strategy
+    strategy = HoldStrategy()
+    # when it is told about sales it never priced
+    # then it refuses
+    with pytest.raises(RuntimeError, match="propose"):
+        strategy.observe(np.array([1.0]), np.array([3.0]))
+
+
+def test_context_rejects_mismatched_lengths() -> None:
+    # when a context is built with two prices and one cost
+    # then it is refused with the field named
+    with pytest.raises(ValueError, match="unit_cost"):
+        PricingContext(current_price=np.array([1.0, 2.0]), unit_cost=np.array([0.5]),
+                       policies=(GuardrailPolicy(), GuardrailPolicy()))
+
+
+@pytest.mark.parametrize(("elasticity", "cost", "expected"), [
+    (-2.0, 10.0, 20.0), (-3.0, 6.0, 9.0), (-1.5, 4.0, 12.0), (-1.2, 1.0, 6.0),
+])
+def test_lerner_price(elasticity: float, cost: float, expected: float) -> None:
+    # when the optimum of a constant-elasticity curve is computed
+    # then it is c e / (1 + e)
+    assert optimal_price(elasticity, cost) == pytest.approx(expected)
+
+
+def _known_curve_history(elasticity: float, cost: float, n_periods: int = 40):
+    """Noise-free, high-volume sales of one product on a known constant-elasticity curve."""
+    rng = np.random.default_rng(0)
+    prices = 20.0 * np.exp(rng.uniform(-0.3, 0.3, n_periods))
+    units = np.round(1e5 * (prices / 20.0) ** elasticity)
+    return prices[None, :], units[None, :]
+
+
+@pytest.mark.parametrize(("elasticity", "cost"), [(-2.0, 10.0), (-3.0, 14.0), (-2.5, 8.0)])
+@pytest.mark.parametrize("curvature", [False, True])
+def test_optimiser_finds_the_analytic_optimum_of_a_known_curve(elasticity: float, cost: float,
+                                                               curvature: bool) -> None:
+    # given the history of a known constant-elasticity curve and guardrails that do not bind
+    prices, units = _known_curve_history(elasticity, cost)
+    strategy = ElasticityOptimizer(estimator=ElasticityEstimator(curvature=curvature, harmonics=0, trend=False),
+                                   grid_size=4000)
+    strategy.observe_history(range(prices.shape[1]), prices, units)
+    context = PricingContext(current_price=np.array([20.0]), unit_cost=np.array([cost]),
+                             policies=(GuardrailPolicy(),))
+    # when it proposes a price
+    proposed = strategy.propose(prices.shape[1], context)
+    # then it is the Lerner price, to the cent (closed form) or to the grid's resolution (curved model)
+    expected = cost * elasticity / (1 + elasticity)
+    assert proposed[0] == pytest.approx(expected, abs=0.011 if not curvature else 0.01 * expected)
+
+
+def test_price_mix_respects_the_stock_per_period() -> None:
+    # given three prices whose best (by profit) sells more than the stock allows per period
+    margins = [np.array([2.0, 4.0, 6.0])]
+    demands = [np.array([30.0, 20.0, 8.0])]
+    # when the LP is solved with 10 units per period
+    (mix,) = solve_price_mix(margins, demands, np.array([10.0]))
+    # then expected sales fit the capacity and the mix beats any single feasible price
+    assert float(mix @ demands[0]) <= 10.0 + 1e-9
+    assert float(mix.sum()) <= 1.0 + 1e-9
+    assert float(mix @ (margins[0] * demands[0])) > 6.0 * 8.0
+
+
+def test_thompson_sampling_prices_up_when_stock_is_short() -> None:
+    # given a product whose demand curve is known well (100 units a period at 20.00, elasticity -2)
+    prices, units = _known_curve_history(-2.0, 8.0)
+    policy = GuardrailPolicy(ceiling=100.0)
+    chosen = {}
+    for stock in (np.inf, 200.0):
+        strategy = ThompsonInventoryStrategy(estimator=ElasticityEstimator(harmonics=0, trend=False),
+                                             random_state=1)
+        strategy.observe_history(range(prices.shape[1]), prices, units / 1000.0)
+        context = PricingContext(current_price=np.array([20.0]), unit_cost=np.array([8.0]), policies=(policy,),
+                                 stock_remaining=np.array([stock]), periods_left=10)
+        # when it prices the next period with unlimited stock, and with stock for 20 units a period
+        draws = np.array([strategy.propose(40, context)[0] for _ in range(20)])
+        chosen[stock] = float(np.mean(100.0 * (draws / 20.0) ** -2.0))
+    # then with short stock the expected sales per period fit the 20 units (up to the posterior's spread),
+    # while with unlimited stock it sells far more (around the optimum 16.00: about 156 a period)
+    assert chosen[200.0] <= 20.0 * 1.1
+    assert chosen[np.inf] > 100.0
+
+
+def test_markdown_cuts_only_overstocked_products() -> None:
+    # given two products: one selling 10 a period with 500 units and 10 periods left, one with 50 units
+    strategy = MarkdownStrategy(step=0.1)
+    strategy.observe_history([0, 1, 2], np.full((2, 3), 10.0), np.full((2, 3), 10.0))
+    context = PricingContext(current_price=np.array([10.0, 10.0]), unit_cost=np.array([2.0, 2.0]),
+                             policies=(GuardrailPolicy(),) * 2, stock_remaining=np.array([500.0, 50.0]),
+                             periods_left=10)
+    # when it proposes prices
+    prices = strategy.propose(3, context)
+    # then only the overstocked product is marked down, by one step
+    np.testing.assert_allclose(prices, [9.0, 10.0])
+
+
+def test_markdown_uses_a_forecast_when_given() -> None:
+    # given a forecast that says the stock will sell through although the run rate says it will not
+    strategy = MarkdownStrategy(step=0.1)
+    strategy.observe_history([0], np.array([[10.0]]), np.array([[1.0]]))
+    context = PricingContext(current_price=np.array([10.0]), unit_cost=np.array([2.0]), policies=(GuardrailPolicy(),),
+                             stock_remaining=np.array([40.0]), periods_left=4, forecast=np.full((1, 4), 12.0))
+    # when it proposes a price
+    # then it trusts the forecast and holds
+    assert strategy.propose(1, context)[0] == 10.0
