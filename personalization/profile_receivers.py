@@ -16,7 +16,8 @@ from .profile_tasks import update_profile
 def on_order_placed(sender: Any, order: Any, **kwargs: Any) -> None:
     """Queue the profile update once the order is committed (a guest's order is skipped by the task)."""
     order_id = order.pk
-    transaction.on_commit(lambda: update_profile.delay(order_id))
+    # robust: without a broker the task runs right here, and a failing update must not fail the checkout
+    transaction.on_commit(lambda: update_profile.delay(order_id), robust=True)
 
 
 def connect() -> None:

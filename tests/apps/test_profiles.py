@@ -324,6 +324,22 @@ def test_placing_an_order_updates_the_profile_once(built, shop, catalogue, djang
     assert after.rfm_segment != "" and after.cluster is not None and after.clv_90d is not None
 
 
+def test_a_failing_profile_update_never_fails_the_order(
+    built, shop, catalogue, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    def broken(order_id):
+        raise RuntimeError("profile store down")
+
+    monkeypatch.setattr(profiles, "update_profile_for_order", broken)
+
+    purchase = _place(
+        shop[3], built.data_until, [(catalogue[0], 1, catalogue[0].price)], django_capture_on_commit_callbacks
+    )
+
+    assert Purchase.objects.filter(pk=purchase.pk).exists()
+    assert "profile store down" in caplog.text
+
+
 def test_a_first_order_creates_a_scored_profile(
     built, catalogue, django_user_model, django_capture_on_commit_callbacks
 ):
