@@ -158,7 +158,7 @@ def bench_signal_path(product_ids: list[int], iterations: int, pages: int, round
     from django.contrib.sessions.backends.db import SessionStore
     from django.test import Client, RequestFactory
 
-    from personalization import buffer, receivers, signals
+    from personalization import buffer, capture, receivers, signals
     from shop_project.shop.models import Product
 
     products = {p.pk: p for p in Product.objects.filter(pk__in=product_ids).select_related("category")}
@@ -221,6 +221,8 @@ def bench_signal_path(product_ids: list[int], iterations: int, pages: int, round
             timings = [measure() for _ in range(count)]
             if keep:
                 samples[name].extend(timings)
+            if buffer.length() >= 1000:  # what a worker does in production (outside the timings)
+                capture.flush_buffer()
         connected(True)
         settings.REDIS_URL = redis_url
 
@@ -277,6 +279,8 @@ def bench_endpoint(product_ids: list[int], seconds: float, levels: list[int]) ->
             before = Event.objects.count()
             load = run_load(seconds, concurrency)
             buffered = buffer.length()
+            accepted = load["accepted"]
+            print(f"  {concurrency} clients: {accepted:,} events accepted, {buffered:,} in the buffer", flush=True)
             started = time.perf_counter()
             flushed = capture.flush_buffer()
             flush_seconds = time.perf_counter() - started
@@ -296,7 +300,7 @@ def bench_endpoint(product_ids: list[int], seconds: float, levels: list[int]) ->
                     "flushed": flushed,
                     "flush_events_per_second": flushed / flush_seconds if flush_seconds else float("nan"),
                     "stored": stored,
-                    "exactly_once": stored == load["accepted"] == flushed,
+                    "exactly_once": stored == load["accepted"] == flushed == buffered,
                 }
             )
         client.delete("default")  # flush tasks the pushes requested (no worker runs here)
@@ -401,6 +405,18 @@ def main() -> None:
         return
 
     configure(args.database_url, args.redis_url)
+    from personalization import buffer
+
+    # Two runs at once would drain each other's buffer: refuse to start a second one.
+    if not buffer.get_client().set("capture-bench:running", os.getpid(), nx=True, ex=1800):
+        raise SystemExit("Another bench/capture.py run uses this Redis database; wait for it to finish.")
+    try:
+        run_bench(args)
+    finally:
+        buffer.get_client().delete("capture-bench:running")
+
+
+def run_bench(args: argparse.Namespace) -> None:
     product_ids = prepare_catalogue(args.rows)
     print(f"{len(product_ids)} products; (a) capture path …", flush=True)
     signal_samples = bench_signal_path(product_ids, args.iterations, args.pages, args.rounds)

@@ -69,12 +69,16 @@ def get_client() -> redis.Redis | None:
     return cached[1]
 
 
-def _reset(*, setting: str, **kwargs: object) -> None:
-    """A changed REDIS_URL (override_settings) gets a fresh client and a fresh chance."""
+def reset() -> None:
+    """Forget this thread's client and any "Redis is down" verdict (a new URL, or tests)."""
     global _down_until
-    if setting == "REDIS_URL":
-        _state.client = None
-        _down_until = 0.0
+    _state.client = None
+    _down_until = 0.0
+
+
+def _reset(*, setting: str, **kwargs: object) -> None:
+    if setting == "REDIS_URL":  # override_settings(REDIS_URL=...) gets a fresh client and a fresh chance
+        reset()
 
 
 setting_changed.connect(_reset, weak=False)
@@ -95,32 +99,51 @@ def buffer_key() -> str:
     return personalization_settings.EVENT_BUFFER_KEY
 
 
-def push(payload: Sequence[str]) -> bool:
-    """Append serialised events to the buffer; False when Redis is unreachable."""
+# Append events and, once the list reaches the flush threshold, claim the right to enqueue a flush
+# (at most one claim every few seconds): one round trip per push, however full the buffer is.
+_PUSH = """
+local length = redis.call('rpush', KEYS[1], unpack(ARGV, 3))
+if length >= tonumber(ARGV[1]) and redis.call('set', KEYS[2], '1', 'NX', 'EX', tonumber(ARGV[2])) then
+  return -length
+end
+return length
+"""
+PUSH_CHUNK = 1000  # events per script call (Lua's unpack has a limit of a few thousand values)
+FLUSH_REQUEST_EVERY_SECONDS = 5
+
+
+def push(payload: Sequence[str]) -> int:
+    """Append serialised events to the buffer; returns how many were buffered (from the start).
+
+    Fewer than ``len(payload)`` means Redis is unreachable (or failed part-way): the caller stores
+    the rest some other way. Once the buffer holds ``EVENT_FLUSH_THRESHOLD`` events, a flush task is
+    enqueued (at most once every few seconds, however many requests push).
+    """
     client = get_client()
     if client is None or not available():
-        return False
+        return 0
+    keys = [buffer_key(), buffer_key() + ENQUEUED_KEY_SUFFIX]
+    threshold = int(personalization_settings.EVENT_FLUSH_THRESHOLD)
+    pushed = 0
+    flush_claimed = False
     try:
-        length = client.rpush(buffer_key(), *payload)
+        for start in range(0, len(payload), PUSH_CHUNK):
+            chunk = payload[start : start + PUSH_CHUNK]
+            flush_claimed |= int(client.eval(_PUSH, 2, *keys, threshold, FLUSH_REQUEST_EVERY_SECONDS, *chunk)) < 0
+            pushed += len(chunk)
     except redis.RedisError as exc:
         _mark_down(exc)
-        return False
-    if length >= personalization_settings.EVENT_FLUSH_THRESHOLD:
-        _request_flush(client)
-    return True
+    if flush_claimed:
+        _request_flush()
+    return pushed
 
 
-def _request_flush(client: redis.Redis) -> None:
-    """Enqueue one flush task, at most once every few seconds however many requests ask.
+def _request_flush() -> None:
+    """Enqueue one flush task (the caller won the claim for this interval).
 
     A broker that refuses the task costs nothing but a log line: the events are safe in the list and
     the periodic flush (``install_schedules``) picks them up.
     """
-    try:
-        if not client.set(buffer_key() + ENQUEUED_KEY_SUFFIX, "1", nx=True, ex=5):
-            return
-    except redis.RedisError:
-        return
     from .tasks import flush_events
 
     try:

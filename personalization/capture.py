@@ -322,8 +322,9 @@ def record_events(events: Sequence[EventData], *, use_buffer: bool = True) -> in
         payload = [event.to_json() for event in events]
 
         def push() -> None:
-            if not buffer.push(payload):
-                insert_events(events)
+            pushed = buffer.push(payload)
+            if pushed < len(events):  # Redis is down: never drop an event, store it directly
+                insert_events(events[pushed:])
 
         transaction.on_commit(push)
     else:

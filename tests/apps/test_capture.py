@@ -12,6 +12,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+import redis
 from django.contrib.auth import login
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
@@ -20,7 +21,7 @@ from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
-from personalization import buffer, capture, signals
+from personalization import buffer, capture, signals, tasks
 from personalization.models import Event, EventSource, EventType
 from personalization.visitor import SESSION_KEY
 from tests.testhost.models import Department, Item, Purchase, PurchaseLine
@@ -297,6 +298,64 @@ def test_insert_events_stores_each_client_id_once(copy_from, monkeypatch, item, 
         VISITOR,
         again[157].timestamp,
     )
+
+
+def test_a_full_buffer_enqueues_one_flush_per_interval(redis_client, settings, item, monkeypatch):
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "EVENT_FLUSH_THRESHOLD": 3}
+    enqueued: list[int] = []
+    monkeypatch.setattr(tasks.flush_events, "delay", lambda: enqueued.append(buffer.length()))
+
+    buffer_events(2, item.pk, prefix="a")
+    buffer_events(2, item.pk, prefix="b")
+    buffer_events(1, item.pk, prefix="c")
+    redis_client.delete(buffer.buffer_key() + buffer.ENQUEUED_KEY_SUFFIX)  # the interval is over
+    buffer_events(1, item.pk, prefix="d")
+
+    assert enqueued == [4, 6]
+
+
+def test_a_large_push_goes_in_chunks_and_keeps_the_order(redis_client, item, monkeypatch):
+    monkeypatch.setattr(buffer, "PUSH_CHUNK", 2)
+
+    pushed = buffer_events(5, item.pk)
+
+    assert [
+        capture.EventData.from_json(raw).client_event_id for raw in redis_client.lrange(buffer.buffer_key(), 0, -1)
+    ] == pushed
+
+
+@pytest.fixture
+def redis_recovers():
+    """Redis is marked down for a few seconds after a failure; afterwards it is back at once."""
+    yield
+    buffer.reset()
+
+
+def test_when_redis_fails_part_way_the_rest_is_inserted_directly(
+    redis_client, item, monkeypatch, django_capture_on_commit_callbacks, redis_recovers
+):
+    monkeypatch.setattr(buffer, "PUSH_CHUNK", 2)
+    real_eval = redis_client.eval
+    calls: list[int] = []
+
+    def eval_failing_on_the_second_chunk(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise redis.ConnectionError("connection reset")
+        return real_eval(*args)
+
+    monkeypatch.setattr(redis_client, "eval", eval_failing_on_the_second_chunk)
+    events = [
+        capture.build_event(event_type="view", session_key=VISITOR, product_id=item.pk, client_event_id=f"p{i}")
+        for i in range(5)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        capture.record_events(events)
+    monkeypatch.undo()
+
+    assert (buffer.length(), Event.objects.count()) == (2, 3)
+    assert capture.flush_buffer() == 2
+    assert stored_ids() == ["p0", "p1", "p2", "p3", "p4"]
 
 
 # --- the crash-safe flush -----------------------------------------------------------------------

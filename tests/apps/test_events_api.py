@@ -417,3 +417,40 @@ def test_create_api_key_refuses_a_bad_name(name):
         call_command("create_api_key", name, stdout=StringIO(), stderr=StringIO())
 
     assert ApiKey.objects.count() == 0
+
+
+# --- admin ----------------------------------------------------------------------------------------
+def test_adding_a_key_in_the_admin_shows_the_raw_key_once(admin_client):
+    response = admin_client.post("/admin/personalization/apikey/add/", {"name": "shop backend"}, follow=True)
+
+    assert response.status_code == 200
+    message, added = [str(m) for m in response.context["messages"]]
+    raw_key = message.rpartition(": ")[2]
+    assert message.startswith("API key created. Copy it now, it is not shown again:")
+    assert "was added successfully" in added and raw_key not in added
+    api_key = api_keys.verify_api_key(raw_key)
+    assert api_key is not None and api_key.name == "shop backend"
+    assert ApiKey.objects.count() == 1
+
+
+def test_the_admin_revokes_selected_keys(admin_client, server_key):
+    api_key, raw_key = server_key
+
+    response = admin_client.post(
+        "/admin/personalization/apikey/", {"action": "revoke", "_selected_action": [api_key.pk]}, follow=True
+    )
+
+    assert [str(m) for m in response.context["messages"]] == ["Revoked 1 key(s)."]
+    assert api_keys.verify_api_key(raw_key) is None
+
+
+def test_the_event_admin_lists_and_searches_events(admin_client, ann, items, customer, post):
+    post(customer, {"events": events_for(items, 2)})
+    capture.flush_buffer()
+
+    listing = admin_client.get("/admin/personalization/event/", {"q": "ann"})
+    nothing = admin_client.get("/admin/personalization/event/", {"q": "nobody"})
+
+    assert (listing.status_code, nothing.status_code) == (200, 200)
+    assert listing.context["cl"].result_count == 2
+    assert nothing.context["cl"].result_count == 0
