@@ -1,0 +1,174 @@
+"""Features for the global forecasters (gradient boosting and the torch MLP).
+
+The history panel is pivoted into dense ``series × bucket`` matrices (NaN before a series starts and
+for censored stock-out buckets), and every feature of a *forecast origin* ``t`` (the first bucket to
+predict) is computed from buckets ``< t`` only, by array operations over all series at once. A row is
+one (series, origin, step) triple; the target is ``y[t + step - 1] / scale``, where ``scale`` is the
+series' recent mean demand: scaled targets let one model serve items selling 2 or 2,000 units a
+week, and weighting rows by ``scale`` makes the absolute-error loss equal to the WAPE numerator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+EXTRA_COLUMNS = ("price", "n_lines", "n_customers")
+
+
+@dataclass
+class PanelMatrix:
+    """Dense view of a history panel: ``values[name]`` is a ``(n_series, n_buckets)`` float matrix."""
+
+    ids: np.ndarray
+    buckets: pd.DatetimeIndex
+    values: dict[str, np.ndarray]
+    start: np.ndarray  # index of each series' first bucket
+    freq_days: int
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.values["y"]
+
+
+def to_matrix(history: pd.DataFrame, freq_days: int) -> PanelMatrix:
+    """Pivot a prepared history panel (see :func:`inventory.ml.base.prepare_history`)."""
+    ids = np.array(sorted(history["unique_id"].unique()))
+    first, last = history["ds"].min(), history["ds"].max()
+    buckets = pd.date_range(first, last, freq=f"{freq_days}D")
+    row = pd.Index(ids).get_indexer(history["unique_id"])
+    col = ((history["ds"] - first).dt.days // freq_days).to_numpy()
+    values: dict[str, np.ndarray] = {}
+    for name in ("y", *EXTRA_COLUMNS):
+        if name in history:
+            m = np.full((len(ids), len(buckets)), np.nan)
+            m[row, col] = history[name].to_numpy(dtype=float)
+            values[name] = m
+    present = np.zeros((len(ids), len(buckets)), dtype=bool)
+    present[row, col] = True
+    start = np.argmax(present, axis=1)
+    return PanelMatrix(ids=ids, buckets=buckets, values=values, start=start, freq_days=freq_days)
+
+
+def _nanmean(a: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = np.sum(~np.isnan(a), axis=1)
+        s = np.nansum(a, axis=1)
+        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+def _window(m: np.ndarray, t: int, w: int) -> np.ndarray:
+    return m[:, max(t - w, 0):t]
+
+
+def _christmas_gap(dates: pd.DatetimeIndex, freq_days: int) -> np.ndarray:
+    """Buckets until the next 25 December (0 in its bucket)."""
+    xmas = pd.to_datetime([f"{d.year}-12-25" for d in dates])
+    after = dates > xmas
+    xmas = xmas.where(~after, pd.to_datetime([f"{d.year + 1}-12-25" for d in dates]))
+    return ((xmas - dates).days // freq_days).to_numpy(dtype=float)
+
+
+def origin_features(pm: PanelMatrix, t: int, windows: tuple[int, ...], n_lags: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features of every series at origin ``t`` (uses buckets < t) and each series' scale."""
+    y = pm.y[:, :t]
+    n = len(pm.ids)
+    f: dict[str, np.ndarray] = {}
+    mean_all = _nanmean(y)
+    mean_13 = _nanmean(_window(y, t, 13))
+    scale = np.where(mean_13 > 0, mean_13, np.where(mean_all > 0, mean_all, 1.0))
+    f["log_scale"] = np.log1p(scale)
+    for k in range(1, n_lags + 1):
+        f[f"lag{k}"] = y[:, t - k] / scale if t - k >= 0 else np.full(n, np.nan)
+    for w in windows:
+        win = _window(y, t, w)
+        f[f"mean{w}"] = _nanmean(win) / scale
+        f[f"nz{w}"] = _nanmean((win > 0).astype(float) + np.where(np.isnan(win), np.nan, 0.0))
+    f["max13"] = np.nanmax(np.where(np.isnan(_window(y, t, 13)), -np.inf, _window(y, t, 13)), axis=1) / scale
+    with np.errstate(invalid="ignore"):
+        f["std13"] = np.nanstd(_window(y, t, 13), axis=1) / scale
+        f["med8"] = np.nanmedian(np.where(np.isnan(_window(y, t, 8)), np.nan, _window(y, t, 8)), axis=1) / scale
+    f["trend_4_13"] = np.log((f["mean4"] + 0.05) / (f.get("mean13", f["mean4"]) + 0.05))
+    if 26 in windows and 52 in windows:
+        f["trend_13_52"] = np.log((f.get("mean13", f["mean26"]) + 0.05) / (f["mean52"] + 0.05))
+    sold = np.nan_to_num(y, nan=0.0) > 0
+    last_sale = np.where(sold.any(axis=1), t - 1 - np.argmax(sold[:, ::-1], axis=1), -1)
+    f["since_sale"] = np.where(last_sale >= 0, t - last_sale, 99.0).astype(float)
+    f["age"] = (t - pm.start).astype(float)
+    nz = sold.sum(axis=1)
+    f["adi"] = np.where(nz > 0, f["age"] / np.maximum(nz, 1), 99.0)
+    sizes = np.where(sold, y, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f["cv2"] = (np.nanstd(sizes, axis=1) / np.nanmean(sizes, axis=1)) ** 2
+    for name in ("n_lines", "n_customers"):
+        if name in pm.values:
+            m = pm.values[name][:, :t]
+            m4, m13 = _nanmean(_window(m, t, 4)), _nanmean(_window(m, t, 13))
+            f[f"{name}_4"] = np.log1p(m4)
+            f[f"{name}_trend"] = np.log((m4 + 0.1) / (m13 + 0.1))
+            f[f"size_per_{name}"] = np.log1p(scale / np.maximum(m13, 0.1))
+    if "price" in pm.values:
+        p = pm.values["price"][:, :t]
+        p_last = pd.DataFrame(p.T).ffill().to_numpy().T[:, -1] if t > 0 else np.full(n, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_med = np.nanmedian(np.where(np.isnan(p), np.nan, p), axis=1)
+        f["log_price"] = np.log(p_med)
+        f["price_ratio"] = np.log(p_last / p_med)
+    # shop-wide momentum: same value for every series at this origin
+    tot = np.nansum(pm.y[:, :t], axis=0)
+    if t >= 8:
+        f["shop_trend_4_8"] = np.full(n, np.log((tot[-4:].sum() + 1) / (tot[-8:-4].sum() + 1)))
+    else:
+        f["shop_trend_4_8"] = np.full(n, np.nan)
+    if t >= 13:
+        f["shop_trend_4_13"] = np.full(n, np.log((tot[-4:].mean() + 1) / (tot[-13:].mean() + 1)))
+    else:
+        f["shop_trend_4_13"] = np.full(n, np.nan)
+    out = pd.DataFrame(f).replace([np.inf, -np.inf], np.nan)
+    return out, scale
+
+
+def design_rows(
+    pm: PanelMatrix,
+    origins: list[int],
+    horizon: int,
+    windows: tuple[int, ...] = (4, 8, 13, 26, 52),
+    n_lags: int = 8,
+    min_nonzero: int = 0,
+    with_target: bool = True,
+) -> pd.DataFrame:
+    """Stack the rows of several origins × steps 1..horizon.
+
+    Columns: features, ``step``, calendar features of the target bucket, ``_series`` (row index into
+    ``pm.ids``), ``_origin``, ``_scale`` and — with ``with_target`` — ``_target`` (scaled, NaN when
+    unknown or censored). Series that have not started by the origin, or have fewer than
+    ``min_nonzero`` selling buckets before it, are left out.
+    """
+    frames = []
+    for t in origins:
+        feats, scale = origin_features(pm, t, windows, n_lags)
+        nz = (np.nan_to_num(pm.y[:, :t], nan=0.0) > 0).sum(axis=1)
+        keep = (pm.start < t) & (nz >= min_nonzero)
+        feats = feats[keep].reset_index(drop=True)
+        idx = np.flatnonzero(keep)
+        for step in range(1, horizon + 1):
+            block = feats.copy()
+            block["step"] = float(step)
+            target_date = pm.buckets[0] + pd.Timedelta(days=pm.freq_days * (t + step - 1))
+            block["week_of_year"] = float(target_date.isocalendar().week)
+            block["to_christmas"] = _christmas_gap(pd.DatetimeIndex([target_date]), pm.freq_days)[0]
+            block["_series"] = idx
+            block["_origin"] = t
+            block["_scale"] = scale[idx]
+            if with_target:
+                col = t + step - 1
+                block["_target"] = pm.y[idx, col] / scale[idx] if col < pm.y.shape[1] else np.nan
+            frames.append(block)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def feature_columns(rows: pd.DataFrame) -> list[str]:
+    """Model input columns of a :func:`design_rows` frame (everything not starting with ``_``)."""
+    return [c for c in rows.columns if not c.startswith("_")]

@@ -1,0 +1,160 @@
+"""Per-demand-class model selection by rolling-origin backtest.
+
+:class:`ClassSelector` holds named candidate forecasters. ``fit(history)`` labels every series with its
+Syntetos-Boylan class (smooth / erratic / intermittent / lumpy, from the history only), replays the
+last ``n_backtests`` windows of ``horizon`` buckets *inside the history* (fit each candidate on the
+buckets before a window, forecast it), and picks, per class, the (candidate, point column) pair with
+the lowest WAPE over those windows. Only then are the chosen candidates fitted on the whole history.
+``predict`` returns the chosen candidate's forecast for each series plus a ``point`` column — the
+value to use under an absolute-error loss (WAPE / MASE): the candidate's ``mean`` or its median
+``q50``, whichever backtested better for that class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from .base import Forecaster, check_predict_args, infer_freq_days, prepare_history
+from .demand import DEMAND_CLASSES, classify_demand
+
+#: Hook for progress / caching: called as ``runner(name, candidate, history, horizon)`` -> forecast frame.
+Runner = Callable[[str, Forecaster, pd.DataFrame, int], pd.DataFrame]
+
+
+def _default_runner(name: str, candidate: Forecaster, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    return clone(candidate).fit(history).predict(horizon)
+
+
+def backtest_windows(history: pd.DataFrame, horizon: int, n_windows: int, freq_days: int) -> list[pd.Timestamp]:
+    """Origins of the last ``n_windows`` non-overlapping windows of ``horizon`` buckets, oldest first."""
+    end = history["ds"].max() + pd.Timedelta(days=freq_days)
+    return [end - pd.Timedelta(days=freq_days * horizon * k) for k in range(n_windows, 0, -1)]
+
+
+class ClassSelector(Forecaster):
+    """Choose a forecaster per demand class by rolling-origin backtest on the fitted history.
+
+    Parameters
+    ----------
+    candidates: ``{name: forecaster}`` (cloned before every fit).
+    horizon: length of each backtest window, in buckets.
+    n_backtests: number of windows, counted back from the end of the history.
+    point_columns: which outputs may serve as the point forecast (``"mean"``, ``"q50"``).
+    min_series: a class with fewer series in the backtest falls back to the overall best pair.
+    min_selling_buckets: a series is scored in a backtest window when it sold in this many buckets before it.
+    runner: optional ``runner(name, candidate, history, horizon)`` used for every backtest fit+predict
+        (the benchmark passes one that caches forecasts on disk).
+    random_state: unused; the candidates carry their own.
+    """
+
+    def __init__(
+        self,
+        candidates: dict[str, Forecaster],
+        horizon: int = 4,
+        n_backtests: int = 2,
+        point_columns: Sequence[str] = ("mean", "q50"),
+        min_series: int = 30,
+        min_selling_buckets: int = 8,
+        runner: Runner | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.candidates = candidates
+        self.horizon = horizon
+        self.n_backtests = n_backtests
+        self.point_columns = point_columns
+        self.min_series = min_series
+        self.min_selling_buckets = min_selling_buckets
+        self.runner = runner
+        self.random_state = random_state
+
+    def backtest(self, history: pd.DataFrame) -> pd.DataFrame:
+        """Absolute errors and actual totals per (class, candidate, point column) over the backtest windows."""
+        run = self.runner or _default_runner
+        h = prepare_history(history)
+        freq = infer_freq_days(h)
+        records = []
+        for origin in backtest_windows(h, self.horizon, self.n_backtests, freq):
+            past = h[h["ds"] < origin]
+            # score the series the protocol would forecast at that origin (enough selling buckets)
+            ids = (past["y"] > 0).groupby(past["unique_id"]).sum()
+            ids = ids[ids >= self.min_selling_buckets].index
+            past = past[past["unique_id"].isin(ids)]
+            future = h[(h["ds"] >= origin) & h["unique_id"].isin(ids)].copy()
+            future["step"] = ((future["ds"] - origin).dt.days // freq + 1).astype(int)
+            future = future[future["step"] <= self.horizon].dropna(subset=["y"])
+            classes = classify_demand(past).set_index("unique_id")["demand_class"]
+            for name, cand in self.candidates.items():
+                fc = run(name, cand, past.reset_index(drop=True), self.horizon)
+                df = future.merge(fc, on=["unique_id", "step"], how="left")
+                df["demand_class"] = df["unique_id"].map(classes)
+                for col in self.point_columns:
+                    err = (df["y"] - df[col].fillna(0.0)).abs()
+                    agg = pd.DataFrame({"err": err, "y": df["y"], "cls": df["demand_class"], "uid": df["unique_id"]})
+                    for cls, g in agg.groupby("cls"):
+                        records.append((origin, cls, name, col, g["err"].sum(), g["y"].sum(), g["uid"].nunique()))
+        columns = ["origin", "demand_class", "candidate", "point", "abs_err", "y", "n_series"]
+        return pd.DataFrame(records, columns=columns)
+
+    def fit(self, history: pd.DataFrame) -> ClassSelector:
+        """Backtest the candidates, choose per class, then fit the chosen ones on the whole history."""
+        if not self.candidates:
+            raise ValueError("ClassSelector needs at least one candidate")
+        h = prepare_history(history)
+        bt = self.backtest(h)
+        self.backtest_ = bt
+        overall = bt.groupby(["candidate", "point"])[["abs_err", "y"]].sum()
+        overall_best = (overall["abs_err"] / overall["y"]).idxmin()
+        choice: dict[str, tuple[str, str]] = {}
+        for cls in DEMAND_CLASSES:
+            g = bt[bt["demand_class"] == cls]
+            n = g.groupby("origin")["n_series"].max().sum() if len(g) else 0
+            if n < self.min_series * max(self.n_backtests, 1) / 2 or g["y"].sum() <= 0:
+                choice[cls] = overall_best
+                continue
+            s = g.groupby(["candidate", "point"])[["abs_err", "y"]].sum()
+            choice[cls] = (s["abs_err"] / s["y"]).idxmin()
+        self.choice_ = choice
+        self.fitted_ = {
+            name: clone(self.candidates[name]).fit(h) for name in sorted({c for c, _ in choice.values()})
+        }
+        self._set_history(h)
+        return self
+
+    def _set_history(self, h: pd.DataFrame) -> None:
+        self.classes_ = classify_demand(h).set_index("unique_id")["demand_class"]
+        self.ids_ = np.array(sorted(h["unique_id"].unique()))
+
+    def update(self, history: pd.DataFrame) -> ClassSelector:
+        """Pass newer history to the chosen models (see ``Forecaster.update``); the choice per class stays."""
+        self._check_fitted()
+        h = prepare_history(history)
+        for model in self.fitted_.values():
+            model.update(h)
+        self._set_history(h)
+        return self
+
+    def predict(self, horizon: int, quantiles: Sequence[float] = (0.5, 0.9)) -> pd.DataFrame:
+        """The chosen candidate's forecast per series, plus the ``point`` column."""
+        self._check_fitted()
+        check_predict_args(horizon, quantiles)
+        parts = []
+        for name, model in self.fitted_.items():
+            fc = model.predict(int(horizon), quantiles)
+            fc = fc.assign(demand_class=fc["unique_id"].map(self.classes_))
+            for cls, (cand, col) in self.choice_.items():
+                if cand == name:
+                    sel = fc[fc["demand_class"] == cls].copy()
+                    sel["point"] = sel[col]
+                    parts.append(sel)
+        out = pd.concat(parts, ignore_index=True).drop(columns="demand_class")
+        return out.sort_values(["unique_id", "step"], kind="mergesort").reset_index(drop=True)
+
+    def backtest_wape(self) -> pd.DataFrame:
+        """WAPE per class × (candidate, point) from the last fit's backtest, for reports."""
+        g = self.backtest_.groupby(["demand_class", "candidate", "point"])[["abs_err", "y"]].sum()
+        return (g["abs_err"] / g["y"]).rename("wape").reset_index()
+
