@@ -16,7 +16,6 @@ class EventAdmin(admin.ModelAdmin):
     list_display = ("timestamp", "event_type", "product", "user", "short_session", "quantity", "price", "source", "recommendation_id")
     list_filter = ("event_type", "source", "timestamp")
     search_fields = ("client_event_id", "session_key", "recommendation_id", "query")
-    date_hierarchy = "timestamp"
     list_select_related = ("product", "user")
     raw_id_fields = ("product", "user")
     show_full_result_count = False

@@ -27,12 +27,13 @@ class Event(models.Model):
     """One thing a shopper did. Append-only; ``client_event_id`` makes every write idempotent."""
 
     event_type = models.CharField(max_length=16, choices=EventType.choices)
+    # The FKs' own indexes are left out: the composite indexes below start with them.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     session_key = models.CharField(max_length=64, blank=True, help_text="Visitor id of a guest (or before login).")
     product = models.ForeignKey(
-        settings.SHOP_PRODUCT_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.SHOP_PRODUCT_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     quantity = models.PositiveIntegerField(default=1)
     price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
@@ -51,6 +52,8 @@ class Event(models.Model):
             models.Index(fields=["product", "event_type", "timestamp"], name="pers_event_product_ts"),
             models.Index(fields=["event_type", "timestamp"], name="pers_event_type_ts"),
             models.Index(fields=["recommendation_id"], name="pers_event_rec"),
+            # The admin's default ordering: newest first.
+            models.Index(fields=["timestamp", "id"], name="pers_event_ts"),
         ]
         constraints = [
             models.CheckConstraint(
