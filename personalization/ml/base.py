@@ -369,8 +369,8 @@ class Recommender(ABC):
         """Extra arrays to save (torch weights); restored by :meth:`_restore_extra_state`."""
         return {}
 
-    def _restore_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
-        """Rebuild whatever :meth:`_extra_state` saved."""
+    def _restore_extra_state(self, arrays: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional hook
+        """Rebuild whatever :meth:`_extra_state` saved (nothing by default)."""
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The fitted model as named numpy arrays, metadata (JSON bytes) under ``__meta__``."""

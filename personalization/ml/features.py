@@ -18,8 +18,10 @@ from .base import SECONDS_PER_DAY, Interactions
 PAIR_FEATURES = (
     "hist_days", "hist_decay_14", "hist_decay_60", "hist_decay_180", "hist_last_age", "hist_first_age",
     "hist_qty_log", "hist_gap_mean", "hist_due_item", "hist_due_user", "hist_share",
+    "hist_days_90", "hist_p_window",
 )
-USER_FEATURES = ("u_days", "u_items", "u_last_age", "u_first_age", "u_gap_median", "u_days_30", "u_days_90")
+USER_FEATURES = ("u_days", "u_items", "u_last_age", "u_first_age", "u_gap_median", "u_days_30", "u_days_90",
+                 "u_basket")
 ITEM_FEATURES = (
     "i_buyers_7", "i_buyers_30", "i_buyers_90", "i_buyers_all", "i_trend_7_30", "i_trend_30_90", "i_age",
     "i_price_log", "i_rebuy_rate", "i_rebuy_gap",
@@ -79,6 +81,8 @@ class FeatureContext:
         pair_keys = agg.index.to_numpy(dtype=np.int64)
         inverse = np.searchsorted(pair_keys, keys)
         days_count, gap_mean = _gap_stats(inverse, -day, pair_keys.size)
+        recent90 = age < 90
+        days_90, _ = _gap_stats(inverse[recent90], -day[recent90], pair_keys.size)
 
         # --- users
         u_days, u_gap = _gap_stats(data.user_ids, -day, n_users)
@@ -92,13 +96,15 @@ class FeatureContext:
         first = ug["age"].max()
         user_values[last.index.to_numpy(), 2] = last.to_numpy()
         user_values[first.index.to_numpy(), 3] = first.to_numpy()
-        recent_gap = frame.assign(u=data.user_ids)
         user_values[:, 4] = u_gap
         for col, window in ((5, 30), (6, 90)):
             recent = u_frame[u_frame["age"] < window].drop_duplicates(["u", "day"]).groupby("u").size()
             user_values[:, col] = 0.0
             user_values[recent.index.to_numpy(), col] = recent.to_numpy()
-        del recent_gap
+        pair_users = pair_keys // n_items
+        pair_days_per_user = np.bincount(pair_users, weights=days_count, minlength=n_users)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            user_values[:, 7] = pair_days_per_user / u_days  # distinct items per order day
 
         # --- items
         item_values = np.full((n_items, len(ITEM_FEATURES)), np.nan)
@@ -152,6 +158,7 @@ class FeatureContext:
         pair_values = np.column_stack([
             days_count, agg["d14"].to_numpy(), agg["d60"].to_numpy(), agg["d180"].to_numpy(),
             agg["last"].to_numpy(), agg["first"].to_numpy(), np.log1p(agg["qty"].to_numpy()), gap_mean,
+            days_90,
         ])
         return cls(n_users, n_items, pair_keys, pair_values, user_values, item_values, user_category,
                    user_category_days, item_category, user_lp)
@@ -175,11 +182,17 @@ class FeatureContext:
         known_user = users < self.n_users
         uv = np.full((n, len(USER_FEATURES)), np.nan)
         uv[known_user] = self.user_values[users[known_user]]
-        out[:, 0:8] = pv
+        pv[~found, 8] = 0.0
+        out[:, 0:8] = pv[:, 0:8]
         with np.errstate(invalid="ignore", divide="ignore"):
             out[:, 8] = pv[:, 4] / pv[:, 7]                      # days since last / own gap for this item
             out[:, 9] = pv[:, 4] / uv[:, 4]                      # days since last / user's usual gap
             out[:, 10] = pv[:, 0] / uv[:, 0]                     # share of the user's order days
+            out[:, 11] = pv[:, 8]
+            # Chance of at least one purchase in the next 30 days if each order holds the item with the
+            # probability seen over the last 90 days, and the user orders at the pace of the last 90.
+            share_90 = np.clip(pv[:, 8] / np.maximum(uv[:, 6], 1.0), 0.0, 1.0)
+            out[:, 12] = 1.0 - np.power(1.0 - share_90, uv[:, 6] / 3.0)
         start = len(PAIR_FEATURES)
         out[:, start:start + len(USER_FEATURES)] = uv
         start += len(USER_FEATURES)

@@ -62,9 +62,9 @@ class HybridRecommender(Recommender):
                     "n_train_positives_")
 
     def __init__(self, task: str = "all", sources: dict[str, dict[str, Any]] | None = None,
-                 label_window_days: float = 30.0, label_windows: int = 1, negative_rate: float = 0.5,
+                 label_window_days: float = 30.0, label_windows: int = 2, negative_rate: float = 0.5,
                  max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 31,
-                 min_samples_leaf: int = 100, l2_regularization: float = 1.0, num_threads: int = 2,
+                 min_samples_leaf: int = 100, l2_regularization: float = 1.0, num_threads: int = 1,
                  random_state: int | None = 0) -> None:
         self.task = task
         self.sources = sources
@@ -219,10 +219,11 @@ class HybridRecommender(Recommender):
         scores = np.tile(self.fallback_, (user_ids.size, 1))
         known = np.flatnonzero(user_ids < self.n_users_)
         if known.size:
-            x, cu, ci = self._candidate_features(self.models_, self.context_, self.seen_, user_ids[known])
-            position = {int(u): r for r, u in zip(known, user_ids[known])}
-            rows = np.array([position[int(u)] for u in cu], dtype=np.int64)
-            scores[rows, ci] = self.ranker_.predict_proba(x)
+            unique, inverse = np.unique(user_ids[known], return_inverse=True)
+            x, cu, ci = self._candidate_features(self.models_, self.context_, self.seen_, unique)
+            block = np.tile(self.fallback_, (unique.size, 1))
+            block[np.searchsorted(unique, cu), ci] = self.ranker_.predict_proba(x, n_threads=self.num_threads)
+            scores[known] = block[inverse]
         if self.task == "new":
             seen = user_rows(self.seen_, user_ids).tocoo()
             scores[seen.row, seen.col] = -np.inf
