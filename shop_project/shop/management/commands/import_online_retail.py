@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from shop_project.shop import importing
+from shop_project.shop import import_reading, importing
 
 
 class Command(BaseCommand):
@@ -35,8 +35,8 @@ class Command(BaseCommand):
             summary = importing.import_online_retail(
                 path,
                 limit=options["limit"],
-                since=importing.parse_day(options["since"], "--since"),
-                until=importing.parse_day(options["until"], "--until"),
+                since=import_reading.parse_day(options["since"], "--since"),
+                until=import_reading.parse_day(options["until"], "--until"),
                 show_progress=not options["no_progress"],
             )
         except importing.ImportDataError as exc:
