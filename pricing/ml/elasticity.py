@@ -8,7 +8,9 @@ The model, per product ``i`` and period ``t`` (a week by default)::
 is a log-log regression fitted as a quasi-Poisson GLM (log link), so weeks with zero sales count and
 the noise may be over-dispersed. ``e_i`` is the elasticity. Every coefficient but the level ``a_i``
 has a normal prior whose mean and spread are learned from the other products (empirical Bayes,
-two levels: product within category, category within shop, and a weak hyperprior at the top). A product
+two levels: product within category, category within shop, and a weak hyperprior at the top; the spread
+between products is the posterior mean of a half-normal prior, re-estimated over a few rounds, so thin
+evidence does not collapse it to zero and the intervals stay honest). A product
 whose price never moved therefore gets its category's elasticity, with the category's uncertainty; a
 product with rich price variation keeps its own estimate. The intervals are the Laplace posterior's.
 
@@ -57,33 +59,6 @@ def _safe_cholesky(cov: np.ndarray) -> np.ndarray:
     except np.linalg.LinAlgError:
         vals, vecs = np.linalg.eigh(sym)
         return vecs * np.sqrt(np.clip(vals, 0.0, None))[..., None, :]
-
-
-def paule_mandel(estimates: np.ndarray, variances: np.ndarray, groups: np.ndarray) -> float:
-    """Between-unit variance ``tau^2`` around group means (Paule-Mandel: Q statistic = its degrees of freedom)."""
-    informative = np.isfinite(variances) & (variances < 1e6)
-    est, var, grp = estimates[informative], variances[informative], groups[informative]
-    n_groups = len(np.unique(grp))
-    dof = len(est) - n_groups
-    if dof < 1:
-        return 0.0
-
-    def q_stat(tau2: float) -> float:
-        w = 1.0 / (var + tau2)
-        sums = np.bincount(grp, w * est)
-        weights = np.bincount(grp, w)
-        means = sums / np.where(weights > 0, weights, 1.0)
-        return float(np.sum(w * (est - means[grp]) ** 2))
-
-    if q_stat(0.0) <= dof:
-        return 0.0
-    lo, hi = 0.0, 1.0
-    while q_stat(hi) > dof and hi < 1e4:
-        hi *= 4.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if q_stat(mid) > dof else (lo, mid)
-    return 0.5 * (lo + hi)
 
 
 def tau2_posterior_mean(estimates: np.ndarray, variances: np.ndarray, groups: np.ndarray, scale: float) -> float:

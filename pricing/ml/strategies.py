@@ -270,6 +270,9 @@ class ElasticityOptimizer(_ModelStrategy):
                          random_state=random_state)
 
     def targets(self, period: int, context: PricingContext) -> np.ndarray:
+        return self._optimum(period, context)
+
+    def _optimum(self, period: int, context: PricingContext) -> np.ndarray:
         model = self._fit(context)
         cost = np.asarray(context.unit_cost, dtype=float)
         if model is None:
