@@ -7,13 +7,16 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import api_keys
-from .models import ApiKey, Event
+from . import api_keys, registry
+from .models import ApiKey, Event, ModelVersion
 
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("timestamp", "event_type", "product", "user", "short_session", "quantity", "price", "source", "recommendation_id")
+    list_display = (
+        "timestamp", "event_type", "product", "user", "short_session",
+        "quantity", "price", "source", "recommendation_id",
+    )
     list_filter = ("event_type", "source", "timestamp")
     search_fields = ("client_event_id", "session_key", "recommendation_id", "query")
     list_select_related = ("product", "user")
@@ -69,6 +72,40 @@ class ApiKeyAdmin(admin.ModelAdmin):
             self.message_user(request, f"Revoked {revoked} key(s).", level=messages.SUCCESS)
         else:
             self.message_user(request, "The selected keys were revoked already.", level=messages.INFO)
+
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__", "kind", "status", "progress", "stage", "metrics", "data_end", "created_at", "activated_at",
+    )
+    list_filter = ("kind", "status")
+    search_fields = ("kind",)
+    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    actions = ("activate_versions", "retire_versions")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Activate the selected version (retires the active one)", permissions=["change"])
+    def activate_versions(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", level=messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            registry.activate(version)
+        except (ValueError, registry.ArtifactError) as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return
+        self.message_user(request, f"{version} is now active.", level=messages.SUCCESS)
+
+    @admin.action(description="Retire the selected versions", permissions=["change"])
+    def retire_versions(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for version in queryset:
+            registry.retire(version)
+        self.message_user(request, f"Retired {queryset.count()} version(s).", level=messages.SUCCESS)
 
 
 from . import admin_profiles  # noqa: E402,F401 - customer profiles, segments and builds

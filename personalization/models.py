@@ -233,3 +233,48 @@ class CustomerProfile(models.Model):
         if None in (self.recency_score, self.frequency_score, self.monetary_score):
             return ""
         return f"{self.recency_score}{self.frequency_score}{self.monetary_score}"
+
+
+# --- Model registry -------------------------------------------------------------------------------
+class ModelVersion(models.Model):
+    """One trained model of any ShopSense app: what it was trained on, how good it is, where it lies.
+
+    At most one version per ``kind`` is active; activation is atomic (see ``personalization.registry``).
+    """
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        ACTIVE = "active", "Active"
+        FAILED = "failed", "Failed"
+        RETIRED = "retired", "Retired"
+
+    kind = models.CharField(max_length=64, help_text='What the model is for, e.g. "recommender.hybrid".')
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="What the artifact's loader needs besides arrays.")
+    library_versions = models.JSONField(default=dict, blank=True)
+    data_start = models.DateTimeField(null=True, blank=True)
+    data_end = models.DateTimeField(null=True, blank=True)
+    artifact = models.CharField(max_length=255, blank=True, help_text="Path of the .npz in the default storage.")
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done while training.")
+    stage = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        get_latest_by = "created_at"
+        indexes = [models.Index(fields=["kind", "status"], name="pers_modelversion_kind")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(status="active"), name="pers_modelversion_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.pk} ({self.get_status_display()})"

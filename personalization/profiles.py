@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from . import locks
 from .adapters import ShopAdapter, get_adapter
 from .conf import personalization_settings
 from .host import get_order_line_model, get_order_model, get_product_model
@@ -31,7 +31,7 @@ from .profile_core import NewLine, ProfileConfig, ProfileResult, apply_order, co
 from .selectors import latest_build
 
 logger = logging.getLogger(__name__)
-LOCK_KEY = "shopsense:profiles:build-lock"
+LOCK_NAME = "profiles-build"
 PROFILE_FIELDS = (
     "first_purchase_at",
     "last_purchase_at",
@@ -183,7 +183,7 @@ def run_build(
     if build.status == ProfileBuild.Status.DONE:
         return build  # a retried task whose work is already done
     lock_seconds = int(personalization_settings.PROFILES["BUILD_LOCK_SECONDS"])
-    if not _acquire_lock(build.pk, lock_seconds):
+    if not locks.acquire(LOCK_NAME, build.pk, lock_seconds):
         ProfileBuild.objects.filter(pk=build.pk).update(
             status=ProfileBuild.Status.FAILED, message="Another rebuild was running.", finished_at=timezone.now()
         )
@@ -239,7 +239,7 @@ def run_build(
         )
         raise
     finally:
-        _release_lock(build.pk)
+        locks.release(LOCK_NAME, build.pk)
 
 
 def _reference_time() -> pd.Timestamp | None:
@@ -247,22 +247,6 @@ def _reference_time() -> pd.Timestamp | None:
     if str(personalization_settings.PROFILES["REFERENCE_TIME"]).lower() == "now":
         return pd.Timestamp(timezone.now())
     return None
-
-
-def _acquire_lock(build_id: int, seconds: int) -> bool:
-    try:
-        return bool(cache.add(LOCK_KEY, build_id, timeout=seconds))
-    except Exception:  # a cache that is down must not stop the nightly rebuild
-        logger.warning("Cache unavailable: profile build %s runs without a lock", build_id)
-        return True
-
-
-def _release_lock(build_id: int) -> None:
-    try:
-        if cache.get(LOCK_KEY) == build_id:
-            cache.delete(LOCK_KEY)
-    except Exception:
-        logger.warning("Cache unavailable: could not release the profile build lock")
 
 
 def _clean(value: Any, name: str) -> Any:

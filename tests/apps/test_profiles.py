@@ -16,14 +16,13 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from personalization import profiles, signals
+from personalization import locks, profiles, signals
 from personalization.models import CustomerProfile, ProfileBuild, Segment
 from personalization.routing import route_task
 from personalization.schedules import DEFAULT_SCHEDULES
@@ -276,11 +275,11 @@ def test_a_failed_build_keeps_the_previous_profiles(built, monkeypatch):
     failed = ProfileBuild.objects.latest()
     assert (failed.status, failed.message) == (ProfileBuild.Status.FAILED, "RuntimeError: disk full")
     assert list(CustomerProfile.objects.order_by("pk").values_list("pk", "revenue", "build_id")) == before
-    assert cache.get(profiles.LOCK_KEY) is None
+    assert locks.acquire(profiles.LOCK_NAME, "next", 60) is True
 
 
 def test_a_second_build_does_not_run_while_one_holds_the_lock(shop):
-    cache.add(profiles.LOCK_KEY, 999, timeout=60)
+    assert locks.acquire(profiles.LOCK_NAME, 999, 60) is True
 
     with pytest.raises(profiles.BuildAlreadyRunning):
         profiles.run_build(trigger="test")

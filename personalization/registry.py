@@ -1,0 +1,187 @@
+"""The model registry: train, store, evaluate and activate model versions of every ShopSense app.
+
+A training job calls :func:`begin`, reports progress, stores its arrays with :func:`store_artifact`
+(an ``.npz`` written with ``allow_pickle=False`` to Django's default storage, plus JSON metadata on
+the row), then :func:`finish` or :func:`fail`. :func:`activate` swaps the active version of a kind in
+one transaction, and refuses a version that is not better than the active one on a named metric, so a
+failed or worse model never replaces a good one. Torch models store their ``state_dict`` as arrays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import io
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+ARTIFACT_DIR = "shopsense/models"
+TRACKED_LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas", "torch", "implicit", "statsforecast")
+
+
+class ArtifactError(RuntimeError):
+    """An artifact is missing, unreadable or not the one that was stored."""
+
+
+class NotBetter(ValueError):
+    """The candidate is not better than the active version on the compared metric."""
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in TRACKED_LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def begin(
+    kind: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    data_start: dt.datetime | None = None,
+    data_end: dt.datetime | None = None,
+) -> ModelVersion:
+    """Create a version in status *training*."""
+    return ModelVersion.objects.create(
+        kind=kind,
+        params=dict(params or {}),
+        data_start=data_start,
+        data_end=data_end,
+        library_versions=library_versions(),
+        stage="Starting",
+    )
+
+
+def report_progress(version: ModelVersion, percent: int, stage: str = "") -> None:
+    """Record how far training has got (visible in the admin while it runs)."""
+    percent = max(0, min(100, int(percent)))
+    ModelVersion.objects.filter(pk=version.pk).update(progress=percent, stage=stage[:200])
+    version.progress, version.stage = percent, stage[:200]
+
+
+def store_artifact(
+    version: ModelVersion, arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any] | None = None
+) -> str:
+    """Write ``arrays`` as one ``.npz`` (no pickles) to the default storage and record it on the version.
+
+    The file is written completely before the row points at it, so a crash never leaves a version
+    naming a half-written artifact. Raises :class:`ArtifactError` when the storage refuses the write.
+    """
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
+    payload = buffer.getvalue()
+    digest = hashlib.sha256(payload).hexdigest()
+    try:
+        path = default_storage.save(
+            f"{ARTIFACT_DIR}/{version.kind}/{version.pk}-{digest[:12]}.npz", ContentFile(payload)
+        )
+    except OSError as exc:
+        raise ArtifactError(f"Cannot write the model artifact: {exc}") from exc
+    ModelVersion.objects.filter(pk=version.pk).update(
+        artifact=path, artifact_sha256=digest, metadata=dict(metadata or {})
+    )
+    version.artifact, version.artifact_sha256, version.metadata = path, digest, dict(metadata or {})
+    return path
+
+
+def load_artifact(version: ModelVersion) -> dict[str, np.ndarray]:
+    """The arrays of a version's artifact, checked against the stored SHA-256."""
+    if not version.artifact:
+        raise ArtifactError(f"{version} has no artifact.")
+    try:
+        with default_storage.open(version.artifact, "rb") as handle:
+            payload = handle.read()
+    except OSError as exc:
+        raise ArtifactError(f"Cannot read the artifact of {version}: {exc}") from exc
+    if hashlib.sha256(payload).hexdigest() != version.artifact_sha256:
+        raise ArtifactError(f"The artifact of {version} does not match its checksum.")
+    with np.load(io.BytesIO(payload), allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+def finish(version: ModelVersion, metrics: Mapping[str, float] | None = None) -> ModelVersion:
+    """Mark a trained version *ready* with its validation metrics."""
+    version.metrics = {key: float(value) for key, value in (metrics or {}).items()}
+    version.status, version.progress, version.stage, version.trained_at = (
+        ModelVersion.Status.READY,
+        100,
+        "Ready",
+        timezone.now(),
+    )
+    version.save(update_fields=["metrics", "status", "progress", "stage", "trained_at"])
+    return version
+
+
+def fail(version: ModelVersion, error: BaseException | str) -> None:
+    """Mark a version *failed*; the active version of its kind is left as it is."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=ModelVersion.Status.FAILED, error=message[:5000], stage="Failed"
+    )
+    version.status, version.error = ModelVersion.Status.FAILED, message[:5000]
+
+
+def active_version(kind: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
+
+
+def activate(
+    version: ModelVersion,
+    *,
+    compare_on: str | None = None,
+    higher_is_better: bool = True,
+) -> ModelVersion:
+    """Make ``version`` the active one of its kind, retiring the previous, in one transaction.
+
+    With ``compare_on`` the version must beat the active one on that metric, else :class:`NotBetter`
+    is raised and nothing changes. Only a *ready* (or *retired*, for a roll-back) version with an
+    artifact can be activated.
+    """
+    with transaction.atomic():
+        candidate = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if candidate.status == ModelVersion.Status.ACTIVE:
+            return candidate
+        if candidate.status not in {ModelVersion.Status.READY, ModelVersion.Status.RETIRED}:
+            raise ValueError(f"Only a ready or retired version can be activated; {candidate} is {candidate.status}.")
+        if not candidate.artifact:
+            raise ArtifactError(f"{candidate} has no artifact.")
+        current = (
+            ModelVersion.objects.select_for_update()
+            .filter(kind=candidate.kind, status=ModelVersion.Status.ACTIVE)
+            .first()
+        )
+        if current is not None and compare_on is not None:
+            new, old = candidate.metrics.get(compare_on), current.metrics.get(compare_on)
+            if new is None:
+                raise NotBetter(f"{candidate} has no {compare_on!r} metric to compare.")
+            if old is not None and (new <= old if higher_is_better else new >= old):
+                raise NotBetter(f"{candidate} {compare_on}={new:.4f} does not beat the active {current} ({old:.4f}).")
+        now = timezone.now()
+        if current is not None:
+            ModelVersion.objects.filter(pk=current.pk).update(status=ModelVersion.Status.RETIRED)
+        candidate.status, candidate.activated_at = ModelVersion.Status.ACTIVE, now
+        candidate.save(update_fields=["status", "activated_at"])
+    version.status, version.activated_at = candidate.status, candidate.activated_at
+    return candidate
+
+
+def retire(version: ModelVersion) -> None:
+    """Take a version out of service (an active one leaves its kind with no active version)."""
+    ModelVersion.objects.filter(pk=version.pk).exclude(status=ModelVersion.Status.FAILED).update(
+        status=ModelVersion.Status.RETIRED
+    )
