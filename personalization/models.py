@@ -278,3 +278,31 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} v{self.pk} ({self.get_status_display()})"
+
+
+# --- Recommendations --------------------------------------------------------------------------------
+class RecommendationList(models.Model):
+    """A top-N list precomputed by a training run: a customer's own (``user``) or a shared one (``key``:
+    ``popular``, ``category:<name>``, ``segment:<cluster>``). Serving applies the request-time rules."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    key = models.CharField(max_length=255, blank=True, help_text="Name of a shared list; empty for a customer's.")
+    placement = models.CharField(max_length=32)
+    items = models.JSONField(default=list, help_text="Product ids, best first.")
+    scores = models.JSONField(default=list)
+    sources = models.JSONField(default=list, help_text="Why each item is in the list.")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="recommendation_lists")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=["user", "placement", "model_version"], name="pers_reclist_user"),
+            models.Index(fields=["key", "placement", "model_version"], name="pers_reclist_key"),
+        ]
+
+    def __str__(self) -> str:
+        who = f"user {self.user_id}" if self.user_id else self.key
+        return f"{self.placement} of {who} ({len(self.items)} items)"

@@ -54,14 +54,17 @@ def _quantity(value: Any) -> Any:
 
 
 def on_product_viewed(sender: Any, request: Any, product: Any, recommendation_id: str = "", **kwargs: Any) -> None:
-    """``product_viewed`` -> a view event."""
+    """``product_viewed`` -> a view event, and a ``click`` event when the view came from a recommendation."""
+    actor = actor_of(request)
     _safe_record(
         event_type=EventType.VIEW,
         product_id=product.pk,
         price=_price_of(product),
         recommendation_id=recommendation_id or "",
-        **actor_of(request),
+        **actor,
     )
+    if recommendation_id:
+        _safe_record(event_type=EventType.CLICK, product_id=product.pk, recommendation_id=recommendation_id, **actor)
 
 
 def on_product_added_to_cart(

@@ -14,6 +14,10 @@ TASK_QUEUES: dict[str, str] = {
     "personalization.merge_guest_events": "default",
     "personalization.build_profiles": "ml",
     "personalization.update_profile": "default",
+    "inventory.plan_restock": "ml",
+    "pricing.refit_and_suggest": "ml",
+    # The served recommenders are numpy / scikit-learn: CPU. A torch model would go to "gpu".
+    "personalization.retrain_recommenders": "ml",
 }
 
 

@@ -33,4 +33,11 @@ DEFAULT_SCHEDULES = [
         description="Recomputes every customer's RFM, lifetime value and segment from all orders.",
         crontab="30 2 * * *",
     ),
+    ScheduleSpec(
+        name="ShopSense: retrain the recommenders",
+        task="personalization.retrain_recommenders",
+        description="Fits the recommender on all purchases, validates it on the last 30 days, activates it if "
+        "it beats the active version and precomputes every customer's lists.",
+        crontab="0 3 * * *",
+    ),
 ]

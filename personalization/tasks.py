@@ -33,3 +33,18 @@ def merge_guest_events(self: Any, session_key: str, user_id: int) -> int:
     if buffer.is_flushing() and not self.request.is_eager:
         raise self.retry(countdown=MERGE_RETRY_SECONDS)
     return merged
+
+
+@shared_task(name="personalization.retrain_recommenders", ignore_result=True, time_limit=7_200,
+             soft_time_limit=6_900)
+def retrain_recommenders(model: str | None = None) -> int | None:
+    """Train the recommender, store it as a ModelVersion and activate it if it beats the active one.
+
+    Returns the new version's id (None when another run held the lock).
+    """
+    from .recommending import training  # pandas / scikit-learn load only in processes that train
+
+    try:
+        return training.train(model).version.pk
+    except training.AlreadyRunning:
+        return None

@@ -480,7 +480,8 @@ def test_product_viewed_records_a_view_of_the_visitor(item, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         signals.product_viewed.send(sender=Item, request=request, product=item, recommendation_id="rec-9")
 
-    [event] = stored()
+    event, click = stored()
+    assert (click.event_type, click.product_id, click.recommendation_id) == ("click", item.pk, "rec-9")
     assert (event.event_type, event.product_id, event.price, event.user_id, event.recommendation_id, event.source) == (
         "view",
         item.pk,

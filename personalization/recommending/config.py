@@ -1,0 +1,34 @@
+"""Settings of the recommendations, read from ``PERSONALIZATION["RECOMMENDATIONS"]`` over defaults."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..conf import personalization_settings
+
+KIND = "recommender"
+PLACEMENTS = ("for_you", "similar", "bought_together", "recently_viewed", "best_sellers")
+
+DEFAULTS: dict[str, Any] = {
+    # "auto": the hybrid while the purchase history has at most HYBRID_MAX_INTERACTIONS rows (it fits
+    # three times and ranks with gradient-boosted trees), the simple blend above that; or force one.
+    "MODEL": "auto",
+    "HYBRID_MAX_INTERACTIONS": 60_000,
+    "VALIDATION_DAYS": 30,
+    "COMPARE_ON": "ndcg@20",
+    "LIST_LENGTH": 50,  # items precomputed per customer
+    "NEIGHBOURS": 30,  # similar / bought-together items kept per product
+    "POPULAR_LENGTH": 100,  # best sellers kept overall, per category and per segment
+    "POPULAR_WINDOW_DAYS": 90,
+    "SESSION_ITEMS": 10,  # recent views / carts that drive the session's list
+    "PER_CATEGORY": 0,  # at most this many items of one category in a list (0: no limit)
+    "CACHE_SECONDS": 3_600,
+    "LOCK_SECONDS": 3_600,
+    "RECORD_IMPRESSIONS": True,
+    "RANDOM_STATE": 0,
+}
+
+
+def rec_settings() -> dict[str, Any]:
+    """The defaults overridden by ``PERSONALIZATION["RECOMMENDATIONS"]`` (a partial dict is fine)."""
+    user = personalization_settings.user_settings.get("RECOMMENDATIONS") or {}
+    return {**DEFAULTS, **user}

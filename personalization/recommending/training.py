@@ -1,0 +1,276 @@
+"""Training the served recommender: read purchases, fit, validate, store a ModelVersion, precompute lists.
+
+One run (:func:`train`) under a job lock:
+
+1. purchases of signed-in customers from the Event log and the catalogue through the adapter;
+2. the served model is fitted on everything before ``end - VALIDATION_DAYS`` and scored on the last
+   ``VALIDATION_DAYS`` exactly like the offline protocol (``personalization.ml.evaluation``);
+3. it is fitted again on all the data; the artifact holds its arrays plus the serving tables (similar
+   items, bought together with lift, product ids);
+4. every customer's "for you" list and the shared lists (best sellers overall, per category, per
+   segment) are written as :class:`~personalization.models.RecommendationList` rows of the version;
+5. the version is activated only if it beats the active one on ``COMPARE_ON`` (else
+   :class:`~personalization.registry.NotBetter`: it stays *ready* and its lists are deleted).
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from django.db import transaction
+
+from .. import locks, registry
+from ..ml import evaluation
+from ..ml.base import Recommender
+from ..ml.copurchase import CoPurchase, basket_matrix
+from ..ml.hybrid import HybridRecommender
+from ..ml.itemknn import ItemKNN
+from ..ml.toppop import TopPop
+from ..models import CustomerProfile, ModelVersion, RecommendationList
+from .blend import RepeatThenNeighbours
+from .config import KIND, rec_settings
+from .data import TrainingData, build_training_data, item_table, purchase_frame
+
+logger = logging.getLogger(__name__)
+LOCK_NAME = "recommender.train"
+MODEL_CHOICES = ("auto", "hybrid", "simple", "popular")
+Progress = Callable[[int, str], None]
+
+
+class TrainingError(RuntimeError):
+    """Training cannot run (no data, another run holds the lock, an unknown model)."""
+
+
+class AlreadyRunning(TrainingError):
+    """Another training run holds the lock."""
+
+
+@dataclass
+class TrainResult:
+    """What a run produced; ``activated`` is False when the version did not beat the active one."""
+
+    version: ModelVersion
+    activated: bool
+    message: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    lists: int = 0
+
+
+def make_model(name: str, random_state: int = 0) -> Recommender:
+    """A fresh, unfitted model of one of the served configurations."""
+    if name == "hybrid":
+        return HybridRecommender(task="all", random_state=random_state)
+    if name == "simple":
+        return RepeatThenNeighbours()
+    if name == "popular":
+        return TopPop(window_days=90.0)
+    raise TrainingError(f"Unknown recommender {name!r}; choose one of {', '.join(MODEL_CHOICES)}.")
+
+
+def choose_model(requested: str, n_interactions: int, settings: dict[str, Any]) -> str:
+    """Resolve ``auto``: the hybrid while it fits the time budget on this much data, else the simple blend."""
+    if requested not in MODEL_CHOICES:
+        raise TrainingError(f"Unknown recommender {requested!r}; choose one of {', '.join(MODEL_CHOICES)}.")
+    if requested != "auto":
+        return requested
+    return "hybrid" if n_interactions <= int(settings["HYBRID_MAX_INTERACTIONS"]) else "simple"
+
+
+def validate(name: str, frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, days: int,
+             random_state: int) -> dict[str, float]:
+    """Fit on the data before ``end - days`` and score the last ``days`` with the protocol's metrics.
+
+    Empty when the window or the history before it holds no purchases of the same customers.
+    """
+    cutoff = (end - pd.Timedelta(days=days)).normalize()
+    if not (frame["timestamp"] < cutoff).any() or not (frame["timestamp"] >= cutoff).any():
+        return {}
+    split = evaluation.make_split(frame, cutoff, window_days=days + 1,
+                                  items=items[["item", "name", "category", "price"]])
+    if split.eval_users["all"].size == 0:
+        return {}
+    model = make_model(name, random_state).fit(split.train)
+    result = {key: float(value) for key, value in evaluation.evaluate(model, split, "all").items()}
+    if split.eval_users["new"].size:
+        new = evaluation.evaluate(model, split, "new")
+        result.update({f"new_{key}": float(value) for key, value in new.items()})
+    result["validation_days"] = float(days)
+    return result
+
+
+def _neighbour_table(similar: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]], n_items: int, k: int,
+                     batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.full((n_items, k), -1, dtype=np.int64)
+    scores = np.zeros((n_items, k), dtype=np.float32)
+    for lo in range(0, n_items, batch):
+        block = np.arange(lo, min(lo + batch, n_items))
+        got, vals = similar(block, k)
+        keep = (got >= 0) & np.isfinite(vals) & (vals > 0)
+        ids[block] = np.where(keep, got, -1)
+        scores[block] = np.where(keep, vals, 0.0)
+    return ids, scores
+
+
+def serving_tables(data: TrainingData, main: Recommender, k: int) -> dict[str, np.ndarray]:
+    """Similar items (item-item cosine) and bought together (co-purchase, kept where lift > 1)."""
+    n_items = data.interactions.n_items
+    knn = main.knn_ if isinstance(main, RepeatThenNeighbours) else ItemKNN(n_neighbors=100).fit(data.interactions)
+    sim_ids, sim_scores = _neighbour_table(knn.similar_items, n_items, k)
+    co_model = CoPurchase(half_life_days=None).fit(data.interactions)
+    tog_ids, tog_scores = _neighbour_table(co_model.similar_items, n_items, k)
+    baskets = basket_matrix(data.interactions)
+    co = sp.csr_matrix(baskets.T @ baskets)
+    counts = np.asarray(baskets.sum(axis=0)).ravel()
+    rows = np.repeat(np.arange(n_items), k)
+    cols = tog_ids.ravel()
+    ok = cols >= 0
+    lift = np.zeros(rows.size)
+    if ok.any():
+        pair = np.asarray(co[rows[ok], cols[ok]]).ravel()
+        lift[ok] = pair * baskets.shape[0] / np.maximum(counts[rows[ok]] * counts[cols[ok]], 1.0)
+    lift = lift.reshape(n_items, k)
+    tog_ids = np.where(lift > 1.0, tog_ids, -1)
+    return {
+        "product_pks": data.product_pks, "user_pks": data.user_pks,
+        "similar_ids": sim_ids, "similar_scores": sim_scores,
+        "together_ids": tog_ids, "together_scores": tog_scores, "together_lift": lift.astype(np.float32),
+    }
+
+
+def _popular_lists(data: TrainingData, settings: dict[str, Any], version: ModelVersion) -> list[RecommendationList]:
+    length = int(settings["POPULAR_LENGTH"])
+    pop = TopPop(window_days=float(settings["POPULAR_WINDOW_DAYS"])).fit(data.interactions)
+    pks = data.product_pks
+    out = []
+
+    def make(key: str, ids: np.ndarray, scores: np.ndarray, source: str) -> None:
+        keep = ids >= 0
+        if keep.any():
+            out.append(RecommendationList(
+                key=key, placement="best_sellers", items=[int(p) for p in pks[ids[keep]]],
+                scores=[round(float(s), 6) for s in scores[keep]], sources=[source] * int(keep.sum()),
+                model_version=version,
+            ))
+
+    make("popular", *pop.best_sellers(length), source="best seller")
+    codes, labels = data.interactions.item_features.category_codes()  # type: ignore[union-attr]
+    for code, label in enumerate(labels):
+        make(f"category:{label}"[:255], *pop.best_sellers(length, category=code), source="best seller in category")
+    # The segment's favourites: distinct buyers per item among the cluster's customers, recent window.
+    clusters = dict(CustomerProfile.objects.filter(cluster__isnull=False).values_list("user_id", "cluster"))
+    if clusters:
+        inter = data.interactions
+        window = float(settings["POPULAR_WINDOW_DAYS"]) * 86_400
+        recent = inter.timestamps >= (inter.now or 0) - window  # type: ignore[operator]
+        user_cluster = np.array([clusters.get(int(u), -1) for u in data.user_pks], dtype=np.int64)
+        frame = pd.DataFrame({"c": user_cluster[inter.user_ids[recent]], "u": inter.user_ids[recent],
+                              "i": inter.item_ids[recent]})
+        frame = frame[frame["c"] >= 0].drop_duplicates()
+        for cluster, group in frame.groupby("c"):
+            counts = group["i"].value_counts()
+            counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable").head(length)
+            make(f"segment:{int(cluster)}", counts.index.to_numpy(dtype=np.int64),
+                 counts.to_numpy(dtype=np.float64), source="popular in your segment")
+    return out
+
+
+def _user_lists(data: TrainingData, model: Recommender, length: int,
+                version: ModelVersion) -> list[RecommendationList]:
+    n_users = data.interactions.n_users
+    if n_users == 0:
+        return []
+    seen = data.interactions.seen()
+    out = []
+    for lo in range(0, n_users, 1024):
+        users = np.arange(lo, min(lo + 1024, n_users))
+        ids, scores = model.recommend(users, n=length)
+        for row, user in enumerate(users):
+            keep = ids[row] >= 0
+            items = ids[row][keep]
+            bought = set(seen.indices[seen.indptr[user]:seen.indptr[user + 1]].tolist())
+            out.append(RecommendationList(
+                user_id=int(data.user_pks[user]), placement="for_you",
+                items=[int(p) for p in data.product_pks[items]],
+                scores=[round(float(s), 6) for s in scores[row][keep]],
+                sources=["bought before" if int(i) in bought else "model" for i in items],
+                model_version=version,
+            ))
+    return out
+
+
+def train(model: str | None = None, *, activate: bool = True, progress: Progress | None = None) -> TrainResult:
+    """One training run (see the module docstring). Raises :class:`TrainingError` when it cannot run."""
+    settings = rec_settings()
+    owner = uuid.uuid4().hex
+    if not locks.acquire(LOCK_NAME, owner, int(settings["LOCK_SECONDS"])):
+        raise AlreadyRunning("Another recommender training run is in progress.")
+    try:
+        return _train(model or settings["MODEL"], settings, activate, progress)
+    finally:
+        locks.release(LOCK_NAME, owner)
+
+
+def _train(requested: str, settings: dict[str, Any], activate: bool, progress: Progress | None) -> TrainResult:
+    started = time.perf_counter()
+    say = progress or (lambda percent, stage: None)
+    say(2, "Reading purchases and the catalogue")
+    frame = purchase_frame()
+    items = item_table()
+    if frame.empty or items.empty:
+        raise TrainingError("No purchases of signed-in customers to learn from (import orders first).")
+    name = choose_model(requested, len(frame), settings)
+    data = build_training_data(frame, items)
+    random_state = int(settings["RANDOM_STATE"])
+    version = registry.begin(KIND, {"model": name, "params": make_model(name, random_state).get_params(),
+                                    "interactions": len(frame)},
+                             data_start=data.start, data_end=data.end)
+
+    def step(percent: int, stage: str) -> None:
+        registry.report_progress(version, percent, stage)
+        say(percent, stage)
+
+    try:
+        step(10, f"Validating {name} on the last {settings['VALIDATION_DAYS']} days")
+        metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
+                           random_state)
+        step(40, f"Fitting {name} on all {len(frame):,} purchases")
+        model = make_model(name, random_state).fit(data.interactions)
+        step(60, "Item neighbours and bought-together pairs")
+        tables = serving_tables(data, model, int(settings["NEIGHBOURS"]))
+        arrays = dict(tables)
+        arrays.update({f"model/{key}": value for key, value in model.to_arrays().items()})
+        registry.store_artifact(version, arrays, metadata={"model": name, "n_users": int(data.user_pks.size),
+                                                           "n_items": int(data.product_pks.size)})
+        step(75, "Precomputing every customer's list")
+        lists = _user_lists(data, model, int(settings["LIST_LENGTH"]), version)
+        lists += _popular_lists(data, settings, version)
+        with transaction.atomic():
+            RecommendationList.objects.bulk_create(lists, batch_size=1000)
+        metrics["train_seconds"] = round(time.perf_counter() - started, 2)
+        registry.finish(version, metrics)
+    except Exception as exc:
+        registry.fail(version, exc)
+        raise
+    activated, message = False, f"{version} is ready (not activated)."
+    if activate:
+        try:
+            registry.activate(version, compare_on=str(settings["COMPARE_ON"]))
+        except registry.NotBetter as exc:
+            RecommendationList.objects.filter(model_version=version).delete()
+            message = str(exc)
+        else:
+            activated, message = True, f"{version} is now active."
+            RecommendationList.objects.filter(model_version__kind=KIND).exclude(model_version=version).delete()
+    version.refresh_from_db()
+    seconds = time.perf_counter() - started
+    logger.info("Recommender training: %s (%.1f s)", message, seconds)
+    return TrainResult(version, activated, message, dict(version.metrics), seconds, len(lists))
+

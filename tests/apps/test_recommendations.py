@@ -1,0 +1,218 @@
+"""Recommendations: training and the registry, request-time rules, fallbacks, the API, widgets."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.template import Context, Template
+from django.test import RequestFactory, override_settings
+from django.utils import timezone
+
+from personalization import capture, registry
+from personalization.models import Event, ModelVersion, RecommendationList
+from personalization.recommending import serving, training
+from tests.testhost.models import Department, Item
+
+pytestmark = pytest.mark.django_db
+URL = "/api/personalization/recommendations/"
+_ids = itertools.count(1)
+
+
+def purchase(user, item, when: dt.datetime) -> Event:
+    return Event(event_type="purchase", user=user, product=item, quantity=1, price=Decimal("1.00"),
+                 source="import", client_event_id=f"test:{next(_ids)}", timestamp=when)
+
+
+@pytest.fixture
+def shop():
+    """Three departments of four items; 24 customers who each re-buy their own two items weekly and, now and
+    then, the department's best seller, over 120 days up to yesterday."""
+    departments = [Department.objects.create(title=name) for name in ("Kitchen", "Garden", "Toys")]
+    items = [
+        Item.objects.create(code=f"I{d}{n}", title=f"{dep.title} item {n}", department=dep, price=Decimal("2.50"),
+                            stock=10)
+        for d, dep in enumerate(departments) for n in range(4)
+    ]
+    User = get_user_model()
+    users = [User.objects.create_user(f"customer{u}", password="pw") for u in range(24)]
+    end = timezone.now() - dt.timedelta(days=1)
+    events = []
+    for u, user in enumerate(users):
+        dep = u % 3
+        own = [items[dep * 4 + 1 + (u // 3) % 3], items[dep * 4 + 1 + (u // 3 + 1) % 3]]
+        for week in range(17):
+            when = end - dt.timedelta(days=7 * week, hours=u)
+            events += [purchase(user, own[0], when), purchase(user, own[1], when)]
+            if week % 4 == u % 4:
+                events.append(purchase(user, items[dep * 4], when))
+    Event.objects.bulk_create(events)
+    return {"items": items, "users": users, "departments": departments}
+
+
+@pytest.fixture
+def trained(shop):
+    result = training.train("simple")
+    assert result.activated
+    return {**shop, "version": result.version}
+
+
+def guest_request(visitor: str = "guest-1"):
+    request = RequestFactory().get("/")
+    request.session = {"shopsense_visitor": visitor}
+    from django.contrib.auth.models import AnonymousUser
+
+    request.user = AnonymousUser()
+    return request
+
+
+def view(item, *, user=None, session_key: str = "", minutes_ago: int = 0) -> None:
+    capture.insert_events([capture.build_event(event_type="view", product_id=item.pk, user_id=user.pk if user else None,
+                                               session_key=session_key,
+                                               timestamp=timezone.now() - dt.timedelta(minutes=minutes_ago))])
+
+
+# --- training and the registry ------------------------------------------------------------------
+def test_training_stores_an_active_version_with_metrics_and_lists(shop):
+    result = training.train("simple")
+
+    version = ModelVersion.objects.get(pk=result.version.pk)
+    assert (version.kind, version.status, version.progress) == ("recommender", "active", 100)
+    assert version.metrics["ndcg@20"] > 0 and version.metrics["users"] > 0
+    assert RecommendationList.objects.filter(model_version=version, placement="for_you").count() == 24
+    assert set(RecommendationList.objects.filter(user__isnull=True).values_list("key", flat=True)) == {
+        "popular", "category:Kitchen", "category:Garden", "category:Toys"}
+
+
+def test_a_worse_model_is_not_activated_and_leaves_no_lists(trained):
+    result = training.train("popular")
+
+    assert result.activated is False
+    assert "does not beat" in result.message
+    assert ModelVersion.objects.get(pk=result.version.pk).status == "ready"
+    assert registry.active_version("recommender").pk == trained["version"].pk
+    assert not RecommendationList.objects.filter(model_version=result.version).exists()
+
+
+def test_training_without_purchases_is_refused(db):
+    with pytest.raises(training.TrainingError, match="No purchases"):
+        training.train("simple")
+
+
+def test_training_refuses_to_run_twice_at_once(shop):
+    from personalization import locks
+
+    locks.acquire(training.LOCK_NAME, "someone-else", 60)
+
+    with pytest.raises(training.AlreadyRunning):
+        training.train("simple")
+
+
+# --- request-time rules ---------------------------------------------------------------------------
+@pytest.mark.parametrize("change", [{"stock": 0}, {"available": False}])
+@pytest.mark.parametrize("placement", ["for_you", "best_sellers", "similar"])
+def test_out_of_stock_or_inactive_products_never_appear(trained, change, placement):
+    customer, items = trained["users"][0], trained["items"]
+    product = [items[1]] if placement == "similar" else ()
+    before = serving.recommend(placement, user=customer, product_ids=[p.pk for p in product], limit=12)
+    hidden = before.product_ids[0]
+    Item.objects.filter(pk=hidden).update(**change)
+
+    after = serving.recommend(placement, user=customer, product_ids=[p.pk for p in product], limit=12)
+
+    assert hidden not in after.product_ids
+    assert len(after) == len(before) - 1
+
+
+def test_already_bought_products_can_be_left_out(trained):
+    customer = trained["users"][0]
+    bought = set(Event.objects.filter(user=customer, event_type="purchase").values_list("product_id", flat=True))
+
+    kept = serving.recommend("for_you", user=customer, limit=12)
+    left_out = serving.recommend("for_you", user=customer, limit=12, exclude_bought=True)
+
+    assert bought <= set(kept.product_ids)
+    assert not bought & set(left_out.product_ids)
+    assert len(left_out) == 12 - len(bought)
+
+
+def test_category_filter_keeps_only_that_category(trained):
+    result = serving.recommend("for_you", user=trained["users"][0], limit=12, category="Garden")
+
+    assert {item.product.department.title for item in result} == {"Garden"}
+    assert len(result) == 4
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_at_most_k_items_per_category(trained, k):
+    result = serving.recommend("best_sellers", user=trained["users"][0], limit=12, per_category=k)
+
+    counts = {}
+    for item in result:
+        counts[item.product.department_id] = counts.get(item.product.department_id, 0) + 1
+    assert counts == {dep.pk: k for dep in trained["departments"]}
+
+
+# --- fallbacks and fresh behaviour ------------------------------------------------------------------
+def test_a_guest_gets_neighbours_of_the_session_views(trained):
+    garden_item = trained["items"][5]
+    view(garden_item, session_key="guest-1")
+
+    result = serving.recommend("for_you", session_key="guest-1", limit=3)
+
+    assert [item.source for item in result] == ["because you viewed"] * 3
+    assert {item.product.department.title for item in result} == {"Garden"}
+
+
+def test_a_new_view_changes_the_next_list_without_retraining(trained):
+    customer, items = trained["users"][0], trained["items"]  # a Kitchen buyer
+    before = serving.recommend("for_you", user=customer, limit=4)
+    view(items[9], user=customer, session_key="s-0")  # a Toys item
+    capture.flush_buffer()
+
+    after = serving.recommend("for_you", user=customer, session_key="s-0", limit=4)
+
+    assert after.product_ids != before.product_ids
+    assert after.items[0].source == "because you viewed"
+    assert after.items[0].product.department.title == "Toys"
+
+
+def test_recently_viewed_lists_the_visitors_views_newest_first(trained):
+    items = trained["items"]
+    view(items[2], session_key="g", minutes_ago=5)
+    view(items[7], session_key="g", minutes_ago=1)
+
+    result = serving.recommend("recently_viewed", session_key="g", limit=5)
+
+    assert result.product_ids == [items[7].pk, items[2].pk]
+
+
+def test_without_a_trained_model_the_best_sellers_are_served(shop):
+    result = serving.recommend("for_you", session_key="nobody", limit=3)
+
+    assert result.model_version_id is None
+    assert [item.source for item in result] == ["best seller"] * 3
+    assert result.id.startswith("0-for_you-")
+
+
+@override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                       "LOCATION": "redis://127.0.0.1:1/0",
+                                       "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}},
+                   REDIS_URL="redis://127.0.0.1:1/0")
+def test_recommendations_are_served_when_redis_is_down(trained):
+    result = serving.recommend("for_you", user=trained["users"][0], limit=5, record_impressions=False)
+
+    assert len(result) == 5
+    assert result.model_version_id == trained["version"].pk
+
+
+def test_impressions_are_recorded_with_the_recommendation_id(trained, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        result = serving.recommend("for_you", user=trained["users"][0], limit=3, record_impressions=True)
+    capture.flush_buffer()
+
+    shown = Event.objects.filter(event_type="impression", recommendation_id=result.id)
+    assert sorted(shown.values_list("product_id", flat=True)) == sorted(result.product_ids)
+    assert serving.version_of_recommendation(result.id) == trained["version"].pk
