@@ -1,0 +1,162 @@
+"""Fit price elasticities from the shop's order history and keep them as a registry model version.
+
+The order lines come through the shop adapter; :func:`pricing.ml.demand_data.weekly_demand_panel`
+turns them into weekly units against the tier-adjusted list-price level, and
+:class:`pricing.ml.ElasticityEstimator` pools the products within their categories. The fitted
+arrays are stored as one ``.npz`` (no pickles) on a ``ModelVersion`` of kind ``pricing.elasticity``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.utils import timezone
+
+from personalization import registry
+from personalization.adapters import get_adapter
+from personalization.host import get_product_model
+from personalization.models import ModelVersion
+
+from .conf import pricing_settings
+from .ml.demand_data import weekly_demand_panel
+from .ml.elasticity import ElasticityEstimator
+
+MODEL_KIND = "pricing.elasticity"
+_ARRAYS = (
+    "coef_",
+    "coef_cov_",
+    "reference_price_",
+    "period_center_",
+    "category_mean_",
+    "category_var_",
+    "tau2_",
+    "dispersion_",
+    "category_",
+    "n_obs_",
+    "price_variation_",
+    "prior_mean_",
+    "prior_prec_",
+)
+
+
+class NotEnoughData(ValueError):
+    """The order history holds no sale to learn from."""
+
+
+@dataclass(frozen=True)
+class FittedElasticities:
+    """A loaded elasticity model: the estimator, the product id of each row, and the next week to price."""
+
+    estimator: ElasticityEstimator
+    product_ids: np.ndarray
+    next_period: float
+    version: ModelVersion
+
+    def row_of(self) -> dict[int, int]:
+        """Product id -> row of the estimator's arrays."""
+        return {int(pid): i for i, pid in enumerate(self.product_ids)}
+
+
+def _utc_naive(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if timezone.is_aware(value) else value
+
+
+def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True) -> ModelVersion:
+    """Fit the elasticity of every product sold since ``since`` (default: ``PRICING["HISTORY_DAYS"]`` back).
+
+    Returns the new version (active when ``activate``). Raises :class:`NotEnoughData` when there is
+    no sale; a failure while fitting marks the version *failed* and leaves the active one in place.
+    """
+    if since is None and pricing_settings.HISTORY_DAYS:
+        since = timezone.now() - dt.timedelta(days=pricing_settings.HISTORY_DAYS)
+    adapter = get_adapter()
+    rows = [
+        (f.product_id, _utc_naive(f.placed_at), f.quantity, float(f.price)) for f in adapter.order_lines_since(since)
+    ]
+    frame = pd.DataFrame(rows, columns=["product", "date", "quantity", "unit_price"])
+    sales = frame[(frame["quantity"] > 0) & (frame["unit_price"] > 0)] if len(frame) else frame
+    if sales.empty:
+        raise NotEnoughData("No order lines with a positive quantity and price to fit elasticities on.")
+    params = dict(pricing_settings.ESTIMATOR)
+    version = registry.begin(
+        MODEL_KIND,
+        params,
+        data_start=timezone.make_aware(sales["date"].min().to_pydatetime(), dt.UTC),
+        data_end=timezone.make_aware(sales["date"].max().to_pydatetime(), dt.UTC),
+    )
+    try:
+        registry.report_progress(version, 10, "Building the weekly demand panel")
+        panel = weekly_demand_panel(sales)
+        products = get_product_model()._default_manager.in_bulk([int(p) for p in panel.products])
+        names = [adapter.get_category(products[int(p)]) if int(p) in products else None for p in panel.products]
+        category, _ = pd.factorize(pd.Series(names).fillna(""))
+        registry.report_progress(version, 30, f"Fitting {len(panel.products)} products over {len(panel.weeks)} weeks")
+        estimator = ElasticityEstimator(**params).fit_panel(
+            panel.price, panel.units, periods=panel.periods, category=category, weight=panel.weight
+        )
+        arrays = {name: getattr(estimator, name) for name in _ARRAYS}
+        arrays["product_ids"] = np.asarray(panel.products, dtype=np.int64)
+        meta = {
+            "params": {
+                k: getattr(estimator, k)
+                for k in (
+                    "season_length",
+                    "harmonics",
+                    "trend",
+                    "ci",
+                    "prior_elasticity",
+                    "prior_elasticity_sd",
+                    "control_prior_sd",
+                    "min_tau",
+                    "half_life",
+                    "pool",
+                    "curvature",
+                    "curvature_prior_sd",
+                    "eb_rounds",
+                    "max_iter",
+                )
+            },
+            "feature_names": list(estimator.feature_names_),
+            "next_period": float(panel.periods[-1] + 1),
+            "last_week": panel.weeks[-1].date().isoformat(),
+        }
+        registry.store_artifact(version, arrays, meta)
+        elasticity = estimator.elasticity_
+        registry.finish(
+            version,
+            {
+                "products": float(len(elasticity)),
+                "weeks": float(len(panel.weeks)),
+                "median_elasticity": float(np.median(elasticity)),
+                "median_ci_width": float(np.median(estimator.ci_high_ - estimator.ci_low_)),
+                "share_elastic": float(np.mean(estimator.ci_high_ < -1.0)),
+            },
+        )
+        if activate:
+            registry.activate(version)
+    except Exception as exc:
+        registry.fail(version, exc)
+        raise
+    return version
+
+
+def load_elasticities(version: ModelVersion | None = None) -> FittedElasticities | None:
+    """The given version's model, or the active one; ``None`` when no elasticity model is active."""
+    version = version or registry.active_version(MODEL_KIND)
+    if version is None:
+        return None
+    arrays = registry.load_artifact(version)
+    meta = version.metadata
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.npz"
+        payload = {name: arrays[name] for name in _ARRAYS}
+        header = {"class": "ElasticityEstimator", "params": meta["params"], "feature_names": meta["feature_names"]}
+        np.savez(path, __meta__=np.array(json.dumps(header)), **payload)
+        estimator = ElasticityEstimator.load(path)
+    return FittedElasticities(estimator, arrays["product_ids"], float(meta["next_period"]), version)

@@ -1,0 +1,85 @@
+"""The pricing app's public services, in one place (the work is done in the named modules).
+
+- :mod:`pricing.elasticities`: fit elasticities from the order history, store them as a model version.
+- :mod:`pricing.suggestions`: suggest prices by each product's policy, through the guardrails.
+- :mod:`pricing.actions`: approve, reject, apply, roll back; the pause switch and the circuit breaker.
+- :mod:`pricing.selectors`: read-only queries (the prior price of a reduction, history for charts).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from personalization import locks
+
+from .actions import (
+    CircuitBreakerTripped,
+    InvalidTransition,
+    PricingError,
+    PricingPaused,
+    StalePrice,
+    apply_suggestion,
+    approve,
+    is_paused,
+    reject,
+    rollback,
+    set_paused,
+    write_price,
+)
+from .conf import pricing_settings
+from .elasticities import MODEL_KIND, NotEnoughData, fit_elasticities, load_elasticities
+from .policies import effective_policy
+from .suggestions import SuggestionRun, generate_suggestions
+
+logger = logging.getLogger(__name__)
+LOCK_NAME = "pricing.refit_and_suggest"
+
+__all__ = [
+    "CircuitBreakerTripped",
+    "InvalidTransition",
+    "JobAlreadyRunning",
+    "MODEL_KIND",
+    "NotEnoughData",
+    "PricingError",
+    "PricingPaused",
+    "StalePrice",
+    "SuggestionRun",
+    "apply_suggestion",
+    "approve",
+    "effective_policy",
+    "fit_elasticities",
+    "generate_suggestions",
+    "is_paused",
+    "load_elasticities",
+    "refit_and_suggest",
+    "reject",
+    "rollback",
+    "set_paused",
+    "write_price",
+]
+
+
+class JobAlreadyRunning(RuntimeError):
+    """Another refit-and-suggest run holds the lock."""
+
+
+def refit_and_suggest(*, refit: bool = True) -> SuggestionRun:
+    """The nightly job: refit the elasticities (unless ``refit`` is off), then suggest prices.
+
+    Takes a lock so two runs never overlap (:class:`JobAlreadyRunning`). With no sales to learn
+    from, suggestions are still made (strategies without a model hold, floors still apply).
+    """
+    owner = uuid.uuid4().hex
+    if not locks.acquire(LOCK_NAME, owner, int(pricing_settings.LOCK_SECONDS)):
+        raise JobAlreadyRunning("Another price refit is running.")
+    try:
+        model = None
+        if refit:
+            try:
+                model = load_elasticities(fit_elasticities())
+            except NotEnoughData as exc:
+                logger.info("Elasticities not refitted: %s", exc)
+        return generate_suggestions(model=model)
+    finally:
+        locks.release(LOCK_NAME, owner)
