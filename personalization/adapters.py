@@ -48,6 +48,7 @@ class ShopAdapter(Protocol):
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]: ...
     def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]: ...
     def set_price(self, product: models.Model, price: Decimal) -> None: ...
+    def adjust_stock(self, product: models.Model, delta: int) -> None: ...
 
 
 def _resolve(obj: Any, path: str | None) -> Any:
@@ -149,6 +150,15 @@ class DefaultShopAdapter:
         with transaction.atomic():
             type(product)._default_manager.filter(pk=product.pk).update(**{field: price})
             setattr(product, field, price)
+
+    def adjust_stock(self, product: models.Model, delta: int) -> None:
+        """Add ``delta`` units (negative removes) to the stock on hand, atomically in the database."""
+        field = self.product_fields.get("stock")
+        if not field or "__" in field:
+            raise NotImplementedError("The default adapter writes stock only to a field on the product itself.")
+        manager = type(product)._default_manager
+        manager.filter(pk=product.pk).update(**{field: models.F(field) + int(delta)})
+        setattr(product, field, manager.filter(pk=product.pk).values_list(field, flat=True).first())
 
 
 def get_adapter() -> ShopAdapter:

@@ -1,0 +1,48 @@
+"""The inventory app's settings: one ``INVENTORY`` dict whose keys override :data:`INVENTORY_DEFAULTS`.
+
+Read lazily through :class:`personalization.conf.AppSettings`, so ``override_settings(INVENTORY=...)``
+works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from personalization.conf import AppSettings
+
+INVENTORY_DEFAULTS: dict[str, Any] = {
+    # Which forecaster is served: "selector" (per-demand-class choice among local statsforecast models
+    # and the global GBM, by rolling-origin backtest), "gbm" (the global GBM alone, ~4x faster) or a
+    # local statsforecast method name ("TSB", "IMAPA", ...), the cheapest.
+    "FORECASTER": "selector",
+    "FORECAST_HORIZON_WEEKS": 4,
+    "FORECAST_QUANTILES": (0.5, 0.9),
+    # Weeks of order history read to build the demand panel (None: all of it).
+    "HISTORY_WEEKS": None,
+    # "last_order": plan as of the latest order in the data (the demo's 2011 data); "now": today.
+    "REFERENCE_TIME": "last_order",
+    # Used when no policy (product, category or shop-wide) exists.
+    "DEFAULT_POLICY": {
+        "lead_time_days": 7.0,
+        "lead_time_std_days": 0.0,
+        "review_period_days": 7.0,
+        "service_level_type": "csl",
+        "service_level": 0.95,
+        "min_order_quantity": 0,
+        "pack_size": 1,
+        "max_days_of_cover": None,
+    },
+    # Exception thresholds: on hand + on order above EXCESS_FACTOR x order-up-to is excess; stock without
+    # a sale for DEAD_STOCK_WEEKS weeks is dead.
+    "EXCESS_FACTOR": 2.0,
+    "DEAD_STOCK_WEEKS": 13,
+    # Purchase orders in these statuses count as stock on order (a draft is a committed intent, so a
+    # suggestion turned into a draft is not suggested again).
+    "ON_ORDER_STATUSES": ("draft", "ordered"),
+    # Storefront badge: "only N left" at or below this many units.
+    "LOW_STOCK_THRESHOLD": 5,
+    "PLAN_LOCK_SECONDS": 3_600,
+    "RANDOM_STATE": 0,
+}
+
+inventory_settings = AppSettings("INVENTORY", INVENTORY_DEFAULTS)

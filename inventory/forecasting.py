@@ -1,0 +1,245 @@
+"""Demand history from the shop's order lines, the served forecaster, and stored forecasts.
+
+The shop's order lines (read through the shop adapter) become a weekly demand panel
+(:func:`inventory.ml.demand.weekly_demand`); the served forecaster (``INVENTORY["FORECASTER"]``) is
+fitted on it and its forecasts are stored as :class:`~inventory.models.DemandForecast` rows with a
+:class:`~personalization.models.ModelVersion` of kind ``inventory.forecaster``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from personalization import registry
+from personalization.adapters import ShopAdapter, get_adapter
+from personalization.conf import personalization_settings
+from personalization.host import get_order_model
+from personalization.models import ModelVersion
+
+from .conf import inventory_settings
+from .ml import demand as dm
+from .ml.base import Forecaster, quantile_column
+from .ml.gbm import GlobalGBMForecaster
+from .ml.local import METHODS, LocalForecaster
+from .ml.selector import ClassSelector
+from .models import DemandForecast
+
+MODEL_KIND = "inventory.forecaster"
+#: Weeks of actual demand kept on each forecast (for the chart and the safety-stock spread).
+HISTORY_KEEP_WEEKS = 52
+#: A series needs this many selling weeks for the model; younger ones get their recent mean.
+MIN_SELLING_WEEKS = 8
+RECENT_WEEKS = 13
+
+
+class ForecastError(ValueError):
+    """A forecast cannot be made (no order history, unknown forecaster)."""
+
+
+@dataclass(frozen=True)
+class ForecastRun:
+    version: ModelVersion
+    origin: dt.date
+    n_products: int
+    n_modelled: int
+    seconds: float
+
+
+def served_candidates(horizon: int) -> dict[str, Forecaster]:
+    """The served selector's candidates, as benchmarked in ``bench/inventory.py``."""
+    return {
+        "TSB": LocalForecaster("TSB"),
+        "IMAPA": LocalForecaster("IMAPA"),
+        "ADIDA": LocalForecaster("ADIDA"),
+        "AutoETS": LocalForecaster("AutoETS"),
+        "Theta": LocalForecaster("Theta"),
+        "GBM": GlobalGBMForecaster(horizon=horizon, point_loss="poisson", max_iter=100, learning_rate=0.1),
+    }
+
+
+def served_forecaster(name: str, horizon: int, quantiles: Sequence[float] = (0.5, 0.9)) -> Forecaster:
+    """The forecaster named in ``INVENTORY["FORECASTER"]``: ``selector``, ``gbm`` or a local method name."""
+    if name == "selector":
+        return ClassSelector(served_candidates(horizon), horizon=horizon, n_backtests=2)
+    if name == "gbm":
+        return GlobalGBMForecaster(
+            horizon=horizon,
+            quantiles=tuple(quantiles),
+            point_loss="poisson",
+            max_iter=100,
+            learning_rate=0.1,
+            random_state=inventory_settings.RANDOM_STATE,
+        )
+    if name in METHODS:
+        return LocalForecaster(name)
+    raise ForecastError(f"Unknown forecaster {name!r}: use 'selector', 'gbm' or one of {', '.join(METHODS)}.")
+
+
+def reference_time() -> dt.datetime:
+    """The moment plans are made for: now, or the latest order (``INVENTORY["REFERENCE_TIME"]``)."""
+    if inventory_settings.REFERENCE_TIME == "now":
+        return timezone.now()
+    field = personalization_settings.ORDER_FIELDS["placed_at"]
+    latest = get_order_model()._default_manager.aggregate(latest=Max(field))["latest"]
+    return latest or timezone.now()
+
+
+def planning_date() -> dt.date:
+    """The day restock plans are made for (see :func:`reference_time`)."""
+    return timezone.localdate(reference_time())
+
+
+def week_origin(day: dt.date) -> dt.date:
+    """Monday of the week ``day`` falls in: forecasts start there, history ends just before it."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def demand_panel(origin: dt.date, adapter: ShopAdapter | None = None, weeks: int | None = None) -> pd.DataFrame:
+    """Weekly demand panel (``unique_id`` = product id as text) of the complete weeks before ``origin``."""
+    adapter = adapter or get_adapter()
+    tz = timezone.get_current_timezone()
+    end = timezone.make_aware(dt.datetime.combine(origin, dt.time.min), tz)
+    since = None if weeks is None else end - dt.timedelta(weeks=weeks)
+    rows = []
+    for line in adapter.order_lines_since(since):
+        if line.placed_at >= end:
+            break  # lines come ordered by time
+        if line.quantity > 0 and line.price > 0:
+            rows.append((line.product_id, line.placed_at, line.quantity, float(line.price), line.user_id))
+    if not rows:
+        return pd.DataFrame(columns=["unique_id", "ds", "y", "price", "n_lines", "n_customers"])
+    tx = pd.DataFrame(rows, columns=["StockCode", "InvoiceDate", "Quantity", "UnitPrice", "CustomerID"])
+    tx["StockCode"] = tx["StockCode"].astype(str)
+    tx["InvoiceDate"] = pd.to_datetime(tx["InvoiceDate"], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+    return dm.weekly_demand(tx, end=pd.Timestamp(origin - dt.timedelta(days=7)))
+
+
+def _recent_mean_forecast(panel: pd.DataFrame, horizon: int, quantiles: Sequence[float]) -> pd.DataFrame:
+    """Mean of the last weeks for every series, flat over the horizon; quantiles from the same weeks."""
+    recent = panel.groupby("unique_id", sort=True).tail(RECENT_WEEKS)
+    g = recent.groupby("unique_id", sort=True)["y"]
+    base = pd.DataFrame({"mean": g.mean()})
+    for tau in quantiles:
+        base[quantile_column(tau)] = g.quantile(tau)
+    base = base.reset_index()
+    out = base.loc[base.index.repeat(horizon)].reset_index(drop=True)
+    out["step"] = np.tile(np.arange(1, horizon + 1), len(base))
+    return out
+
+
+def _selector_metrics(model: ClassSelector) -> dict[str, float]:
+    bt = model.backtest_
+    chosen = pd.Series(False, index=bt.index)
+    for cls, (cand, col) in model.choice_.items():
+        chosen |= (bt["demand_class"] == cls) & (bt["candidate"] == cand) & (bt["point"] == col)
+    total = float(bt.loc[chosen, "y"].sum())
+    return {"backtest_wape": float(bt.loc[chosen, "abs_err"].sum()) / total} if total > 0 else {}
+
+
+def forecast_demand(origin: dt.date | None = None, adapter: ShopAdapter | None = None) -> ForecastRun:
+    """Fit the served forecaster on the order history before ``origin`` and store its forecasts.
+
+    ``origin`` defaults to the Monday of :func:`planning_date`. One ``DemandForecast`` per product that
+    ever sold (replacing that origin's earlier ones) and one active ``ModelVersion``.
+    """
+    started = time.perf_counter()
+    origin = origin or week_origin(planning_date())
+    origin = week_origin(origin)
+    horizon = int(inventory_settings.FORECAST_HORIZON_WEEKS)
+    quantiles = tuple(float(q) for q in inventory_settings.FORECAST_QUANTILES)
+    name = inventory_settings.FORECASTER
+    model = served_forecaster(name, horizon, quantiles)
+    panel = demand_panel(origin, adapter, inventory_settings.HISTORY_WEEKS)
+    if panel.empty:
+        raise ForecastError(f"No sales before {origin}: nothing to forecast from.")
+    panel["ds"] = pd.to_datetime(panel["ds"])
+    version = registry.begin(
+        MODEL_KIND,
+        {"forecaster": name, "horizon": horizon, "quantiles": list(quantiles), "origin": origin.isoformat()},
+        data_start=timezone.make_aware(panel["ds"].min().to_pydatetime()),
+        data_end=timezone.make_aware(dt.datetime.combine(origin, dt.time.min)),
+    )
+    try:
+        modelled = dm.select_series(panel, pd.Timestamp(origin), min_weeks=MIN_SELLING_WEEKS)
+        parts, metrics, method_of = [], {}, {}
+        if modelled:
+            registry.report_progress(version, 10, f"Fitting {name} on {len(modelled)} series")
+            history = panel[panel["unique_id"].isin(set(modelled))].reset_index(drop=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(history)
+                fc = model.predict(horizon, quantiles)
+            if isinstance(model, ClassSelector):
+                metrics = _selector_metrics(model)
+                method_of = {uid: model.choice_[cls][0] for uid, cls in model.classes_.items()}
+            parts.append(fc)
+        rest = panel[~panel["unique_id"].isin(set(modelled))]
+        if not rest.empty:
+            parts.append(_recent_mean_forecast(rest, horizon, quantiles).assign(_recent=True))
+        registry.report_progress(version, 80, "Storing forecasts")
+        fc = pd.concat(parts, ignore_index=True).sort_values(["unique_id", "step"], kind="mergesort")
+        classes = dm.classify_demand(panel).set_index("unique_id")["demand_class"]
+        n_modelled = _store(version, origin, horizon, quantiles, fc, panel, classes, name, method_of)
+        metrics = {**metrics, "n_series": float(fc["unique_id"].nunique()), "n_modelled": float(len(modelled))}
+        registry.finish(version, metrics)
+        registry.activate(version)
+    except Exception as exc:
+        registry.fail(version, exc)
+        raise
+    return ForecastRun(version, origin, int(fc["unique_id"].nunique()), n_modelled, time.perf_counter() - started)
+
+
+def _store(
+    version: ModelVersion,
+    origin: dt.date,
+    horizon: int,
+    quantiles: Sequence[float],
+    fc: pd.DataFrame,
+    panel: pd.DataFrame,
+    classes: pd.Series,
+    name: str,
+    method_of: dict[str, str],
+) -> int:
+    qcols = [quantile_column(t) for t in quantiles]
+    ids = fc["unique_id"].drop_duplicates().tolist()
+    n = len(ids)
+    mean = fc["mean"].to_numpy(dtype=float).reshape(n, horizon)
+    qs = {col: fc[col].to_numpy(dtype=float).reshape(n, horizon) for col in qcols}
+    flags = fc["_recent"].eq(True) if "_recent" in fc else pd.Series(False, index=fc.index)
+    recent = flags.to_numpy(dtype=bool).reshape(n, horizon)[:, 0]
+    tail = panel.groupby("unique_id", sort=False).tail(HISTORY_KEEP_WEEKS).groupby("unique_id")["y"].apply(list)
+    rows = []
+    for i, uid in enumerate(ids):
+        rows.append(
+            DemandForecast(
+                product_id=int(uid),
+                origin=origin,
+                horizon=horizon,
+                period_days=7,
+                mean=[round(float(v), 4) for v in mean[i]],
+                quantiles={col: [round(float(v), 4) for v in qs[col][i]] for col in qcols},
+                method="recent_mean" if recent[i] else method_of.get(uid, name),
+                demand_class=str(classes.get(uid, "")),
+                history=[float(v) for v in tail.get(uid, [])],
+                model_version=version,
+            )
+        )
+    registry.store_artifact(
+        version,
+        {"product_ids": np.asarray([int(u) for u in ids], dtype=np.int64), "mean": mean, **qs},
+        {"origin": origin.isoformat(), "columns": ["mean", *qcols], "period_days": 7},
+    )
+    with transaction.atomic():
+        DemandForecast.objects.filter(origin=origin, product_id__in=[int(u) for u in ids]).delete()
+        DemandForecast.objects.bulk_create(rows, batch_size=1000)
+    return int((~recent).sum())

@@ -1,0 +1,40 @@
+"""``manage.py plan_restock``: forecast demand from the shop's orders and refresh restock suggestions."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from inventory import services
+
+
+class Command(BaseCommand):
+    help = "Forecast weekly demand per product (the served forecaster) and refresh the restock suggestions."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-forecast", action="store_true", help="Plan from the stored forecasts only.")
+        parser.add_argument("--date", help="Plan as of this day (YYYY-MM-DD); default: the latest order's day.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        today = None
+        if options["date"]:
+            try:
+                today = dt.date.fromisoformat(options["date"])
+            except ValueError as exc:
+                raise CommandError(f"--date must be YYYY-MM-DD, not {options['date']!r}.") from exc
+        try:
+            run = services.run_planning(forecast=not options["no_forecast"], today=today)
+        except (services.ForecastError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        if run.forecast is not None:
+            f = run.forecast
+            self.stdout.write(
+                f"Forecast from {f.origin}: {f.n_products} products ({f.n_modelled} by the model), "
+                f"version {f.version.pk}, {f.seconds:.1f} s"
+            )
+        p = run.plan
+        self.stdout.write(self.style.SUCCESS(
+            f"Planned {p.products} products as of {p.today}: {p.created} new, {p.updated} updated, "
+            f"{p.removed} resolved suggestions; {p.suggested_units} units suggested."
+        ))

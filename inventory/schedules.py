@@ -1,0 +1,13 @@
+"""Default periodic jobs of the inventory app, installed by ``manage.py install_schedules``."""
+from __future__ import annotations
+
+from personalization.schedules import ScheduleSpec
+
+DEFAULT_SCHEDULES = [
+    ScheduleSpec(
+        name="ShopSense: forecast demand and plan restocking",
+        task="inventory.plan_restock",
+        description="Refits the demand forecaster on all orders and refreshes the restock suggestions.",
+        crontab="0 3 * * *",
+    ),
+]

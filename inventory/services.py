@@ -1,0 +1,59 @@
+"""The inventory app's services, in one place for views, admin actions, commands and tasks.
+
+* forecasting — :func:`forecast_demand` (weekly panel from order lines, served forecaster, stored forecasts);
+* planning — :func:`plan_restock`, :func:`compute_plan` (safety stock, reorder point, order-up-to);
+* purchasing — :func:`create_purchase_orders`, :func:`mark_ordered`, :func:`receive_purchase_order`,
+  :func:`set_suggestion_status`.
+
+:func:`run_planning` is the nightly job: forecast, then plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from .forecasting import ForecastError, ForecastRun, demand_panel, forecast_demand, planning_date, week_origin
+from .planning import PlanInput, PlanResult, PlanSummary, PolicyValues, compute_plan, on_order_by_product, plan_restock
+from .purchasing import (
+    PurchasingError,
+    create_purchase_orders,
+    mark_ordered,
+    receive_purchase_order,
+    set_suggestion_status,
+)
+
+__all__ = [
+    "ForecastError",
+    "ForecastRun",
+    "PlanInput",
+    "PlanResult",
+    "PlanSummary",
+    "PolicyValues",
+    "PurchasingError",
+    "PlanningRun",
+    "compute_plan",
+    "create_purchase_orders",
+    "demand_panel",
+    "forecast_demand",
+    "mark_ordered",
+    "on_order_by_product",
+    "plan_restock",
+    "planning_date",
+    "receive_purchase_order",
+    "run_planning",
+    "set_suggestion_status",
+    "week_origin",
+]
+
+
+@dataclass(frozen=True)
+class PlanningRun:
+    forecast: ForecastRun | None
+    plan: PlanSummary
+
+
+def run_planning(forecast: bool = True, today: dt.date | None = None) -> PlanningRun:
+    """Refresh the forecasts (unless ``forecast`` is False) and plan restocking for every product."""
+    run = forecast_demand(week_origin(today) if today else None) if forecast else None
+    return PlanningRun(run, plan_restock(today))
