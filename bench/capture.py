@@ -37,9 +37,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from results_md import RESULTS, write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- capture:start -->", "<!-- capture:end -->"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/capture_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/3"
 LOAD_AT_START = os.getloadavg()[0]
@@ -374,17 +374,6 @@ def report(signal_samples: Samples, endpoint: list[dict[str, Any]], command: str
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{START}\n{section}{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_DB)
@@ -426,7 +415,7 @@ def run_bench(args: argparse.Namespace) -> None:
     section = report(signal_samples, endpoint, command)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("capture", section)
         print(f"Wrote the Capture section of {RESULTS.relative_to(ROOT)}")
 
 

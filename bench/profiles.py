@@ -31,10 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from results_md import RESULTS, write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- profiles:start -->", "<!-- profiles:end -->"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/profiles_bench"
 CORE_STAGES = (
     ("Aggregating purchases", "aggregate"),
@@ -294,17 +294,6 @@ def section(full: dict[str, Any] | None, rows: list[dict[str, Any]], command: st
     return "\n".join(out) + "\n"
 
 
-def write(text: str) -> None:
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{START}\n{text}{END}"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        current = head + block + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="synthetic customer counts (comma-separated)")
@@ -328,7 +317,7 @@ def main() -> None:
     text = section(full, rows, command.strip(), (load_start, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
-        write(text)
+        write_section("profiles", text)
         print(f"Wrote the Customer profiles section of {RESULTS.relative_to(ROOT)}")
 
 
