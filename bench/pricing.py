@@ -15,7 +15,8 @@ Results go to the ``## Dynamic pricing (PROTOCOL §4)`` section of bench/RESULTS
 ``<!-- pricing:start -->`` / ``<!-- pricing:end -->`` markers (other sections are kept).
 
     python bench/pricing.py                 # full run (about 5-10 minutes on 2 shared cores)
-    python bench/pricing.py --quick --no-write
+    python bench/pricing.py --quick         # smoke run, prints only
+    python bench/pricing.py --tuning        # the tuning-seed comparison that fixed the default
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ import datetime as dt
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # before bench/ (this file is bench/pricing.py; the package is pricing/)
+
+from results_md import write_section  # noqa: E402  (bench/ is on sys.path: the script's own folder)
 
 from pricing.ml.demand_data import weekly_demand_panel  # noqa: E402
 from pricing.ml.elasticity import ElasticityEstimator, loglog_ols  # noqa: E402
@@ -49,8 +51,6 @@ from pricing.ml.strategies import (  # noqa: E402
     greedy_strategy,
 )
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- pricing:start -->", "<!-- pricing:end -->"
 DATA = ROOT / "data" / "online_retail.csv.gz"
 REGRET_AT = (4, 13, 26, 52)
 TUNING_SEEDS = "101-108"
@@ -368,21 +368,6 @@ def section(results: list[dict], names: list[str], recovery: list[str], real: li
     return "\n".join(out) + "\n"
 
 
-def write(text: str) -> None:
-    """Replace (or append) this benchmark's section of bench/RESULTS.md atomically, keeping the others."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{START}\n{text}{END}"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        current = head + block + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, prefix=".RESULTS.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(current)
-    os.replace(tmp, RESULTS)
-
-
 def tuning(n_products: int, n_periods: int) -> None:
     """The comparison that fixed the default: exploitation vs Thompson exploration on the tuning seeds."""
     seeds = list(range(101, 109))
@@ -412,7 +397,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="2024,2025,2026", help="market seeds (comma-separated)")
     parser.add_argument("--products", type=int, default=240, help="products per market")
     parser.add_argument("--periods", type=int, default=52, help="weekly periods")
-    parser.add_argument("--quick", action="store_true", help="60 products, one seed, the four headline rows")
+    parser.add_argument("--quick", action="store_true",
+                        help="60 products, one seed, the four headline rows; prints only (never writes RESULTS.md)")
     parser.add_argument("--skip-real", action="store_true", help="leave out the real-data table")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     parser.add_argument("--tuning", action="store_true", help="only the tuning-seed comparison that fixed the default")
@@ -434,9 +420,9 @@ def main() -> None:
     text = section(results, names, recovery, real, command, seeds, (load_start, os.getloadavg()[0]),
                    time.perf_counter() - t0)
     print(text)
-    if not args.no_write:
-        write(text)
-        print(f"Wrote the Dynamic pricing section of {RESULTS.relative_to(ROOT)}")
+    if not (args.no_write or args.quick):
+        path = write_section("pricing", text)
+        print(f"Wrote the Dynamic pricing section of {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
