@@ -192,6 +192,7 @@ def main() -> None:
         print(message, flush=True)
 
     t0 = time.perf_counter()
+    load_start = os.getloadavg()[0]
     transactions = ev.clean_online_retail(ev.read_online_retail(args.data))
     validation = ev.make_split(transactions, VALIDATION_CUTOFF)
     test = ev.make_split(transactions, TEST_CUTOFF)
@@ -262,7 +263,8 @@ def main() -> None:
             log(f"  retrain {name}: {seconds:.1f}s")
 
     total = time.perf_counter() - t0
-    section = render(args, anchor_rows, tuned_rows, hybrid_rows, hybrid_val, tuned, retrain, total, test)
+    loads = (load_start, os.getloadavg()[0])
+    section = render(args, anchor_rows, tuned_rows, hybrid_rows, hybrid_val, tuned, retrain, total, test, loads)
     print(section)
     if not args.no_write:
         write_results(section)
@@ -279,13 +281,14 @@ def params_label(params: dict[str, Any]) -> str:
 
 def render(args: argparse.Namespace, anchor_rows: list, tuned_rows: list, hybrid_rows: list,
            hybrid_val: dict[str, dict[str, float]], tuned: dict, retrain: list[tuple[str, float]], total: float,
-           test: ev.Split) -> str:
+           test: ev.Split, loads: tuple[float, float]) -> str:
     command = "python bench/recommenders.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     out = [
         "## Recommendations (PROTOCOL §1)",
         "",
-        f"`{command.strip()}` — {dt.date.today().isoformat()}, {os.cpu_count()} CPU cores shared with other jobs,"
-        f" {args.threads} threads. Test split: {test.eval_users['all'].size:,} users (task all), "
+        f"`{command.strip()}` — {dt.date.today().isoformat()}, {os.cpu_count()} CPU cores shared with other jobs"
+        f" (load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end), {args.threads} threads."
+        f" Test split: {test.eval_users['all'].size:,} users (task all), "
         f"{test.eval_users['new'].size:,} (task new), catalogue {test.n_items:,}. Whole run {total / 60:.1f} min.",
         "",
         "### Anchors as the protocol defines them (this run vs PROTOCOL.md)",

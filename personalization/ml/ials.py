@@ -34,11 +34,11 @@ class ImplicitALS(Recommender):
 
         data = as_interactions(interactions)
         x = user_item_weights(data, self.half_life_days).astype(np.float32)
-        model = AlternatingLeastSquares(
-            factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-            iterations=self.iterations, num_threads=self.num_threads, random_state=self.random_state,
-        )
         with threadpool_limits(limits=1, user_api="blas"):
+            model = AlternatingLeastSquares(
+                factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+                iterations=self.iterations, num_threads=self.num_threads, random_state=self.random_state,
+            )
             model.fit(sp.csr_matrix(x), show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)

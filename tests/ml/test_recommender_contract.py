@@ -38,6 +38,7 @@ SMALL_SOURCES = {
 FACTORIES: dict[str, Callable[[], Recommender]] = {
     "toppop": lambda: TopPop(window_days=30),
     "repeat": lambda: RepeatPurchase(half_life_days=30),
+    "repeat_pop": lambda: RepeatPurchase(half_life_days=30, popularity_weight=0.5),
     "itemknn": lambda: ItemKNN(n_neighbors=10, shrink=1.0),
     "ease": lambda: EASE(lam=5.0),
     "ease_decay": lambda: EASE(lam=5.0, half_life_days=30, weighting="latest"),
@@ -252,6 +253,20 @@ def test_repeat_model_ranks_the_users_own_frequent_item_first() -> None:
     assert ids[0].tolist() == [3, 1, 0]
 
 
+def test_repeat_popularity_weight_puts_own_items_in_demand_first() -> None:
+    # given a user who bought item 3 twice and item 1 once, item 1 being bought by three others recently
+    users = np.array([0, 0, 0, 1, 2, 3])
+    items = np.array([3, 3, 1, 1, 1, 1])
+    stamps = NOW - np.array([5, 6, 5, 1, 1, 1]) * DAY
+    data = Interactions(users, items, 4, 5, timestamps=stamps, now=NOW)
+    # when the repeat model ranks without and with a popularity weight
+    plain, _ = RepeatPurchase(half_life_days=30).fit(data).recommend([0], n=2)
+    weighted, _ = RepeatPurchase(half_life_days=30, popularity_weight=1.0).fit(data).recommend([0], n=2)
+    # then the user's own frequent item leads alone, the popular own item leads with the weight
+    assert plain[0].tolist() == [3, 1]
+    assert weighted[0].tolist() == [1, 3]
+
+
 def test_toppop_counts_distinct_buyers_within_the_window_only() -> None:
     # given item 0 bought by three users 100 days ago, item 1 by two users yesterday (one of them twice)
     users = np.array([0, 1, 2, 3, 4, 4])
@@ -322,10 +337,15 @@ def test_tree_ensemble_predicts_like_scikit_learn() -> None:
     y = (x[:, 0] + x[:, 1] * x[:, 2] > 0.8).astype(int)
     x[::7, 3] = np.nan
     classifier = HistGradientBoostingClassifier(max_iter=15, random_state=0).fit(x, y)
-    # when its trees are exported to arrays and round-tripped
+    # when its trees are exported to arrays and round-tripped, and walked compiled or in numpy
     forest = TreeEnsemble.from_arrays(TreeEnsemble.from_hist_gradient_boosting(classifier).to_arrays())
-    # then the probabilities equal scikit-learn's
-    np.testing.assert_allclose(forest.predict_proba(x), classifier.predict_proba(x)[:, 1], rtol=1e-9)
+    compiled = forest.predict_proba(x)
+    plain = TreeEnsemble.from_arrays(forest.to_arrays())
+    object.__setattr__(plain, "_compiled", [])  # as if scikit-learn's private tree walker were gone
+    # then both give scikit-learn's probabilities
+    expected = classifier.predict_proba(x)[:, 1]
+    np.testing.assert_allclose(compiled, expected, rtol=1e-9)
+    np.testing.assert_allclose(plain.predict_proba(x), expected, rtol=1e-9)
 
 
 def test_hybrid_for_new_items_never_returns_a_past_purchase(fitted: dict[str, Recommender],
