@@ -324,6 +324,7 @@ class ThompsonInventoryStrategy(_ModelStrategy):
     paper's independent Gamma-Poisson posterior per ladder price (no shared structure: slow to learn
     on a fine ladder, kept for comparison). The ladder runs from the hard floor to the ceiling (or
     ``ladder_top`` times the first price when there is no ceiling), ``ladder_spacing`` apart.
+    ``exploration`` scales the posterior draw of the log-log model (1: Thompson sampling as published).
     """
 
     name = "thompson-inventory"
