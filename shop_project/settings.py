@@ -128,7 +128,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("SHOPSENSE_STATIC_ROOT", VAR_DIR / "static"))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("SHOPSENSE_MEDIA_ROOT", VAR_DIR / "media"))
 
@@ -218,4 +218,5 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+for _folder in (VAR_DIR, STATIC_ROOT):
+    _folder.mkdir(parents=True, exist_ok=True)
