@@ -1,0 +1,269 @@
+"""Admin for pricing: policies, suggestions (approve / reject with a reason / apply), history (roll back, chart), pause.
+
+Actions are permission-checked with Django's model permissions: approving and rejecting need
+``pricing.change_pricesuggestion``; applying also needs ``pricing.add_pricechange`` (it writes history),
+and rolling back needs ``pricing.add_pricechange``. Refusals (pause, circuit breaker, stale price)
+come back as admin messages, never as errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from personalization.adapters import get_adapter
+from personalization.host import get_product_model
+
+from . import actions
+from .charts import price_history_svg
+from .models import PriceChange, PriceSuggestion, PricingPolicy, PricingSettings
+from .selectors import price_history
+
+
+def _chart_link(product_id: int) -> str:
+    return format_html('<a href="{}">chart</a>', reverse("admin:pricing_pricechange_chart", args=[product_id]))
+
+
+@admin.register(PricingPolicy)
+class PricingPolicyAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "scope",
+        "product",
+        "category",
+        "min_margin",
+        "absolute_floor",
+        "ceiling",
+        "max_change",
+        "strategy",
+        "mode",
+        "is_active",
+    )
+    list_filter = ("scope", "strategy", "mode", "is_active")
+    search_fields = ("name", "category")
+    raw_id_fields = ("product",)
+    fieldsets = (
+        (None, {"fields": ("name", "scope", "product", "category", "is_active")}),
+        (
+            "Floors (leave the margin and the absolute floor blank to keep the price as it is)",
+            {"fields": ("min_margin", "map_price", "absolute_floor")},
+        ),
+        ("Limits", {"fields": ("ceiling", "max_change", "min_interval", "price_endings")}),
+        ("Strategy", {"fields": ("strategy", "mode")}),
+    )
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Why these prices should not be used.")
+
+
+@admin.register(PriceSuggestion)
+class PriceSuggestionAdmin(admin.ModelAdmin):
+    list_display = (
+        "product",
+        "current_price",
+        "suggested_price",
+        "change",
+        "profit_delta",
+        "confidence_pct",
+        "binding_rule",
+        "strategy",
+        "status",
+        "created_at",
+        "chart",
+    )
+    list_filter = ("status", "strategy", "binding_rule")
+    list_select_related = ("product",)
+    actions = ("approve_selected", "reject_selected", "apply_selected")
+    readonly_fields = ("trail_table",)
+    exclude = ("clamp_trail",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("pricing.change_pricesuggestion")
+
+    def has_apply_permission(self, request: HttpRequest) -> bool:
+        return self.has_approve_permission(request) and request.user.has_perm("pricing.add_pricechange")
+
+    @admin.display(description="change")
+    def change(self, obj: PriceSuggestion) -> str:
+        return f"{obj.change_share:+.1%}"
+
+    @admin.display(description="Δ profit / week")
+    def profit_delta(self, obj: PriceSuggestion) -> str:
+        if obj.expected_profit_suggested is None or obj.expected_profit_current is None:
+            return "–"
+        return f"{obj.expected_profit_suggested - obj.expected_profit_current:+.2f}"
+
+    @admin.display(description="confidence")
+    def confidence_pct(self, obj: PriceSuggestion) -> str:
+        return f"{obj.confidence:.0%}"
+
+    @admin.display(description="history")
+    def chart(self, obj: PriceSuggestion) -> str:
+        return _chart_link(obj.product_id)
+
+    @admin.display(description="clamp trail")
+    def trail_table(self, obj: PriceSuggestion) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (step["rule"], f"{step['before']:.2f}", f"{step['after']:.2f}", step["status"])
+                for step in obj.clamp_trail
+            ),
+        )
+        return format_html("<table><tr><th>rule</th><th>before</th><th>after</th><th>status</th></tr>{}</table>", rows)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[PriceSuggestion], verb: str, func: Any) -> None:
+        done, refused = 0, []
+        for suggestion in queryset.order_by("pk"):
+            try:
+                func(suggestion)
+                done += 1
+            except actions.PricingError as exc:
+                refused.append(f"#{suggestion.pk}: {exc}")
+                if isinstance(exc, (actions.PricingPaused, actions.CircuitBreakerTripped)):
+                    break  # the same refusal would repeat for every row
+        if done:
+            self.message_user(request, f"{done} suggestion(s) {verb}.", messages.SUCCESS)
+        for text in refused:
+            self.message_user(request, text, messages.ERROR)
+
+    @admin.action(description="Approve selected suggestions", permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[PriceSuggestion]) -> None:
+        self._each(request, queryset, "approved", lambda s: actions.approve(s, request.user))
+
+    @admin.action(description="Approve and apply selected suggestions", permissions=["apply"])
+    def apply_selected(self, request: HttpRequest, queryset: QuerySet[PriceSuggestion]) -> None:
+        self._each(request, queryset, "applied", lambda s: actions.apply_suggestion(s, request.user))
+
+    @admin.action(description="Reject selected suggestions (with a reason)", permissions=["approve"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[PriceSuggestion]) -> HttpResponse | None:
+        form = RejectForm(request.POST if "reason" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._each(request, queryset, "rejected", lambda s: actions.reject(s, request.user, reason))
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject price suggestions",
+            "opts": self.model._meta,
+            "queryset": queryset,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/pricing/pricesuggestion/reject.html", context)
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(admin.ModelAdmin):
+    """The price history: read-only, never edited or deleted; the latest change of a product can be rolled back."""
+
+    list_display = (
+        "product",
+        "old_price",
+        "new_price",
+        "change",
+        "source",
+        "changed_by",
+        "changed_at",
+        "suggestion",
+        "chart",
+    )
+    list_filter = ("source",)
+    search_fields = ("reason",)
+    list_select_related = ("product", "changed_by")
+    actions = ("roll_back",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_rollback_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("pricing.add_pricechange")
+
+    @admin.display(description="change")
+    def change(self, obj: PriceChange) -> str:
+        return f"{obj.new_price / obj.old_price - 1:+.1%}" if obj.old_price else "–"
+
+    @admin.display(description="history")
+    def chart(self, obj: PriceChange) -> str:
+        return _chart_link(obj.product_id)
+
+    @admin.action(description="Roll back selected changes (restores the old price)", permissions=["rollback"])
+    def roll_back(self, request: HttpRequest, queryset: QuerySet[PriceChange]) -> None:
+        done = 0
+        for change in queryset.order_by("-changed_at", "-id"):
+            try:
+                actions.rollback(change, request.user)
+                done += 1
+            except actions.PricingError as exc:
+                self.message_user(request, f"Change #{change.pk}: {exc}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} change(s) rolled back.", messages.SUCCESS)
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.chart_view)
+        return [path("chart/<int:product_id>/", view, name="pricing_pricechange_chart"), *super().get_urls()]
+
+    def chart_view(self, request: HttpRequest, product_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        product = get_object_or_404(get_product_model()._default_manager, pk=product_id)
+        changes, suggestions = price_history(product)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Price history of {product}",
+            "opts": self.model._meta,
+            "product": product,
+            "chart": price_history_svg(changes, suggestions, get_adapter().get_price(product)),
+            "changes": changes[::-1],
+        }
+        return TemplateResponse(request, "admin/pricing/pricechange/chart.html", context)
+
+
+@admin.register(PricingSettings)
+class PricingSettingsAdmin(admin.ModelAdmin):
+    """The pause switch and the circuit breaker: one row, edited in place."""
+
+    list_display = ("__str__", "paused", "breaker_max_change", "updated_at", "updated_by")
+    readonly_fields = ("updated_at", "updated_by")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        row = PricingSettings.load()
+        return HttpResponseRedirect(reverse("admin:pricing_pricingsettings_change", args=[row.pk]))
+
+    def save_model(self, request: HttpRequest, obj: PricingSettings, form: Any, change: bool) -> None:
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+        if "paused" in form.changed_data:
+            level = messages.WARNING if obj.paused else messages.SUCCESS
+            self.message_user(
+                request, "Pricing is paused: no price will change." if obj.paused else "Pricing resumed.", level
+            )
