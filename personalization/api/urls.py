@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import profiles, views
+from . import profiles, recommendations, views
 
 app_name = "personalization-api"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("profiles/<int:user_id>/", profiles.StaffProfileDetailView.as_view(), name="profile-detail"),
     path("segments/", profiles.SegmentsView.as_view(), name="segments"),
     path("segments/rebuild/", profiles.RebuildView.as_view(), name="segments-rebuild"),
+    path("recommendations/", recommendations.RecommendationsView.as_view(), name="recommendations"),
 ]

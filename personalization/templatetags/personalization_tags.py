@@ -122,3 +122,112 @@ def do_if_segment(parser: template.base.Parser, token: template.base.Token) -> I
     else:
         nodelist_false = template.NodeList()
     return IfSegmentNode(names, nodelist_true, nodelist_false)
+
+
+# --- Recommendations ------------------------------------------------------------------------------
+# {% recommendations "for_you" limit=8 %}   {% similar_items product %}   {% bought_together product %}
+# {% bought_together cart_lines %}          {% recently_viewed %}           {% best_sellers category="Garden" %}
+# Each renders personalization/widgets/<placement>.html; every link carries ?rec=<recommendation id>.
+WIDGET_TITLES = {
+    "for_you": "Recommended for you",
+    "similar": "Similar products",
+    "bought_together": "Frequently bought together",
+    "recently_viewed": "Recently viewed",
+    "best_sellers": "Best sellers",
+}
+
+
+def _product_ids(products: Any) -> list[int]:
+    """Ids of a product, a list of products, or cart lines with a ``product``."""
+    if products is None or products == "":
+        return []
+    many = [products] if hasattr(products, "pk") else products
+    ids = []
+    for entry in many:
+        product = getattr(entry, "product", entry)
+        pk = getattr(product, "pk", None)
+        if pk is not None:
+            ids.append(int(pk))
+    return ids
+
+
+def _widget_context(context: template.Context, placement: str, products: Any = None, limit: int = 8,
+                    category: str | None = None, title: str | None = None, exclude_bought: bool = False,
+                    per_category: int | None = None) -> dict[str, Any]:
+    import logging
+
+    from ..adapters import get_adapter
+    from ..conf import personalization_settings
+    from ..recommending import serving
+    from ..visitor import get_visitor_id
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    ids = _product_ids(products)
+    empty = {"recs": None, "items": [], "title": title or WIDGET_TITLES[placement]}
+    if placement in {"similar", "bought_together"} and not ids:
+        return empty
+    try:
+        recs = serving.recommend(
+            placement, user=user, session_key=get_visitor_id(request) if request is not None else "",
+            product_ids=ids, limit=int(limit), category=category or None, exclude_bought=exclude_bought,
+            per_category=per_category,
+        )
+    except Exception:  # noqa: BLE001 - a widget never breaks the page around it
+        logging.getLogger(__name__).exception("Recommendations widget %s failed.", placement)
+        return empty
+    adapter = get_adapter()
+    name_field = personalization_settings.PRODUCT_FIELDS.get("name")
+    items = []
+    for item in recs:
+        get_url = getattr(item.product, "get_absolute_url", None)
+        try:
+            price = adapter.get_price(item.product)
+        except Exception:  # noqa: BLE001
+            price = None
+        items.append({
+            "product": item.product, "product_id": item.product_id, "source": item.source, "price": price,
+            "name": (getattr(item.product, name_field, None) if name_field else None) or str(item.product),
+            "url": f"{get_url()}?rec={recs.id}" if get_url else "",
+        })
+    return {"recs": recs, "items": items, "title": title or WIDGET_TITLES[placement], "request": request}
+
+
+@register.simple_tag(takes_context=True)
+def recommendations(context: template.Context, placement: str, product: Any = None, limit: int = 8,
+                    category: str | None = None, title: str | None = None, exclude_bought: bool = False,
+                    per_category: int | None = None) -> str:
+    """``{% recommendations "for_you" limit=8 %}``: any placement's widget (``product=`` for similar and
+    bought together), rendered with ``personalization/widgets/<placement>.html``."""
+    from django.template.loader import render_to_string
+
+    if placement not in WIDGET_TITLES:
+        choices = ", ".join(WIDGET_TITLES)
+        raise template.TemplateSyntaxError(f"Unknown placement {placement!r}; choose one of {choices}.")
+    data = _widget_context(context, placement, product, limit, category, title, exclude_bought, per_category)
+    return render_to_string(f"personalization/widgets/{placement}.html", data, request=context.get("request"))
+
+
+@register.simple_tag(takes_context=True)
+def similar_items(context: template.Context, product: Any, limit: int = 8, title: str | None = None) -> str:
+    """``{% similar_items product %}``: products like this one."""
+    return recommendations(context, "similar", product=product, limit=limit, title=title)
+
+
+@register.simple_tag(takes_context=True)
+def bought_together(context: template.Context, products: Any, limit: int = 4, title: str | None = None) -> str:
+    """``{% bought_together product %}`` or ``{% bought_together cart_lines %}``: co-purchases (lift > 1)."""
+    return recommendations(context, "bought_together", product=products, limit=limit, title=title)
+
+
+@register.simple_tag(takes_context=True)
+def recently_viewed(context: template.Context, limit: int = 8, title: str | None = None) -> str:
+    """``{% recently_viewed %}``: what this visitor looked at lately."""
+    return recommendations(context, "recently_viewed", limit=limit, title=title)
+
+
+@register.simple_tag(takes_context=True)
+def best_sellers(context: template.Context, category: str | None = None, limit: int = 8,
+                 title: str | None = None) -> str:
+    """``{% best_sellers category="Garden" %}``: the best sellers, overall or of one category."""
+    return recommendations(context, "best_sellers", category=category, limit=limit, title=title)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.template import Context, Template
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from personalization import capture, registry
 from personalization.models import Event, ModelVersion, RecommendationList
@@ -24,6 +26,12 @@ _ids = itertools.count(1)
 def purchase(user, item, when: dt.datetime) -> Event:
     return Event(event_type="purchase", user=user, product=item, quantity=1, price=Decimal("1.00"),
                  source="import", client_event_id=f"test:{next(_ids)}", timestamp=when)
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    serving._TABLES.clear()
 
 
 @pytest.fixture
@@ -216,3 +224,95 @@ def test_impressions_are_recorded_with_the_recommendation_id(trained, django_cap
     shown = Event.objects.filter(event_type="impression", recommendation_id=result.id)
     assert sorted(shown.values_list("product_id", flat=True)) == sorted(result.product_ids)
     assert serving.version_of_recommendation(result.id) == trained["version"].pk
+
+
+# --- the API ----------------------------------------------------------------------------------------------
+def test_a_customer_reads_their_own_list(trained):
+    customer = trained["users"][0]
+    client = APIClient()
+    client.force_authenticate(customer)
+
+    response = client.get(URL, {"placement": "for_you", "limit": 3})
+
+    assert response.status_code == 200
+    body = response.json()
+    expected = serving.recommend("for_you", user=customer, limit=3, record_impressions=False)
+    assert [item["product"] for item in body["items"]] == expected.product_ids
+    assert body["model_version"] == trained["version"].pk
+    assert body["recommendation_id"].startswith(f"{trained['version'].pk}-for_you-")
+
+
+def test_a_customer_cannot_read_another_customers_list(trained):
+    client = APIClient()
+    client.force_authenticate(trained["users"][0])
+
+    response = client.get(URL, {"placement": "for_you", "user": trained["users"][1].pk})
+
+    assert response.status_code == 403
+
+
+def test_staff_may_read_any_customers_list(trained):
+    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    client = APIClient()
+    client.force_authenticate(staff)
+
+    response = client.get(URL, {"placement": "for_you", "user": trained["users"][1].pk, "limit": 4})
+
+    expected = serving.recommend("for_you", user=trained["users"][1], limit=4, record_impressions=False)
+    assert [item["product"] for item in response.json()["items"]] == expected.product_ids
+
+
+def test_a_guest_gets_a_list_from_their_session(trained):
+    client = APIClient()
+
+    response = client.get(URL, {"placement": "best_sellers", "limit": 2})
+
+    assert response.status_code == 200
+    assert [item["source"] for item in response.json()["items"]] == ["best seller", "best seller"]
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({}, "placement"),
+    ({"placement": "everything"}, "placement"),
+    ({"placement": "for_you", "limit": "0"}, "limit"),
+    ({"placement": "for_you", "limit": "many"}, "limit"),
+    ({"placement": "similar"}, "product"),
+    ({"placement": "similar", "product": "abc"}, "product"),
+    ({"placement": "bought_together", "product": "999999"}, "product"),
+    ({"placement": "for_you", "per_category": "-1"}, "per_category"),
+])
+def test_bad_parameters_give_400_naming_the_field(db, params, field):
+    response = APIClient().get(URL, params)
+
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_similar_items_through_the_api_leave_out_the_product_itself(trained):
+    product = trained["items"][1]
+
+    response = APIClient().get(URL, {"placement": "similar", "product": str(product.pk), "limit": 3})
+
+    products = [item["product"] for item in response.json()["items"]]
+    assert len(products) == 3 and product.pk not in products
+
+
+# --- template tags -----------------------------------------------------------------------------------------
+def test_the_widget_shows_the_list_with_its_recommendation_id(trained):
+    request = guest_request("guest-7")
+    request.user = trained["users"][0]
+    html = Template('{% load personalization_tags %}{% recommendations "for_you" limit=3 %}').render(
+        Context({"request": request}))
+
+    expected = serving.recommend("for_you", user=trained["users"][0], session_key="guest-7", limit=3,
+                                 record_impressions=False)
+    shown = [int(pk) for pk in re.findall(r'data-product-id="(\d+)"', html)]
+    assert shown == expected.product_ids
+    assert re.search(r'data-recommendation-id="\d+-for_you-[0-9a-f]{16}"', html)
+
+
+def test_similar_items_widget_renders_nothing_without_a_product(trained):
+    html = Template("{% load personalization_tags %}{% similar_items product %}").render(
+        Context({"request": guest_request(), "product": None}))
+
+    assert html.strip() == ""

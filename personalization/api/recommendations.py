@@ -1,0 +1,131 @@
+"""``GET recommendations/``: a placement's list for the caller (customers their own, guests by session).
+
+Staff may pass ``user=`` to read any customer's list; a customer passing another customer's id gets
+403. Bad parameters give 400 with a message per field.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..host import get_product_model
+from ..recommending import serving
+from ..recommending.config import PLACEMENTS
+from ..visitor import get_visitor_id
+
+MAX_LIMIT = 50
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    placement = serializers.ChoiceField(choices=PLACEMENTS)
+    product = serializers.CharField(required=False, help_text="Product id, or several separated by commas (a cart).")
+    limit = serializers.IntegerField(required=False, default=8, min_value=1, max_value=MAX_LIMIT)
+    category = serializers.CharField(required=False, max_length=255)
+    user = serializers.IntegerField(required=False, min_value=1, help_text="Staff only: whose list to read.")
+    exclude_bought = serializers.BooleanField(required=False, default=False)
+    per_category = serializers.IntegerField(required=False, min_value=0, max_value=MAX_LIMIT)
+
+    def validate_product(self, value: str) -> list[int]:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not parts or not all(part.isdigit() and int(part) > 0 for part in parts) or len(parts) > 50:
+            raise serializers.ValidationError("must be one or more product ids separated by commas (at most 50).")
+        ids = [int(part) for part in parts]
+        found = set(get_product_model()._default_manager.filter(pk__in=ids).values_list("pk", flat=True))
+        missing = [pk for pk in ids if pk not in found]
+        if missing:
+            raise serializers.ValidationError(f"no product with id {missing[0]}.")
+        return ids
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["placement"] in {"similar", "bought_together"} and not attrs.get("product"):
+            raise serializers.ValidationError({"product": f"the {attrs['placement']} placement needs a product."})
+        return attrs
+
+
+class RecommendedItemSerializer(serializers.Serializer):
+    product = serializers.IntegerField(source="product_id")
+    name = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    score = serializers.FloatField()
+    source = serializers.CharField(help_text="Why it is in the list (model, bought before, because you viewed, ...).")
+
+    def get_name(self, obj: serving.RecommendedItem) -> str:
+        return str(obj.product)
+
+    def get_url(self, obj: serving.RecommendedItem) -> str:
+        """The product's page with ``?rec=`` so that a click is attributed (empty if the product has no page)."""
+        get_url = getattr(obj.product, "get_absolute_url", None)
+        return f"{get_url()}?rec={self.context['recommendation_id']}" if get_url else ""
+
+
+class RecommendationsSerializer(serializers.Serializer):
+    recommendation_id = serializers.CharField(source="id", help_text="Send it back with clicks (?rec= or events).")
+    placement = serializers.CharField()
+    model_version = serializers.IntegerField(source="model_version_id", allow_null=True)
+    items = serializers.SerializerMethodField()
+
+    def get_items(self, obj: serving.Recommendations) -> list[dict[str, Any]]:
+        return RecommendedItemSerializer(obj.items, many=True, context={"recommendation_id": obj.id}).data
+
+    class Meta:
+        ref_name = "PersonalizationRecommendations"
+
+
+class RecommendationsView(APIView):
+    """Recommendations for the caller, computed from precomputed lists, the session and fallbacks."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="personalization_recommendations",
+        parameters=[
+            OpenApiParameter("placement", str, required=True, enum=list(PLACEMENTS)),
+            OpenApiParameter("product", str, description="Product id(s) for similar / bought_together."),
+            OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}, default 8."),
+            OpenApiParameter("category", str, description="Only products of this category."),
+            OpenApiParameter("user", int, description="Staff only: read this customer's list."),
+            OpenApiParameter("exclude_bought", bool, description="Leave out products the customer bought."),
+            OpenApiParameter("per_category", int, description="At most this many items of one category."),
+        ],
+        responses={
+            200: RecommendationsSerializer,
+            400: OpenApiResponse(description="A bad parameter (the message names it)."),
+            403: OpenApiResponse(description="A customer asked for another customer's list."),
+        },
+        description=(
+            "Top products for one placement: for_you (home), similar and bought_together (product page, cart), "
+            "recently_viewed, best_sellers. Out-of-stock and inactive products never appear. Every answer "
+            "carries a recommendation_id; item urls already hold it as ?rec= so that clicks are attributed."
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        query = RecommendationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        caller = request.user if isinstance(request.user, get_user_model()) and request.user.is_authenticated \
+            else None
+        user, session_key = caller, get_visitor_id(request._request) if caller is None else ""
+        if "user" in params:
+            if caller is None or (params["user"] != caller.pk and not caller.is_staff):
+                raise PermissionDenied("You may only read your own recommendations.")
+            user = get_user_model()._default_manager.filter(pk=params["user"]).first()
+            if user is None:
+                raise ValidationError({"user": [f"no user with id {params['user']}."]})
+            session_key = ""
+        try:
+            result = serving.recommend(
+                params["placement"], user=user, session_key=session_key, product_ids=params.get("product") or (),
+                limit=params["limit"], category=params.get("category"), exclude_bought=params["exclude_bought"],
+                per_category=params.get("per_category"), record_impressions=user is caller,
+            )
+        except serving.InvalidRequest as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(RecommendationsSerializer(result).data)
