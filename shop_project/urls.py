@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/personalization/", include("personalization.urls")),
+    path("api/pricing/", include("pricing.urls")),
     path("", include("shop_project.shop.urls")),
 ]

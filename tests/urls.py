@@ -6,4 +6,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/personalization/", include("personalization.urls")),
+    path("api/pricing/", include("pricing.urls")),
 ]
