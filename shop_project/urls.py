@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/personalization/", include("personalization.urls")),
     path("api/pricing/", include("pricing.urls")),
+    path("api/inventory/", include("inventory.urls")),
     path("", include("shop_project.shop.urls")),
 ]

@@ -7,4 +7,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/personalization/", include("personalization.urls")),
     path("api/pricing/", include("pricing.urls")),
+    path("api/inventory/", include("inventory.urls")),
 ]

@@ -1,4 +1,5 @@
 """Inventory services against the test host app: plan maths, rounding, on-order counting, receiving, forecasts."""
+
 import datetime as dt
 import math
 from decimal import Decimal
@@ -32,9 +33,14 @@ def _item(code="A1", stock=0, price="10.00", department="Toys"):
 
 def _forecast(item, weekly_mean, history, demand_class="smooth"):
     return DemandForecast.objects.create(
-        product=item, origin=TODAY - dt.timedelta(days=2), horizon=4, mean=[weekly_mean] * 4,
-        quantiles={"q50": [weekly_mean] * 4, "q90": [weekly_mean * 1.5] * 4}, method="test",
-        demand_class=demand_class, history=history,
+        product=item,
+        origin=TODAY - dt.timedelta(days=2),
+        horizon=4,
+        mean=[weekly_mean] * 4,
+        quantiles={"q50": [weekly_mean] * 4, "q90": [weekly_mean * 1.5] * 4},
+        method="test",
+        demand_class=demand_class,
+        history=history,
     )
 
 

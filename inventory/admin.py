@@ -1,0 +1,194 @@
+"""Admin for suppliers, policies, forecasts, restock suggestions and purchase orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.safestring import SafeString
+
+from . import services
+from .charts import forecast_svg
+from .models import (
+    DemandForecast,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReplenishmentPolicy,
+    RestockSuggestion,
+    Supplier,
+)
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ("name", "email")
+    search_fields = ("name", "email")
+
+
+@admin.register(ReplenishmentPolicy)
+class ReplenishmentPolicyAdmin(admin.ModelAdmin):
+    """Edited through a ModelForm, so ``ReplenishmentPolicy.clean()`` reports bad values on their fields."""
+
+    list_display = (
+        "__str__",
+        "supplier",
+        "lead_time_days",
+        "lead_time_std_days",
+        "review_period_days",
+        "service_level_type",
+        "service_level",
+        "min_order_quantity",
+        "pack_size",
+        "max_days_of_cover",
+        "is_active",
+    )
+    list_filter = ("scope", "service_level_type", "is_active", "supplier")
+    raw_id_fields = ("product",)
+    search_fields = ("category",)
+
+
+@admin.register(DemandForecast)
+class DemandForecastAdmin(admin.ModelAdmin):
+    list_display = ("product", "origin", "method", "demand_class", "weekly_mean")
+    list_filter = ("origin", "method", "demand_class")
+    list_select_related = ("product",)
+    raw_id_fields = ("product", "model_version")
+    readonly_fields = ("chart",)
+    date_hierarchy = None
+
+    @admin.display(description="mean units / week")
+    def weekly_mean(self, obj: DemandForecast) -> str:
+        return f"{obj.total_mean / max(len(obj.mean), 1):.1f}"
+
+    @admin.display(description="history and forecast")
+    def chart(self, obj: DemandForecast) -> SafeString:
+        return forecast_svg(obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class ExceptionFilter(admin.SimpleListFilter):
+    title = "exception"
+    parameter_name = "exception"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("stockout", "Stocks out before the next arrival"),
+            ("excess", "Excess stock"),
+            ("dead", "Dead stock"),
+            ("any", "Any exception"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "stockout":
+            return queryset.filter(stockout_before_arrival=True)
+        if value == "excess":
+            return queryset.filter(excess=True)
+        if value == "dead":
+            return queryset.filter(dead_stock=True)
+        if value == "any":
+            from django.db.models import Q
+
+            return queryset.filter(Q(stockout_before_arrival=True) | Q(excess=True) | Q(dead_stock=True))
+        return queryset
+
+
+@admin.register(RestockSuggestion)
+class RestockSuggestionAdmin(admin.ModelAdmin):
+    list_display = (
+        "product",
+        "status",
+        "suggested_quantity",
+        "on_hand",
+        "on_order",
+        "reorder_point",
+        "order_up_to",
+        "order_by_date",
+        "projected_stockout_date",
+        "lost_revenue_estimate",
+        "stockout_before_arrival",
+        "excess",
+        "dead_stock",
+        "purchase_order",
+    )
+    list_filter = ("status", ExceptionFilter, "supplier", "planned_at")
+    list_select_related = ("product", "purchase_order")
+    raw_id_fields = ("product", "forecast", "purchase_order")
+    readonly_fields = ("chart",)
+    actions = ("create_purchase_order", "mark_ordered", "snooze", "dismiss")
+
+    @admin.display(description="history and forecast")
+    def chart(self, obj: RestockSuggestion) -> SafeString | str:
+        return forecast_svg(obj.forecast) if obj.forecast_id else "No forecast."
+
+    @admin.action(description="Create purchase order(s) from the selected suggestions", permissions=["change"])
+    def create_purchase_order(self, request: HttpRequest, queryset: QuerySet[RestockSuggestion]) -> None:
+        try:
+            orders = services.create_purchase_orders(queryset.values_list("pk", flat=True), user=request.user)
+        except services.PurchasingError as exc:
+            self.message_user(request, str(exc), level=messages.WARNING)
+            return
+        names = ", ".join(str(o) for o in orders)
+        self.message_user(request, f"Created draft purchase order(s) {names}.", level=messages.SUCCESS)
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet, status: str, verb: str) -> None:
+        changed = services.set_suggestion_status(queryset.values_list("pk", flat=True), status)
+        level = messages.SUCCESS if changed else messages.INFO
+        self.message_user(request, f"{verb} {changed} open suggestion(s).", level=level)
+
+    @admin.action(description="Mark selected as ordered (outside ShopSense)", permissions=["change"])
+    def mark_ordered(self, request: HttpRequest, queryset: QuerySet[RestockSuggestion]) -> None:
+        self._set_status(request, queryset, RestockSuggestion.Status.ORDERED, "Marked as ordered")
+
+    @admin.action(description="Snooze selected for 7 days", permissions=["change"])
+    def snooze(self, request: HttpRequest, queryset: QuerySet[RestockSuggestion]) -> None:
+        self._set_status(request, queryset, RestockSuggestion.Status.SNOOZED, "Snoozed")
+
+    @admin.action(description="Dismiss selected", permissions=["change"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet[RestockSuggestion]) -> None:
+        self._set_status(request, queryset, RestockSuggestion.Status.DISMISSED, "Dismissed")
+
+
+class PurchaseOrderLineInline(admin.TabularInline):
+    model = PurchaseOrderLine
+    raw_id_fields = ("product",)
+    extra = 0
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "supplier", "status", "expected_arrival", "created_at", "ordered_at", "received_at")
+    list_filter = ("status", "supplier")
+    inlines = (PurchaseOrderLineInline,)
+    readonly_fields = ("status", "created_by", "ordered_at", "received_at")
+    actions = ("mark_as_ordered", "receive")
+
+    def has_change_permission(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> bool:
+        # a received order is history: its lines already went onto the stock
+        if obj is not None and obj.status in (PurchaseOrder.Status.RECEIVED, PurchaseOrder.Status.CANCELLED):
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.action(description="Mark selected drafts as ordered", permissions=["change"])
+    def mark_as_ordered(self, request: HttpRequest, queryset: QuerySet[PurchaseOrder]) -> None:
+        changed = services.mark_ordered(queryset.values_list("pk", flat=True))
+        self.message_user(
+            request, f"Marked {changed} draft(s) as ordered.", level=messages.SUCCESS if changed else messages.INFO
+        )
+
+    @admin.action(description="Receive selected (adds the quantities to the stock)", permissions=["change"])
+    def receive(self, request: HttpRequest, queryset: QuerySet[PurchaseOrder]) -> None:
+        received, refused = [], []
+        for order_id in queryset.values_list("pk", flat=True):
+            try:
+                received.append(str(services.receive_purchase_order(order_id)))
+            except services.PurchasingError as exc:
+                refused.append(str(exc))
+        if received:
+            self.message_user(request, f"Received {', '.join(received)}; stock updated.", level=messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, level=messages.WARNING)

@@ -1,0 +1,173 @@
+"""Staff REST endpoints of the inventory app (``IsAdminUser``).
+
+- ``GET forecasts/`` (``?product=``) — the latest stored demand forecasts;
+- ``GET suggestions/`` (``?status=``, ``?exception=stockout|excess|dead``) — restock suggestions;
+- ``POST suggestions/<id>/status/`` — mark ordered / snooze / dismiss;
+- ``POST suggestions/purchase-orders/`` — turn suggestions into draft purchase orders;
+- ``GET|POST purchase-orders/``, ``GET purchase-orders/<id>/``, ``POST purchase-orders/<id>/order/``,
+  ``POST purchase-orders/<id>/receive/`` (adds the lines to the shop's stock).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from ..models import DemandForecast, PurchaseOrder, RestockSuggestion
+from .serializers import (
+    DemandForecastSerializer,
+    InventoryErrorSerializer,
+    PurchaseOrderSerializer,
+    RestockSuggestionSerializer,
+    SuggestionIdsSerializer,
+    SuggestionStatusSerializer,
+)
+
+EXCEPTIONS = {"stockout": "stockout_before_arrival", "excess": "excess", "dead": "dead_stock"}
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationError({name: f"Must be an integer, not {raw!r}."}) from exc
+    if value < 1:
+        raise ValidationError({name: "Must be a positive integer."})
+    return value
+
+
+class StaffMixin:
+    permission_classes = (IsAdminUser,)
+
+
+@extend_schema(
+    tags=["inventory"],
+    parameters=[OpenApiParameter("product", int, description="Only this product's forecast.")],
+    responses={200: DemandForecastSerializer(many=True), 400: InventoryErrorSerializer},
+)
+class ForecastListView(StaffMixin, generics.ListAPIView):
+    serializer_class = DemandForecastSerializer
+
+    def get_queryset(self) -> QuerySet[DemandForecast]:
+        latest = DemandForecast.objects.order_by("-origin").values_list("origin", flat=True).first()
+        queryset = DemandForecast.objects.filter(origin=latest).order_by("product_id")
+        product = _int_param(self.request, "product")
+        return queryset.filter(product_id=product) if product else queryset
+
+
+@extend_schema(
+    tags=["inventory"],
+    parameters=[
+        OpenApiParameter("status", str, enum=[c for c, _ in RestockSuggestion.Status.choices]),
+        OpenApiParameter("exception", str, enum=list(EXCEPTIONS)),
+    ],
+    responses={200: RestockSuggestionSerializer(many=True), 400: InventoryErrorSerializer},
+)
+class SuggestionListView(StaffMixin, generics.ListAPIView):
+    serializer_class = RestockSuggestionSerializer
+
+    def get_queryset(self) -> QuerySet[RestockSuggestion]:
+        queryset = RestockSuggestion.objects.order_by("order_by_date", "id")
+        wanted = self.request.query_params.get("status")
+        if wanted:
+            if wanted not in RestockSuggestion.Status.values:
+                raise ValidationError({"status": f"Choose one of {', '.join(RestockSuggestion.Status.values)}."})
+            queryset = queryset.filter(status=wanted)
+        exception = self.request.query_params.get("exception")
+        if exception:
+            if exception not in EXCEPTIONS:
+                raise ValidationError({"exception": f"Choose one of {', '.join(EXCEPTIONS)}."})
+            queryset = queryset.filter(**{EXCEPTIONS[exception]: True})
+        return queryset
+
+
+class SuggestionStatusView(StaffMixin, APIView):
+    @extend_schema(
+        tags=["inventory"],
+        request=SuggestionStatusSerializer,
+        responses={
+            200: RestockSuggestionSerializer,
+            400: InventoryErrorSerializer,
+            404: InventoryErrorSerializer,
+            409: OpenApiResponse(InventoryErrorSerializer, description="The suggestion is no longer open."),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        suggestion = get_object_or_404(RestockSuggestion, pk=pk)
+        body = SuggestionStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        changed = services.set_suggestion_status(
+            [pk], body.validated_data["status"], body.validated_data["snooze_days"]
+        )
+        if not changed:
+            return Response(
+                {"detail": f"The suggestion is {suggestion.status}, not open."}, status=status.HTTP_409_CONFLICT
+            )
+        suggestion.refresh_from_db()
+        return Response(RestockSuggestionSerializer(suggestion).data)
+
+
+class SuggestionOrderView(StaffMixin, APIView):
+    @extend_schema(
+        tags=["inventory"],
+        request=SuggestionIdsSerializer,
+        responses={201: PurchaseOrderSerializer(many=True), 400: InventoryErrorSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        body = SuggestionIdsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            orders = services.create_purchase_orders(body.validated_data["suggestions"], user=request.user)
+        except services.PurchasingError as exc:
+            raise ValidationError({"suggestions": str(exc)}) from exc
+        return Response(PurchaseOrderSerializer(orders, many=True).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["inventory"])
+class PurchaseOrderListView(StaffMixin, generics.ListCreateAPIView):
+    serializer_class = PurchaseOrderSerializer
+    queryset = PurchaseOrder.objects.prefetch_related("lines").order_by("-created_at", "-id")
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.save(created_by=self.request.user)
+
+
+@extend_schema(tags=["inventory"])
+class PurchaseOrderDetailView(StaffMixin, generics.RetrieveAPIView):
+    serializer_class = PurchaseOrderSerializer
+    queryset = PurchaseOrder.objects.prefetch_related("lines")
+
+
+class PurchaseOrderActionView(StaffMixin, APIView):
+    action_name = "receive"
+
+    @extend_schema(
+        tags=["inventory"],
+        request=None,
+        responses={200: PurchaseOrderSerializer, 404: InventoryErrorSerializer, 409: InventoryErrorSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        order = get_object_or_404(PurchaseOrder, pk=pk)
+        if self.action_name == "order":
+            if not services.mark_ordered([pk]):
+                return Response({"detail": f"{order} is {order.status}, not a draft."}, status=status.HTTP_409_CONFLICT)
+        else:
+            try:
+                services.receive_purchase_order(pk)
+            except services.PurchasingError as exc:
+                return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        order.refresh_from_db()
+        return Response(PurchaseOrderSerializer(order).data)
