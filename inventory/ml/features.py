@@ -116,6 +116,13 @@ def origin_features(pm: PanelMatrix, t: int, windows: tuple[int, ...], n_lags: i
             p_med = np.nanmedian(np.where(np.isnan(p), np.nan, p), axis=1)
         f["log_price"] = np.log(p_med)
         f["price_ratio"] = np.log(p_last / p_med)
+    # last season: demand in the weeks before last Christmas relative to the series mean (NaN if unseen)
+    gap = _christmas_gap(pm.buckets[:t], pm.freq_days) if t > 0 else np.array([])
+    last_season = (gap <= 5) & (np.arange(t) < t - 26)
+    if last_season.any():
+        f["xmas_index"] = _nanmean(y[:, last_season]) / np.where(mean_all > 0, mean_all, np.nan)
+    else:
+        f["xmas_index"] = np.full(n, np.nan)
     # shop-wide momentum: same value for every series at this origin
     tot = np.nansum(pm.y[:, :t], axis=0)
     if t >= 8:
@@ -169,6 +176,7 @@ def design_rows(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def feature_columns(rows: pd.DataFrame) -> list[str]:
-    """Model input columns of a :func:`design_rows` frame (everything not starting with ``_``)."""
-    return [c for c in rows.columns if not c.startswith("_")]
+def feature_columns(rows: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Model input columns of a :func:`design_rows` frame: not starting with ``_``, not in ``exclude`` and
+    not entirely missing (e.g. ``xmas_index`` before a first Christmas is in the history)."""
+    return [c for c in rows.columns if not c.startswith("_") and c not in exclude and rows[c].notna().any()]

@@ -32,6 +32,8 @@ class GlobalGBMForecaster(Forecaster):
     min_nonzero: a series contributes rows at an origin once it has this many selling buckets before it.
     target_cap: scaled targets are clipped at this value for training (wholesale one-off orders).
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization: boosting parameters.
+    recency_half_life: when set, a training row's weight halves every this many buckets of origin age.
+    exclude_features: feature names (see :mod:`inventory.ml.features`) left out of the model.
     random_state: seed of the boosting models.
     """
 
@@ -50,6 +52,8 @@ class GlobalGBMForecaster(Forecaster):
         max_leaf_nodes: int = 31,
         min_samples_leaf: int = 100,
         l2_regularization: float = 1.0,
+        recency_half_life: float | None = None,
+        exclude_features: tuple[str, ...] = (),
         random_state: int | None = 0,
     ) -> None:
         self.horizon = horizon
@@ -65,6 +69,8 @@ class GlobalGBMForecaster(Forecaster):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
+        self.recency_half_life = recency_half_life
+        self.exclude_features = exclude_features
         self.random_state = random_state
 
     def _model(self, loss: str, quantile: float | None = None):  # noqa: ANN202 - sklearn estimator
@@ -100,10 +106,13 @@ class GlobalGBMForecaster(Forecaster):
         rows = self.training_rows(pm)
         if rows.empty:
             raise ValueError("history too short for the global model: no training rows")
-        self.feature_names_ = feature_columns(rows)
+        self.feature_names_ = feature_columns(rows, tuple(self.exclude_features))
         x = rows[self.feature_names_].to_numpy(dtype=float)
         target = np.minimum(rows["_target"].to_numpy(), self.target_cap)
         weight = rows["_scale"].to_numpy()
+        if self.recency_half_life:
+            age = len(pm.buckets) - rows["_origin"].to_numpy()
+            weight = weight * 0.5 ** (age / self.recency_half_life)
         self.models_ = {"mean": self._model(self.point_loss).fit(x, target, sample_weight=weight)}
         for tau in self.quantiles:
             self.models_[quantile_column(tau)] = self._model("quantile", tau).fit(x, target, sample_weight=weight)

@@ -7,7 +7,8 @@ buckets before a window, forecast it), and picks, per class, the (candidate, poi
 the lowest WAPE over those windows. Only then are the chosen candidates fitted on the whole history.
 ``predict`` returns the chosen candidate's forecast for each series plus a ``point`` column — the
 value to use under an absolute-error loss (WAPE / MASE): the candidate's ``mean`` or its median
-``q50``, whichever backtested better for that class.
+``q50``, whichever backtested better for that class. Quantile columns listed in ``calibrate`` are
+rescaled per class by the factor with the lowest backtest pinball loss.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .base import Forecaster, check_predict_args, infer_freq_days, prepare_history
+from .base import Forecaster, check_predict_args, infer_freq_days, prepare_history, quantile_column
 from .demand import DEMAND_CLASSES, classify_demand
+
+#: Factors tried when calibrating a quantile column on the backtest windows.
+CALIBRATION_GRID = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5)
 
 #: Hook for progress / caching: called as ``runner(name, candidate, history, horizon)`` -> forecast frame.
 Runner = Callable[[str, Forecaster, pd.DataFrame, int], pd.DataFrame]
@@ -46,6 +50,9 @@ class ClassSelector(Forecaster):
     point_columns: which outputs may serve as the point forecast (``"mean"``, ``"q50"``).
     min_series: a class with fewer series in the backtest falls back to the overall best pair.
     min_selling_buckets: a series is scored in a backtest window when it sold in this many buckets before it.
+    calibrate: quantile levels whose column is rescaled per class by the factor (from a grid of 0.7-2.5)
+        with the lowest backtest pinball loss — the quantile heads / empirical quantiles of the candidates
+        tend to be too narrow in a ramp.
     runner: optional ``runner(name, candidate, history, horizon)`` used for every backtest fit+predict
         (the benchmark passes one that caches forecasts on disk).
     random_state: unused; the candidates carry their own.
@@ -59,6 +66,7 @@ class ClassSelector(Forecaster):
         point_columns: Sequence[str] = ("mean", "q50"),
         min_series: int = 30,
         min_selling_buckets: int = 8,
+        calibrate: Sequence[float] = (0.9,),
         runner: Runner | None = None,
         random_state: int | None = None,
     ) -> None:
@@ -68,6 +76,7 @@ class ClassSelector(Forecaster):
         self.point_columns = point_columns
         self.min_series = min_series
         self.min_selling_buckets = min_selling_buckets
+        self.calibrate = calibrate
         self.runner = runner
         self.random_state = random_state
 
@@ -77,6 +86,7 @@ class ClassSelector(Forecaster):
         h = prepare_history(history)
         freq = infer_freq_days(h)
         records = []
+        calib = []
         for origin in backtest_windows(h, self.horizon, self.n_backtests, freq):
             past = h[h["ds"] < origin]
             # score the series the protocol would forecast at that origin (enough selling buckets)
@@ -96,6 +106,19 @@ class ClassSelector(Forecaster):
                     agg = pd.DataFrame({"err": err, "y": df["y"], "cls": df["demand_class"], "uid": df["unique_id"]})
                     for cls, g in agg.groupby("cls"):
                         records.append((origin, cls, name, col, g["err"].sum(), g["y"].sum(), g["uid"].nunique()))
+                for tau in self.calibrate:
+                    col = quantile_column(tau)
+                    if col not in df:
+                        continue
+                    q = df[col].fillna(0.0).to_numpy()
+                    y = df["y"].to_numpy()
+                    for factor in CALIBRATION_GRID:
+                        diff = y - factor * q
+                        loss = np.maximum(tau * diff, (tau - 1.0) * diff)
+                        part = pd.DataFrame({"loss": loss, "cls": df["demand_class"].to_numpy()})
+                        for cls, g in part.groupby("cls"):
+                            calib.append((cls, name, col, factor, g["loss"].sum()))
+        self.calibration_table_ = pd.DataFrame(calib, columns=["demand_class", "candidate", "column", "factor", "loss"])
         columns = ["origin", "demand_class", "candidate", "point", "abs_err", "y", "n_series"]
         return pd.DataFrame(records, columns=columns)
 
@@ -118,6 +141,15 @@ class ClassSelector(Forecaster):
             s = g.groupby(["candidate", "point"])[["abs_err", "y"]].sum()
             choice[cls] = (s["abs_err"] / s["y"]).idxmin()
         self.choice_ = choice
+        ct = self.calibration_table_
+        self.quantile_factors_: dict[tuple[str, str], float] = {}
+        for cls, (cand, _) in choice.items():
+            sub = ct[(ct["candidate"] == cand) & (ct["demand_class"] == cls)]
+            if sub.empty:
+                sub = ct[ct["candidate"] == cand]
+            for col, g in sub.groupby("column"):
+                loss = g.groupby("factor")["loss"].sum()
+                self.quantile_factors_[(cls, col)] = float(loss.idxmin())
         self.fitted_ = {
             name: clone(self.candidates[name]).fit(h) for name in sorted({c for c, _ in choice.values()})
         }
@@ -149,8 +181,14 @@ class ClassSelector(Forecaster):
                 if cand == name:
                     sel = fc[fc["demand_class"] == cls].copy()
                     sel["point"] = sel[col]
+                    for (fcls, qcol), factor in self.quantile_factors_.items():
+                        if fcls == cls and qcol in sel:
+                            sel[qcol] = sel[qcol] * factor
                     parts.append(sel)
         out = pd.concat(parts, ignore_index=True).drop(columns="demand_class")
+        qcols = [quantile_column(t) for t in sorted(quantiles)]
+        if qcols:
+            out[qcols] = np.maximum.accumulate(out[qcols].to_numpy(dtype=float), axis=1)
         return out.sort_values(["unique_id", "step"], kind="mergesort").reset_index(drop=True)
 
     def backtest_wape(self) -> pd.DataFrame:

@@ -168,3 +168,61 @@ def test_stockout_zero_weeks_are_treated_as_missing(make) -> None:
 
 def test_quantile_column_names() -> None:
     assert [quantile_column(t) for t in (0.5, 0.9, 0.975)] == ["q50", "q90", "q97.5"]
+
+
+class ConstantForecaster(LocalForecaster):
+    """Test double: forecasts a constant (its quantiles are the constant times a factor)."""
+
+    def __init__(self, value: float = 0.0, q90_factor: float = 1.0, random_state: int | None = None) -> None:
+        self.value = value
+        self.q90_factor = q90_factor
+        self.random_state = random_state
+
+    def fit(self, history: pd.DataFrame) -> ConstantForecaster:
+        self.ids_ = np.array(sorted(history["unique_id"].astype(str).unique()))
+        return self
+
+    def predict(self, horizon: int, quantiles=(0.5, 0.9)) -> pd.DataFrame:  # noqa: ANN001
+        ids = np.repeat(self.ids_, horizon)
+        steps = np.tile(np.arange(1, horizon + 1), len(self.ids_))
+        out = pd.DataFrame({"unique_id": ids, "step": steps, "mean": self.value})
+        for tau in quantiles:
+            out[quantile_column(tau)] = self.value * (self.q90_factor if tau > 0.5 else 1.0)
+        return out
+
+
+def test_selector_picks_the_candidate_with_the_lower_backtest_wape() -> None:
+    # given smooth series around 30-65 units and two constant candidates, 0 and 40
+    panel = make_panel("smooth", n_series=6)
+    selector = ClassSelector(
+        {"zero": ConstantForecaster(0.0), "forty": ConstantForecaster(40.0)},
+        horizon=HORIZON, min_series=1, min_selling_buckets=2,
+    )
+    # when fitted
+    selector.fit(panel)
+    # then every class present chose "forty", and the forecast comes from it
+    assert {cand for cand, _ in selector.choice_.values()} == {"forty"}
+    assert (selector.predict(HORIZON)["point"] == 40.0).all()
+
+
+def test_selector_widens_a_too_narrow_upper_quantile() -> None:
+    # given a candidate whose q90 equals its mean (far too narrow for Poisson demand around 30-65)
+    panel = make_panel("smooth", n_series=6)
+    selector = ClassSelector({"c": ConstantForecaster(40.0, q90_factor=1.0)}, horizon=HORIZON, min_series=1,
+                             min_selling_buckets=2)
+    # when fitted and asked for forecasts
+    fc = selector.fit(panel).predict(HORIZON)
+    # then the q90 column was scaled up by a backtest factor > 1
+    factors = [f for (_, col), f in selector.quantile_factors_.items() if col == "q90"]
+    assert factors and min(factors) > 1.0
+    assert (fc["q90"] > fc["mean"]).all()
+
+
+def test_gbm_recency_weighting_changes_the_fit() -> None:
+    # given the same panel, with and without a recency half-life
+    panel = make_panel("mixed")
+    plain = _small_gbm().fit(panel).predict(HORIZON)
+    recent = GlobalGBMForecaster(horizon=HORIZON, max_iter=15, min_samples_leaf=5, train_window=12,
+                                 recency_half_life=2.0).fit(panel).predict(HORIZON)
+    # then the forecasts differ
+    assert not np.allclose(plain["q50"].to_numpy(), recent["q50"].to_numpy())

@@ -1,0 +1,378 @@
+"""Demand forecasting and replenishment benchmark (PROTOCOL §2 and §3) on the full UCI Online Retail data.
+
+    python bench/inventory.py               # everything; ~10-15 min on 2 shared cores, cached reruns faster
+    python bench/inventory.py --torch       # also the PyTorch MLP candidate
+    python bench/inventory.py --no-sim      # forecasting only
+    python bench/inventory.py --fresh       # ignore bench/out/inventory/ caches
+
+Forecasting, at the origins 2011-09-05, 2011-10-03 and 2011-11-07 (horizon 4 weeks):
+1. the protocol's statsforecast anchors, raw point forecasts, next to the protocol's figures;
+2. every candidate forecaster through the inventory.ml contract (mean and median as the point);
+3. the served forecaster: a ``ClassSelector`` that picks, per demand class, a (candidate, point column)
+   by rolling-origin backtest on the two 4-week windows just BEFORE the origin (fitted on history before
+   the origin only; the scored window is never seen). The global GBM's hyperparameters were set on
+   development origins 2011-06-06 .. 2011-08-08, whose windows end before the first scored origin.
+
+Replenishment (PROTOCOL §3) at 2011-09-05 and 2011-10-03 (8 weeks of real daily demand follow both; the
+data end 33 days after 2011-11-07, so that origin is not simulated), lead time 7 days and random 5-10
+days: anchors (a) and (b) and the project's policy driven by the served forecaster; plus a trade-off
+curve (stock value against fill rate) for (b) and the project's policy at several service targets.
+
+Results go to the ``## Forecasting and replenishment`` section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from inventory.ml import demand as dm  # noqa: E402
+from inventory.ml.base import Forecaster  # noqa: E402
+from inventory.ml.gbm import GlobalGBMForecaster  # noqa: E402
+from inventory.ml.local import LocalForecaster  # noqa: E402
+from inventory.ml.metrics import evaluate_forecast  # noqa: E402
+from inventory.ml.selector import ClassSelector  # noqa: E402
+from inventory.ml.simulation import (  # noqa: E402
+    CoverPolicy,
+    ForecastPolicy,
+    LeadTime,
+    NormalReorderPointPolicy,
+    build_simulation_input,
+    simulate,
+)
+
+DATA = ROOT / "data" / "online_retail.csv.gz"
+OUT = ROOT / "bench" / "out" / "inventory"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+START, END = "<!-- inventory:start -->", "<!-- inventory:end -->"
+ORIGINS = ("2011-09-05", "2011-10-03", "2011-11-07")
+SIM_ORIGINS = ("2011-09-05", "2011-10-03")
+HORIZON = 4
+
+# PROTOCOL §2 anchors at 2011-11-07 (WAPE, MASE, bias) and the rolling origins' best anchors
+PROTOCOL_ANCHORS = {
+    "Naive": (0.7053, 1.2876, -0.050),
+    "HistoricAverage": (0.7185, 1.3894, -0.295),
+    "WindowAverage": (0.5982, 1.1465, -0.143),
+    "CrostonSBA": (0.6931, 1.4055, -0.232),
+    "TSB": (0.5993, 1.1346, -0.164),
+    "ADIDA": (0.5966, 1.1509, -0.165),
+    "IMAPA": (0.5926, 1.1318, -0.153),
+    "AutoETS": (0.6436, 1.2241, -0.094),
+}
+PROTOCOL_ROLLING = {"2011-09-05": ("IMAPA", 0.6893, 1.3723, "TSB", 1.3680), "2011-10-03": ("IMAPA", 0.6722, 1.3587)}
+PROTOCOL_SERIES = {"2011-09-05": 2691, "2011-10-03": 2795, "2011-11-07": 2917}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def cached(path: Path, build, fresh: bool):  # noqa: ANN001, ANN201
+    if path.exists() and not fresh:
+        return pd.read_pickle(path)
+    obj = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    pd.to_pickle(obj, tmp)
+    os.replace(tmp, path)
+    return obj
+
+
+def candidates(with_torch: bool) -> dict[str, Forecaster]:
+    """The served selector's candidates (hyperparameters fixed before any scored origin)."""
+    out: dict[str, Forecaster] = {
+        "TSB": LocalForecaster("TSB"),
+        "IMAPA": LocalForecaster("IMAPA"),
+        "ADIDA": LocalForecaster("ADIDA"),
+        "AutoETS": LocalForecaster("AutoETS"),
+        "Theta": LocalForecaster("Theta"),
+        "GBM": GlobalGBMForecaster(horizon=HORIZON, point_loss="poisson", max_iter=100, learning_rate=0.1),
+    }
+    if with_torch:
+        from inventory.ml.torch_mlp import GlobalMLPForecaster
+
+        out["MLP"] = GlobalMLPForecaster(horizon=HORIZON)
+    return out
+
+
+class CachingRunner:
+    """fit + predict through the contract, cached on disk by (candidate params, history end, series)."""
+
+    def __init__(self, fresh: bool) -> None:
+        self.fresh = fresh
+        self.seconds: dict[tuple[str, str], float] = {}
+
+    def __call__(self, name: str, candidate: Forecaster, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+        ids = np.sort(history["unique_id"].unique())
+        key = hashlib.sha1(
+            (repr(candidate.get_params()) + str(history["ds"].max()) + ",".join(ids) + str(horizon)).encode()
+        ).hexdigest()[:16]
+        origin = (history["ds"].max() + pd.Timedelta(days=7)).date().isoformat()
+        path = OUT / "cache" / f"{name}_{origin}_{key}.pkl"
+
+        def build() -> pd.DataFrame:
+            t = time.perf_counter()
+            fc = clone(candidate).fit(history).predict(horizon)
+            self.seconds[(name, origin)] = time.perf_counter() - t
+            log(f"  {name} at {origin} ({len(ids)} series): {self.seconds[(name, origin)]:.1f} s")
+            return fc
+
+        return cached(path, build, self.fresh)
+
+
+def anchor_forecasts(history: pd.DataFrame) -> pd.DataFrame:
+    """The protocol's anchors in one statsforecast call: raw point forecasts (not clipped)."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import ADIDA, IMAPA, TSB, AutoETS, CrostonSBA, HistoricAverage, Naive, WindowAverage
+
+    models = [Naive(), HistoricAverage(), WindowAverage(4), CrostonSBA(), TSB(0.2, 0.2), ADIDA(), IMAPA(),
+              AutoETS(season_length=1)]
+    sf = StatsForecast(models=models, freq="7D", n_jobs=1)
+    fc = sf.forecast(df=history[["unique_id", "ds", "y"]], h=HORIZON)
+    fc["step"] = fc.groupby("unique_id").cumcount() + 1
+    return fc.drop(columns="ds")
+
+
+def fmt(v: float, digits: int = 4) -> str:
+    return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
+
+
+def forecasting(weekly: pd.DataFrame, args: argparse.Namespace) -> dict:
+    runner = CachingRunner(args.fresh)
+    cands = candidates(args.torch)
+    res: dict = {"anchors": {}, "candidates": {}, "served": {}, "choice": {}, "counts": {}, "times": {}}
+    for origin in ORIGINS:
+        ids = dm.select_series(weekly, origin)
+        history, actual = dm.split_at_origin(weekly, origin, HORIZON, ids)
+        res["counts"][origin] = len(ids)
+        log(f"origin {origin}: {len(ids)} series (protocol {PROTOCOL_SERIES[origin]})")
+        t = time.perf_counter()
+        anchors = anchor_forecasts(history)
+        res["times"][("anchors", origin)] = time.perf_counter() - t
+        for model in PROTOCOL_ANCHORS:
+            fc = anchors[["unique_id", "step", model]].rename(columns={model: "mean"})
+            res["anchors"][(origin, model)] = evaluate_forecast(fc, actual, history, quantiles=())
+        for name, cand in cands.items():
+            fc = runner(name, cand, history, HORIZON)
+            for point in ("mean", "q50"):
+                res["candidates"][(origin, name, point)] = evaluate_forecast(fc, actual, history, point=point)
+        t = time.perf_counter()
+        selector = ClassSelector(cands, horizon=HORIZON, n_backtests=2, runner=runner)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            selector.fit(history)
+            fc = selector.predict(HORIZON)
+        res["times"][("served", origin)] = time.perf_counter() - t
+        res["served"][origin] = evaluate_forecast(fc, actual, history, point="point")
+        res["served_mean"] = res.get("served_mean", {})
+        res["served_mean"][origin] = evaluate_forecast(fc, actual, history, point="mean")
+        bt = selector.backtest_wape()
+        classes = selector.classes_.value_counts().to_dict()
+        res["choice"][origin] = [
+            (cls, classes.get(cls, 0), cand, col,
+             float(bt[(bt.demand_class == cls) & (bt.candidate == cand) & (bt.point == col)]["wape"].iloc[0])
+             if ((bt.demand_class == cls) & (bt.candidate == cand) & (bt.point == col)).any() else float("nan"))
+            for cls, (cand, col) in selector.choice_.items()
+        ]
+        res.setdefault("selectors", {})[origin] = selector
+        log(f"  served at {origin}: WAPE {res['served'][origin]['wape']:.4f} MASE {res['served'][origin]['mase']:.4f}"
+            f" ({res['times'][('served', origin)]:.0f} s)")
+    res["runner_seconds"] = runner.seconds
+    return res
+
+
+def simulation(tx, daily, weekly, selectors, args) -> dict:  # noqa: ANN001
+    out: dict = {"main": [], "curve": [], "seconds": {}}
+    for origin in SIM_ORIGINS:
+        ids = dm.select_series(weekly, origin)
+        sim = build_simulation_input(tx, daily, weekly, origin, ids)
+        served = selectors[origin]
+        for lead in (LeadTime(7, 7), LeadTime(5, 10)):
+            policies = [
+                CoverPolicy(weeks=2, window_weeks=4),
+                NormalReorderPointPolicy(LocalForecaster("IMAPA"), service_level=0.95,
+                                         name="(b) IMAPA reorder point, normal SS, 95%"),
+                ForecastPolicy(served, fill_rate=args.fill_rate, fitted=True, history_days=182, ltd="windows",
+                               name=f"project: served forecast, empirical LTD, system fill rate {args.fill_rate:g}"),
+            ]
+            for p in policies:
+                t = time.perf_counter()
+                r = simulate(sim, p, lead, seed=0)
+                out["seconds"][(origin, lead.label(), p.name)] = time.perf_counter() - t
+                out["main"].append((origin, len(ids), r))
+                log(f"  sim {origin} {lead.label()}: {r.policy}: fill {r.fill_rate:.4f} stock {r.avg_stock_value:,.0f}")
+        if args.curve:
+            lead = LeadTime(7, 7)
+            for sl in (0.9, 0.98, 0.99, 0.995):
+                p = NormalReorderPointPolicy(LocalForecaster("IMAPA"), service_level=sl,
+                                             name=f"(b) service level {sl:g}")
+                out["curve"].append((origin, "b", sl, simulate(sim, p, lead, seed=0)))
+            for beta in (0.9, 0.98, 0.99, 0.995):
+                p = ForecastPolicy(served, fill_rate=beta, fitted=True, history_days=182, ltd="windows",
+                                   name=f"project fill-rate target {beta:g}")
+                out["curve"].append((origin, "project", beta, simulate(sim, p, lead, seed=0)))
+            log(f"  trade-off curve at {origin} done")
+    return out
+
+
+def render(fc: dict, sim: dict | None, args: argparse.Namespace, seconds: float, load: tuple[float, float]) -> str:
+    today = dt.date.today().isoformat()
+    cmd = "python bench/inventory.py" + (" --torch" if args.torch else "") + (" --no-sim" if args.no_sim else "")
+    lines = [
+        "## Forecasting and replenishment (PROTOCOL §2, §3)",
+        "",
+        f"Command: `{cmd}` — {today}, {platform.machine()}, {os.cpu_count()} CPUs (shared), Python "
+        f"{platform.python_version()}, statsforecast 2.1.1, scikit-learn; wall time {seconds / 60:.1f} min "
+        f"(load average {load[0]:.1f} at the start, {load[1]:.1f} at the end). Data: UCI Online Retail "
+        "(Chen 2015, CC BY 4.0).",
+        "",
+        "Series (≥ 8 selling weeks before the origin): "
+        + ", ".join(f"{o}: {fc['counts'][o]:,} (protocol {PROTOCOL_SERIES[o]:,})" for o in ORIGINS) + ".",
+        "",
+        "### Anchors, reproduced (origin 2011-11-07, raw statsforecast point forecasts)",
+        "",
+        "| model | WAPE | MASE | bias | protocol WAPE | protocol MASE | protocol bias |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, (pw, pm_, pb) in PROTOCOL_ANCHORS.items():
+        m = fc["anchors"][("2011-11-07", model)]
+        lines.append(f"| {model} | {fmt(m['wape'])} | {fmt(m['mase'])} | {m['bias']:+.3f} | {pw:.4f} | {pm_:.4f} | "
+                     f"{pb:+.3f} |")
+    lines += ["", "Rolling origins, anchors (WAPE / MASE):", "",
+              "| model | " + " | ".join(ORIGINS) + " |", "|---|" + "---|" * len(ORIGINS)]
+    for model in PROTOCOL_ANCHORS:
+        cells = [f"{fmt(fc['anchors'][(o, model)]['wape'])} / {fmt(fc['anchors'][(o, model)]['mase'])}"
+                 for o in ORIGINS]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Protocol: 2011-09-05 IMAPA 0.6893 / 1.3723 (TSB MASE 1.3680); 2011-10-03 IMAPA 0.6722 / 1.3587.",
+        "",
+        "### Served forecaster and candidates",
+        "",
+        "The served forecaster is `ClassSelector`: per demand class (Syntetos-Boylan on the history), the "
+        "(candidate, point column) with the lowest WAPE over the two 4-week backtest windows just before the "
+        "origin. Its point forecast is the chosen column (`mean`, or the median `q50`, which is what WAPE and "
+        "MASE — absolute-error metrics — reward); its quantiles are the chosen candidate's. Candidates' "
+        "quantiles: GBM quantile-loss heads; local models scaled empirical quantiles of their own history.",
+        "",
+        "| origin | forecaster | point | WAPE | MASE | bias | pinball q50 | pinball q90 | coverage q90 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for o in ORIGINS:
+        best = min(("IMAPA", "TSB", "ADIDA", "WindowAverage"), key=lambda m: fc["anchors"][(o, m)]["wape"])
+        a = fc["anchors"][(o, best)]
+        lines.append(f"| {o} | best anchor ({best}) | mean | {fmt(a['wape'])} | {fmt(a['mase'])} | {a['bias']:+.3f} "
+                     "| — | — | — |")
+        s = fc["served"][o]
+        lines.append(f"| {o} | **served (ClassSelector)** | point | **{fmt(s['wape'])}** | **{fmt(s['mase'])}** | "
+                     f"{s['bias']:+.3f} | {fmt(s['pinball_q50'], 2)} | {fmt(s['pinball_q90'], 2)} | "
+                     f"{fmt(s['coverage_q90'], 3)} |")
+        sm = fc["served_mean"][o]
+        lines.append(f"| {o} | served (ClassSelector) | mean | {fmt(sm['wape'])} | {fmt(sm['mase'])} | "
+                     f"{sm['bias']:+.3f} | | | |")
+        for (oo, name, point), m in fc["candidates"].items():
+            if oo != o:
+                continue
+            lines.append(f"| {o} | {name} | {point} | {fmt(m['wape'])} | {fmt(m['mase'])} | {m['bias']:+.3f} | "
+                         f"{fmt(m['pinball_q50'], 2)} | {fmt(m['pinball_q90'], 2)} | {fmt(m['coverage_q90'], 3)} |")
+    lines += ["", "Choice per demand class (backtest WAPE of the chosen pair over the two windows before the origin):",
+              "", "| origin | class | series | candidate | point | backtest WAPE |", "|---|---|---|---|---|---|"]
+    for o in ORIGINS:
+        for cls, n, cand, col, w in fc["choice"][o]:
+            lines.append(f"| {o} | {cls} | {n:,} | {cand} | {col} | {fmt(w)} |")
+    if sim is not None:
+        lines += [
+            "",
+            "### Replenishment simulation (PROTOCOL §3)",
+            "",
+            "Real daily demand of the forecast series for 8 weeks from the origin, lost sales, start stock = each "
+            "policy's target, unit cost = 0.6 × median UnitPrice before the origin, holding 25 %/year; lost sales "
+            "valued at the median UnitPrice. Daily order: arrivals, review/order, demand. Cycle service level = "
+            "share of replenishment cycles (days between two arrivals of an item) without a lost sale. (a) and "
+            "(b) are the protocol's anchors; (b) and the project's policy review daily and order one week of "
+            "forecast demand above the reorder point; all policies re-forecast / re-compute weekly from the "
+            "simulated sales (stock-out weeks with no sale are passed as censored).",
+            "",
+            "| origin | lead time | policy | fill rate | cycle SL | avg stock value £ | lost sales £ | holding £ "
+            "| orders |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for o, _, r in sim["main"]:
+            lines.append(f"| {o} | {r.lead_time} | {r.policy} | {r.fill_rate:.4f} | {r.cycle_service_level:.4f} | "
+                         f"{r.avg_stock_value:,.0f} | {r.lost_sales_value:,.0f} | {r.holding_cost:,.0f} | "
+                         f"{r.orders:,} |")
+        if sim["curve"]:
+            lines += ["", "Trade-off, fixed 7-day lead time (stock value needed for a fill rate):", "",
+                      "| origin | policy | target | fill rate | cycle SL | avg stock value £ | orders |",
+                      "|---|---|---|---|---|---|---|"]
+            for o, kind, level, r in sim["curve"]:
+                label = "(b) cycle service level" if kind == "b" else "project fill-rate target"
+                lines.append(f"| {o} | {label} | {level:g} | {r.fill_rate:.4f} | {r.cycle_service_level:.4f} | "
+                             f"{r.avg_stock_value:,.0f} | {r.orders:,} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    block = f"{START}\n{section}{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    tmp = RESULTS.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, RESULTS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--torch", action="store_true", help="add the PyTorch MLP candidate")
+    parser.add_argument("--no-sim", action="store_true", help="skip the replenishment simulation")
+    parser.add_argument("--no-curve", dest="curve", action="store_false", help="skip the stock/fill trade-off runs")
+    parser.add_argument("--fill-rate", type=float, default=0.95, help="the project policy's fill-rate target")
+    parser.add_argument("--threads", type=int, default=1, help="OpenMP threads for the boosting models")
+    parser.add_argument("--fresh", action="store_true", help="ignore cached panels and forecasts")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    t0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    with threadpool_limits(limits=args.threads):
+        tx = cached(OUT / "transactions.pkl", lambda: dm.clean_transactions(dm.read_transactions(str(DATA))),
+                    args.fresh)
+        weekly = cached(OUT / "weekly.pkl", lambda: dm.weekly_demand(tx), args.fresh)
+        log(f"data: {len(tx):,} clean sale rows, {weekly['unique_id'].nunique():,} products")
+        fc = forecasting(weekly, args)
+        sim = None
+        if not args.no_sim:
+            daily = cached(OUT / "daily.pkl", lambda: dm.daily_demand(tx), args.fresh)
+            sim = simulation(tx, daily, weekly, fc["selectors"], args)
+    seconds = time.perf_counter() - t0
+    section = render(fc, sim, args, seconds, (load0, os.getloadavg()[0]))
+    print(section)
+    if not args.no_write:
+        write_section(section)
+        log(f"wrote the inventory section of {RESULTS.relative_to(ROOT)} ({seconds / 60:.1f} min)")
+
+
+if __name__ == "__main__":
+    main()
