@@ -223,7 +223,8 @@ def _badge(product):
 
 
 @pytest.mark.parametrize(
-    ("stock", "expected"), [(3, "In stock, only 3 left"), (5, "In stock, only 5 left"), (6, "In stock"), (0, "Out of stock")]
+    ("stock", "expected"),
+    [(3, "In stock, only 3 left"), (5, "In stock, only 5 left"), (6, "In stock"), (0, "Out of stock")],
 )
 def test_the_stock_badge(item, stock, expected):
     item.stock = stock

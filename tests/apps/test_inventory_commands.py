@@ -1,0 +1,100 @@
+"""Inventory commands and the nightly task, on a few weeks of test host orders."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from inventory import tasks
+from inventory.models import DemandForecast, RestockSuggestion
+from personalization import locks
+from tests.testhost.models import Department, Item, Purchase, PurchaseLine
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _settings(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.INVENTORY = {"FORECASTER": "WindowAverage"}
+
+
+@pytest.fixture
+def sales():
+    dept = Department.objects.create(title="Toys")
+    items = [
+        Item.objects.create(code=f"A{i}", title=f"Item {i}", department=dept, price=Decimal("3.00"), stock=stock)
+        for i, stock in enumerate((0, 20))  # 20: above the reorder point, below the excess line
+    ]
+    start = dt.datetime(2024, 1, 1, 12)  # a Monday
+    for week in range(12):
+        purchase = Purchase.objects.create(created=timezone.make_aware(start + dt.timedelta(weeks=week)))
+        for item in items:
+            PurchaseLine.objects.create(purchase=purchase, item=item, qty=5 + week % 3, unit_price=Decimal("3.00"))
+    return items
+
+
+def test_plan_restock_forecasts_and_suggests_for_the_item_without_stock(sales):
+    out = StringIO()
+
+    call_command("plan_restock", stdout=out)
+
+    assert DemandForecast.objects.count() == 2
+    assert list(RestockSuggestion.objects.values_list("product_id", flat=True)) == [sales[0].pk]
+    assert "Planned 2 products as of 2024-03-18" in out.getvalue()
+
+
+def test_plan_restock_refuses_a_bad_date(sales):
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("plan_restock", "--date", "18/03/2024")
+
+
+def test_the_task_runs_the_planning_and_skips_while_another_run_holds_the_lock(sales):
+    assert tasks.plan_restock.delay().get() == {"products": 2, "created": 1, "updated": 0, "removed": 0}
+
+    locks.acquire(tasks.PLAN_LOCK, "someone-else", 60)
+    try:
+        assert tasks.plan_restock.delay().get() is None
+    finally:
+        locks.release(tasks.PLAN_LOCK, "someone-else")
+
+
+def test_evaluate_forecasts_scores_the_anchors_and_the_served_model(sales):
+    out = StringIO()
+
+    call_command("evaluate_forecasts", "--origin", "2024-03-04", "--horizon", "2", "--json", stdout=out)
+
+    result = json.loads(out.getvalue())
+    assert (result["n_series"], result["served_configuration"]) == (2, "WindowAverage")
+    assert set(result["models"]) == {
+        "Naive",
+        "HistoricAverage",
+        "WindowAverage",
+        "CrostonSBA",
+        "TSB",
+        "ADIDA",
+        "IMAPA",
+        "AutoETS",
+        "served",
+    }
+    # the served WindowAverage and the anchor WindowAverage(4) are the same model
+    assert result["models"]["served"]["wape"] == pytest.approx(result["models"]["WindowAverage"]["wape"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--origin", "2024-03-05"], "Monday"),
+        (["--origin", "March"], "YYYY-MM-DD"),
+        (["--origin", "2024-03-04", "--horizon", "0"], "horizon"),
+        (["--origin", "2023-03-06"], "No sales before"),
+        (["--origin", "2024-02-05"], "No product sold"),
+    ],
+)
+def test_evaluate_forecasts_refuses_bad_input(sales, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("evaluate_forecasts", *args)
