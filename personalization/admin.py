@@ -83,10 +83,83 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     search_fields = ("kind",)
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
-    actions = ("activate_versions", "retire_versions")
+    actions = ("activate_versions", "retire_versions", "retrain_recommender")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    # --- recommender: retrain now, metrics chart, preview ----------------------------------------
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        view = self.admin_site.admin_view
+        return [
+            path("retrain/", view(self.retrain_view), name="personalization_modelversion_retrain"),
+            path("preview/", view(self.preview_view), name="personalization_modelversion_preview"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        from django.urls import reverse
+
+        from .recommending.charts import metrics_svg
+        from .recommending.config import KIND
+
+        versions = list(ModelVersion.objects.filter(kind=KIND).exclude(status=ModelVersion.Status.FAILED)
+                        .order_by("created_at", "id"))[-30:]
+        context = {
+            "metrics_chart": metrics_svg(versions),
+            "retrain_url": reverse("admin:personalization_modelversion_retrain"),
+            "preview_url": reverse("admin:personalization_modelversion_preview"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def _retrain(self, request: HttpRequest) -> None:
+        from .recommending.training import request_retrain
+
+        ok, message = request_retrain()
+        self.message_user(request, message, level=messages.SUCCESS if ok else messages.ERROR)
+
+    def retrain_view(self, request: HttpRequest) -> Any:
+        from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+        from django.urls import reverse
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        self._retrain(request)
+        return HttpResponseRedirect(reverse("admin:personalization_modelversion_changelist"))
+
+    @admin.action(description="Retrain the recommender now", permissions=["change"])
+    def retrain_recommender(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        self._retrain(request)
+
+    def preview_view(self, request: HttpRequest) -> Any:
+        """Any customer's lists for every placement, with the source of each item (nothing is recorded)."""
+        from django.template.response import TemplateResponse
+
+        from .recommending import serving
+
+        query = request.GET.get("user", "").strip()
+        context = {**self.admin_site.each_context(request), "title": "Preview recommendations", "query": query,
+                   "opts": self.model._meta}
+        if query:
+            User = get_user_model()
+            lookup = {"pk": int(query)} if query.isdigit() else {User.USERNAME_FIELD: query}
+            customer = User._default_manager.filter(**lookup).first()
+            if customer is None:
+                context["error"] = f"No user {query!r}."
+            else:
+                version = serving.active_version()
+                context.update(customer=customer, version=version, lists=[
+                    serving.recommend(placement, user=customer, limit=10, record_impressions=False)
+                    for placement in ("for_you", "recently_viewed", "best_sellers")
+                ])
+        return TemplateResponse(request, "admin/personalization/modelversion/preview.html", context)
 
     @admin.action(description="Activate the selected version (retires the active one)", permissions=["change"])
     def activate_versions(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:

@@ -30,7 +30,7 @@ from .. import locks, registry
 from ..ml import evaluation
 from ..ml.base import Recommender
 from ..ml.copurchase import CoPurchase, basket_matrix
-from ..ml.hybrid import HybridRecommender
+from ..ml.hybrid import DEFAULT_SOURCES, HybridRecommender
 from ..ml.itemknn import ItemKNN
 from ..ml.toppop import TopPop
 from ..models import CustomerProfile, ModelVersion, RecommendationList
@@ -64,10 +64,13 @@ class TrainResult:
     lists: int = 0
 
 
-def make_model(name: str, random_state: int = 0) -> Recommender:
-    """A fresh, unfitted model of one of the served configurations."""
+def make_model(name: str, random_state: int = 0, n_items: int | None = None) -> Recommender:
+    """A fresh, unfitted model of one of the served configurations (``n_items`` caps the hybrid's
+    candidates per source: it cannot take more candidates than there are items)."""
     if name == "hybrid":
-        return HybridRecommender(task="all", random_state=random_state)
+        sources = {key: {**spec, "candidates": min(int(spec.get("candidates", 0)), n_items or 10**9)}
+                   for key, spec in DEFAULT_SOURCES.items()}
+        return HybridRecommender(task="all", sources=sources, random_state=random_state)
     if name == "simple":
         return RepeatThenNeighbours()
     if name == "popular":
@@ -97,7 +100,7 @@ def validate(name: str, frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timest
                                   items=items[["item", "name", "category", "price"]])
     if split.eval_users["all"].size == 0:
         return {}
-    model = make_model(name, random_state).fit(split.train)
+    model = make_model(name, random_state, split.n_items).fit(split.train)
     result = {key: float(value) for key, value in evaluation.evaluate(model, split, "all").items()}
     if split.eval_users["new"].size:
         new = evaluation.evaluate(model, split, "new")
@@ -229,8 +232,8 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     name = choose_model(requested, len(frame), settings)
     data = build_training_data(frame, items)
     random_state = int(settings["RANDOM_STATE"])
-    version = registry.begin(KIND, {"model": name, "params": make_model(name, random_state).get_params(),
-                                    "interactions": len(frame)},
+    params = make_model(name, random_state, int(data.product_pks.size)).get_params()
+    version = registry.begin(KIND, {"model": name, "params": params, "interactions": len(frame)},
                              data_start=data.start, data_end=data.end)
 
     def step(percent: int, stage: str) -> None:
@@ -242,7 +245,7 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
         metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
                            random_state)
         step(40, f"Fitting {name} on all {len(frame):,} purchases")
-        model = make_model(name, random_state).fit(data.interactions)
+        model = make_model(name, random_state, int(data.product_pks.size)).fit(data.interactions)
         step(60, "Item neighbours and bought-together pairs")
         tables = serving_tables(data, model, int(settings["NEIGHBOURS"]))
         arrays = dict(tables)
@@ -274,3 +277,17 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     logger.info("Recommender training: %s (%.1f s)", message, seconds)
     return TrainResult(version, activated, message, dict(version.metrics), seconds, len(lists))
 
+
+
+def request_retrain(model: str | None = None) -> tuple[bool, str]:
+    """Queue a training run (run in-process without a broker); ``(ok, message)`` for the admin."""
+    from ..tasks import retrain_recommenders
+
+    try:
+        retrain_recommenders.delay(model)
+    except TrainingError as exc:  # eager mode: the run happened here and could not train
+        return False, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a broker that is down is a message, not a 500
+        logger.exception("Could not queue the recommender training.")
+        return False, f"Could not queue the training: {exc}"
+    return True, "Recommender training queued; its progress shows in the list below."

@@ -316,3 +316,38 @@ def test_similar_items_widget_renders_nothing_without_a_product(trained):
         Context({"request": guest_request(), "product": None}))
 
     assert html.strip() == ""
+
+
+# --- admin ---------------------------------------------------------------------------------------------------
+def test_the_retrain_button_trains_a_new_version(shop, admin_client):
+    response = admin_client.post("/admin/personalization/modelversion/retrain/", follow=True)
+
+    assert response.status_code == 200
+    assert ModelVersion.objects.filter(kind="recommender", status="active").count() == 1
+
+
+def test_the_retrain_button_explains_when_there_is_nothing_to_learn(admin_client):
+    response = admin_client.post("/admin/personalization/modelversion/retrain/", follow=True)
+
+    assert "No purchases" in response.content.decode()
+    assert not ModelVersion.objects.filter(status="active").exists()
+
+
+def test_the_model_versions_page_charts_the_metrics_of_every_version(trained, admin_client):
+    training.train("popular")
+
+    html = admin_client.get("/admin/personalization/modelversion/").content.decode()
+
+    assert html.count('<svg class="recommender-metrics"') == 1
+    assert len(re.findall(r"<title>v\d+ ndcg@20 = ", html)) == 2
+
+
+def test_staff_preview_a_customers_lists_with_sources(trained, admin_client):
+    customer = trained["users"][0]
+
+    response = admin_client.get("/admin/personalization/modelversion/preview/", {"user": customer.username})
+
+    html = response.content.decode()
+
+    assert "bought before" in html and "best seller" in html
+    assert not Event.objects.filter(event_type="impression").exists()
