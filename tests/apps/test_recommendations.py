@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
+import json
 import re
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django.template import Context, Template
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
@@ -351,3 +354,36 @@ def test_staff_preview_a_customers_lists_with_sources(trained, admin_client):
 
     assert "bought before" in html and "best seller" in html
     assert not Event.objects.filter(event_type="impression").exists()
+
+
+# --- evaluate_recommenders ---------------------------------------------------------------------------------
+def test_evaluate_recommenders_scores_each_configuration_as_json(shop):
+    cutoff = (timezone.now() - dt.timedelta(days=30)).date().isoformat()
+    out = io.StringIO()
+
+    call_command("evaluate_recommenders", "--cutoff", cutoff, "--days", "30", "--json", stdout=out)
+
+    result = json.loads(out.getvalue())
+    assert set(result["results"]) == {"popular", "simple"}
+    assert result["results"]["simple"]["all"]["users"] == 24
+    assert result["results"]["simple"]["all"]["ndcg@20"] > result["results"]["popular"]["all"]["ndcg@20"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--cutoff", "2024-13-01"], "--cutoff must be a date"),
+    (["--cutoff", "2024-01-01", "--models", "magic"], "Unknown configuration"),
+    (["--cutoff", "2024-01-01", "--days", "0"], "--days must be"),
+    (["--cutoff", "2000-01-01"], "No purchases before"),
+])
+def test_evaluate_recommenders_refuses_bad_input_clearly(shop, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("evaluate_recommenders", *args)
+
+
+def test_train_recommenders_command_reports_activation(shop):
+    out = io.StringIO()
+
+    call_command("train_recommenders", "--model", "simple", "--no-progress", stdout=out)
+
+    assert "Activated." in out.getvalue()
+    assert registry.active_version("recommender") is not None
