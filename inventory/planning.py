@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 import numpy as np
-from django.db import transaction
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from scipy import stats
 
-from personalization.adapters import ShopAdapter, get_adapter
+from personalization.adapters import DefaultShopAdapter, ShopAdapter, get_adapter
 
 from .conf import inventory_settings
 from .forecasting import planning_date
@@ -247,6 +248,25 @@ def plan_input_for(
     )
 
 
+def _products_with_categories(adapter: ShopAdapter, ids: list[int]) -> list[models.Model]:
+    """Active products among ``ids``; with the default adapter, the category's relation joined in one query."""
+    queryset = adapter.active_products().filter(pk__in=ids)
+    if isinstance(adapter, DefaultShopAdapter) and adapter.product_fields.get("category"):
+        model, relations = queryset.model, []
+        for part in adapter.product_fields["category"].split("__"):
+            try:
+                model_field = model._meta.get_field(part)
+            except FieldDoesNotExist:
+                break
+            if not model_field.is_relation or model_field.many_to_many:
+                break
+            relations.append(part)
+            model = model_field.related_model
+        if relations:
+            queryset = queryset.select_related("__".join(relations))
+    return list(queryset)
+
+
 def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = None) -> PlanSummary:
     """Plan every active product that has a forecast; idempotent.
 
@@ -262,7 +282,7 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
     if latest is None:
         return summary
     forecasts = {f.product_id: f for f in DemandForecast.objects.filter(origin=latest)}
-    products = [p for p in adapter.active_products() if p.pk in forecasts]
+    products = _products_with_categories(adapter, list(forecasts))
     on_order = on_order_by_product(forecasts)
     resolver = PolicyResolver()
     existing = {

@@ -250,3 +250,13 @@ def test_forecasting_stores_one_forecast_per_selling_product_with_an_active_vers
 def test_forecasting_without_sales_is_a_clear_error():
     with pytest.raises(services.ForecastError, match="No sales"):
         services.forecast_demand(dt.date(2024, 1, 1))
+
+
+def test_planning_costs_the_same_few_queries_for_any_number_of_products(django_assert_max_num_queries):
+    for index in range(8):
+        _forecast(_item(f"P{index}", stock=0, department=f"Dept {index}"), 10.0, [10.0] * 26)
+
+    with django_assert_max_num_queries(12):
+        summary = services.plan_restock(TODAY)
+
+    assert summary.created == 8
