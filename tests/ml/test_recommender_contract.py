@@ -16,7 +16,7 @@ from personalization.ml.content import ContentBased
 from personalization.ml.copurchase import CoPurchase
 from personalization.ml.ease import EASE
 from personalization.ml.forest import TreeEnsemble
-from personalization.ml.hybrid import HybridRecommender
+from personalization.ml.hybrid import HybridRecommender, fit_hybrids
 from personalization.ml.ials import ImplicitALS
 from personalization.ml.itemknn import ItemKNN
 from personalization.ml.repeat import RepeatPurchase
@@ -358,6 +358,28 @@ def test_hybrid_for_new_items_never_returns_a_past_purchase(fitted: dict[str, Re
     seen = data.seen()
     for u, row in enumerate(ids.tolist()):
         assert not set(seen[u].indices.tolist()).intersection(row)
+
+
+def test_hybrids_fitted_together_equal_hybrids_fitted_alone(fitted: dict[str, Recommender],
+                                                            data: Interactions) -> None:
+    # given both tasks' hybrids fitted in one pass that shares the candidate models
+    together = fit_hybrids(data, [FACTORIES["hybrid_all"](), FACTORIES["hybrid_new"]()])
+    # when they recommend
+    # then each gives exactly what the same hybrid fitted alone gives
+    for hybrid, name in zip(together, ["hybrid_all", "hybrid_new"], strict=True):
+        alone = fitted[name].recommend(np.arange(N_USERS), n=10)
+        shared = hybrid.recommend(np.arange(N_USERS), n=10)
+        np.testing.assert_array_equal(shared[0], alone[0])
+        np.testing.assert_allclose(shared[1], alone[1])
+
+
+def test_hybrids_fitted_together_must_share_their_sources(data: Interactions) -> None:
+    # given two hybrids with different candidate models
+    other = HybridRecommender(task="new", sources={"pop": {"model": "TopPop", "params": {}, "candidates": 5}})
+    # when they are fitted together
+    # then it is refused
+    with pytest.raises(ValueError, match="must share 'sources'"):
+        fit_hybrids(data, [FACTORIES["hybrid_all"](), other])
 
 
 def test_top_n_breaks_ties_by_lower_item_id_and_pads() -> None:
