@@ -83,7 +83,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     search_fields = ("kind",)
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
-    actions = ("activate_versions", "retire_versions", "retrain_recommender")
+    actions = ("activate_versions", "retire_versions", "retrain_recommender", "start_ab_test", "stop_ab_test")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -107,8 +107,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
         versions = list(ModelVersion.objects.filter(kind=KIND).exclude(status=ModelVersion.Status.FAILED)
                         .order_by("created_at", "id"))[-30:]
+        from .recommending.experiments import challenger_version, version_stats
+
         context = {
             "metrics_chart": metrics_svg(versions),
+            "ab_stats": version_stats(),
+            "challenger": challenger_version(),
             "retrain_url": reverse("admin:personalization_modelversion_retrain"),
             "preview_url": reverse("admin:personalization_modelversion_preview"),
             **(extra_context or {}),
@@ -137,6 +141,29 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Retrain the recommender now", permissions=["change"])
     def retrain_recommender(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         self._retrain(request)
+
+    @admin.action(description="A/B test: serve the selected ready version to half of the visitors",
+                  permissions=["change"])
+    def start_ab_test(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        from .recommending import experiments
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to test.", level=messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            experiments.start(version, share=0.5)
+        except ValueError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return
+        self.message_user(request, f"{version} now serves half of the visitors.", level=messages.SUCCESS)
+
+    @admin.action(description="A/B test: stop (everyone sees the active version)", permissions=["change"])
+    def stop_ab_test(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        from .recommending import experiments
+
+        stopped = experiments.stop()
+        self.message_user(request, f"Stopped {stopped} A/B test(s).", level=messages.SUCCESS)
 
     def preview_view(self, request: HttpRequest) -> Any:
         """Any customer's lists for every placement, with the source of each item (nothing is recorded)."""

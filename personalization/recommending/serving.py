@@ -34,6 +34,7 @@ from .. import capture, registry
 from ..adapters import get_adapter
 from ..conf import personalization_settings
 from ..models import CustomerProfile, Event, EventType, ModelVersion, RecommendationList
+from . import experiments
 from .config import KIND, PLACEMENTS, rec_settings
 from .data import product_queryset
 
@@ -305,7 +306,7 @@ def recommend(
         raise InvalidRequest("limit must be between 1 and 100.")
     settings = rec_settings()
     user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
-    version = active_version()
+    version = experiments.assign(active_version(), user_id, session_key)
     tables = tables_of(version)
     popular = stored_list(version, "best_sellers", key="popular") or live_best_sellers()
     exclude: set[int] = set(product_ids)

@@ -34,6 +34,7 @@ from ..ml.hybrid import DEFAULT_SOURCES, HybridRecommender
 from ..ml.itemknn import ItemKNN
 from ..ml.toppop import TopPop
 from ..models import CustomerProfile, ModelVersion, RecommendationList
+from . import experiments
 from .blend import RepeatThenNeighbours
 from .config import KIND, rec_settings
 from .data import TrainingData, build_training_data, item_table, purchase_frame
@@ -209,6 +210,17 @@ def _user_lists(data: TrainingData, model: Recommender, length: int,
     return out
 
 
+def prune_lists(keep: ModelVersion | None = None) -> int:
+    """Delete the lists of every version except the active one, an A/B challenger and ``keep``."""
+    active = ModelVersion.objects.filter(kind=KIND, status=ModelVersion.Status.ACTIVE)
+    keep_ids = set(active.values_list("pk", flat=True))
+    challenger = experiments.challenger_version()
+    keep_ids |= {v.pk for v in (keep, challenger) if v is not None}
+    stale = RecommendationList.objects.filter(model_version__kind=KIND).exclude(model_version__in=keep_ids)
+    deleted, _ = stale.delete()
+    return deleted
+
+
 def train(model: str | None = None, *, activate: bool = True, progress: Progress | None = None) -> TrainResult:
     """One training run (see the module docstring). Raises :class:`TrainingError` when it cannot run."""
     settings = rec_settings()
@@ -267,11 +279,10 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
         try:
             registry.activate(version, compare_on=str(settings["COMPARE_ON"]))
         except registry.NotBetter as exc:
-            RecommendationList.objects.filter(model_version=version).delete()
-            message = str(exc)
+            message = f"{exc} It stays ready (with its lists, for an A/B test)."
         else:
             activated, message = True, f"{version} is now active."
-            RecommendationList.objects.filter(model_version__kind=KIND).exclude(model_version=version).delete()
+    prune_lists(keep=version)
     version.refresh_from_db()
     seconds = time.perf_counter() - started
     logger.info("Recommender training: %s (%.1f s)", message, seconds)

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from personalization import capture, registry
 from personalization.models import Event, ModelVersion, RecommendationList
-from personalization.recommending import serving, training
+from personalization.recommending import experiments, serving, training
 from tests.testhost.models import Department, Item
 
 pytestmark = pytest.mark.django_db
@@ -97,14 +97,75 @@ def test_training_stores_an_active_version_with_metrics_and_lists(shop):
         "popular", "category:Kitchen", "category:Garden", "category:Toys"}
 
 
-def test_a_worse_model_is_not_activated_and_leaves_no_lists(trained):
+def test_a_worse_model_is_not_activated_nor_served(trained):
     result = training.train("popular")
 
     assert result.activated is False
     assert "does not beat" in result.message
     assert ModelVersion.objects.get(pk=result.version.pk).status == "ready"
     assert registry.active_version("recommender").pk == trained["version"].pk
-    assert not RecommendationList.objects.filter(model_version=result.version).exists()
+    served = serving.recommend("for_you", user=trained["users"][0], record_impressions=False)
+    assert served.model_version_id == trained["version"].pk
+
+
+def test_old_versions_lists_are_pruned_after_training(trained):
+    worse = training.train("popular").version
+    training.train("popular")
+
+    assert not RecommendationList.objects.filter(model_version=worse).exists()
+    assert RecommendationList.objects.filter(model_version=trained["version"]).exists()
+
+
+# --- A/B tests --------------------------------------------------------------------------------------------------
+def test_an_ab_test_splits_customers_deterministically_between_versions(trained):
+    challenger = training.train("popular").version
+    experiments.start(challenger, share=0.5)
+
+    served = {user.pk: serving.recommend("for_you", user=user, record_impressions=False).model_version_id
+              for user in trained["users"]}
+    again = {user.pk: serving.recommend("for_you", user=user, record_impressions=False).model_version_id
+             for user in trained["users"]}
+
+    assert served == again
+    assert set(served.values()) == {trained["version"].pk, challenger.pk}
+    assert [pk for pk, v in served.items() if v == challenger.pk] == [
+        user.pk for user in trained["users"] if experiments.bucket(challenger.pk, f"u{user.pk}") < 0.5]
+
+
+def test_stopping_the_ab_test_serves_the_active_version_to_everyone(trained):
+    experiments.start(training.train("popular").version, share=0.9)
+    experiments.stop()
+
+    served = {serving.recommend("for_you", user=user, record_impressions=False).model_version_id
+              for user in trained["users"]}
+
+    assert served == {trained["version"].pk}
+
+
+def test_click_through_per_version_counts_lists_shown_clicked_and_carted(trained):
+    customer, items = trained["users"][0], trained["items"]
+    rec_ids = [serving.new_recommendation_id(trained["version"].pk, "for_you") for _ in range(4)]
+    events = [capture.build_event(event_type="impression", product_id=items[0].pk, user_id=customer.pk,
+                                  recommendation_id=rec) for rec in rec_ids]
+    events += [capture.build_event(event_type="click", product_id=items[0].pk, user_id=customer.pk,
+                                   recommendation_id=rec) for rec in rec_ids[:2]]
+    events += [capture.build_event(event_type="cart", product_id=items[0].pk, user_id=customer.pk,
+                                   recommendation_id=rec_ids[0])]
+    capture.insert_events(events)
+
+    [stats] = experiments.version_stats()
+
+    assert (stats.version_id, stats.lists, stats.clicked, stats.carted) == (trained["version"].pk, 4, 2, 1)
+    assert stats.ctr == 0.5
+    low, high = stats.ctr_interval
+    assert low < 0.5 < high
+
+
+@pytest.mark.parametrize(("successes", "trials", "expected"), [(0, 0, (0.0, 0.0)), (5, 10, (0.2366, 0.7634))])
+def test_wilson_interval(successes, trials, expected):
+    low, high = experiments.wilson(successes, trials)
+
+    assert (round(low, 4), round(high, 4)) == expected
 
 
 def test_training_without_purchases_is_refused(db):
@@ -387,3 +448,18 @@ def test_train_recommenders_command_reports_activation(shop):
 
     assert "Activated." in out.getvalue()
     assert registry.active_version("recommender") is not None
+
+
+def test_the_admin_starts_an_ab_test_and_shows_click_through_per_version(trained, admin_client):
+    challenger = training.train("popular").version
+    capture.insert_events([capture.build_event(
+        event_type="impression", product_id=trained["items"][0].pk, user_id=trained["users"][0].pk,
+        recommendation_id=serving.new_recommendation_id(challenger.pk, "for_you"))])
+
+    admin_client.post("/admin/personalization/modelversion/",
+                      {"action": "start_ab_test", "_selected_action": [challenger.pk]})
+    html = admin_client.get("/admin/personalization/modelversion/").content.decode()
+
+    assert experiments.challenger_version() == challenger
+    assert f"A/B test: {challenger} serves 50% of visitors" in html
+    assert f"<td>v{challenger.pk}</td><td>1</td><td>0</td>" in html
