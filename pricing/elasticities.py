@@ -68,19 +68,22 @@ def _utc_naive(value: dt.datetime) -> dt.datetime:
 
 
 def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True) -> ModelVersion:
-    """Fit the elasticity of every product sold since ``since`` (default: ``PRICING["HISTORY_DAYS"]`` back).
+    """Fit the elasticity of every product sold since ``since`` (default: the ``PRICING["HISTORY_DAYS"]``
+    before the latest sale).
 
     Returns the new version (active when ``activate``). Raises :class:`NotEnoughData` when there is
     no sale; a failure while fitting marks the version *failed* and leaves the active one in place.
     """
-    if since is None and pricing_settings.HISTORY_DAYS:
-        since = timezone.now() - dt.timedelta(days=pricing_settings.HISTORY_DAYS)
     adapter = get_adapter()
     rows = [
         (f.product_id, _utc_naive(f.placed_at), f.quantity, float(f.price)) for f in adapter.order_lines_since(since)
     ]
     frame = pd.DataFrame(rows, columns=["product", "date", "quantity", "unit_price"])
     sales = frame[(frame["quantity"] > 0) & (frame["unit_price"] > 0)] if len(frame) else frame
+    if since is None and pricing_settings.HISTORY_DAYS and not sales.empty:
+        # The window ends at the latest sale, not today: a shop whose data stops (or a demo on old data)
+        # still learns from its last HISTORY_DAYS of sales.
+        sales = sales[sales["date"] > sales["date"].max() - pd.Timedelta(days=pricing_settings.HISTORY_DAYS)]
     if sales.empty:
         raise NotEnoughData("No order lines with a positive quantity and price to fit elasticities on.")
     params = dict(pricing_settings.ESTIMATOR)

@@ -13,19 +13,37 @@ from .ml.guardrails import GuardrailPolicy
 from .models import PricingPolicy
 
 
+class PolicyResolver:
+    """Resolves the effective policy of many products from the active policies, read once."""
+
+    def __init__(self, adapter: ShopAdapter | None = None):
+        self.adapter = adapter or get_adapter()
+        self.by_product: dict[object, PricingPolicy] = {}
+        self.by_category: dict[str, PricingPolicy] = {}
+        self.shop_wide: PricingPolicy | None = None
+        for policy in PricingPolicy.objects.filter(is_active=True):
+            if policy.scope == PricingPolicy.Scope.PRODUCT:
+                self.by_product[policy.product_id] = policy
+            elif policy.scope == PricingPolicy.Scope.CATEGORY:
+                self.by_category[policy.category] = policy
+            else:
+                self.shop_wide = policy
+
+    def __call__(self, product: models.Model) -> PricingPolicy | None:
+        """The active policy of ``product``: its own, else its category's, else the shop-wide one."""
+        own = self.by_product.get(product.pk)
+        if own is not None:
+            return own
+        if self.by_category:
+            category = self.adapter.get_category(product)
+            if category and category in self.by_category:
+                return self.by_category[category]
+        return self.shop_wide
+
+
 def effective_policy(product: models.Model, adapter: ShopAdapter | None = None) -> PricingPolicy | None:
     """The active policy of ``product``: its own, else its category's, else the shop-wide one."""
-    adapter = adapter or get_adapter()
-    policies = PricingPolicy.objects.filter(is_active=True)
-    own = policies.filter(scope=PricingPolicy.Scope.PRODUCT, product=product).first()
-    if own is not None:
-        return own
-    category = adapter.get_category(product)
-    if category:
-        by_category = policies.filter(scope=PricingPolicy.Scope.CATEGORY, category=category).first()
-        if by_category is not None:
-            return by_category
-    return policies.filter(scope=PricingPolicy.Scope.SHOP).first()
+    return PolicyResolver(adapter)(product)
 
 
 def _float(value: Decimal | None) -> float | None:

@@ -28,13 +28,14 @@ from personalization.adapters import get_adapter
 from . import actions
 from .conf import pricing_settings
 from .elasticities import FittedElasticities, load_elasticities
-from .ml.guardrails import GuardrailPolicy, GuardrailResult, apply_guardrails
+from .ml.guardrails import HARD_FLOOR_RULES, GuardrailPolicy, GuardrailResult, apply_guardrails
 from .ml.strategies import MarkdownStrategy, PricingContext
 from .models import PriceChange, PriceSuggestion, PricingPolicy
-from .policies import effective_policy, guarded_cost, guardrail_policy
+from .policies import PolicyResolver, guarded_cost, guardrail_policy
 
 logger = logging.getLogger(__name__)
 GRID_SIZE = 200
+BATCH = 500
 CENT = Decimal("0.01")
 
 
@@ -76,9 +77,10 @@ def _collect(products: Iterable[models.Model], model: FittedElasticities | None,
         .annotate(at=Max("changed_at"))
         .values_list("product", "at")
     )
+    resolve = PolicyResolver(adapter)
     items = []
     for product in products:
-        policy = effective_policy(product, adapter)
+        policy = resolve(product)
         if policy is None:
             run.without_policy += 1
             continue
@@ -177,7 +179,8 @@ def generate_suggestions(
 ) -> SuggestionRun:
     """Suggest a price for each product (default: every active one) by its policy; see the module docstring.
 
-    Earlier pending suggestions of a product that gets a new one expire. Confidence is
+    Earlier pending or approved suggestions of every product priced in this run expire (a product
+    whose price should now stay gets no new one). Confidence is
     ``1 / (1 + posterior sd of the elasticity)`` (0 without a fitted model).
     """
     now = now or timezone.now()
@@ -200,8 +203,18 @@ def generate_suggestions(
         if abs(result.price - it.current) < 0.005:
             run.unchanged += 1
             continue
+        if (
+            math.isfinite(it.target)
+            and (it.target - it.current) * (result.price - it.current) < 0
+            and result.rule not in HARD_FLOOR_RULES
+        ):
+            # The price-ending snap inside a narrow step window can land on the far side of the current
+            # price; a move against the strategy's own direction is no suggestion worth a person's time.
+            run.unchanged += 1
+            continue
         results.append((it, result))
     expected = _expected(results, model)
+    rows = []
     for it, result in results:
         units_now, units_new, confidence = expected.get(it.product.pk, (None, None, 0.0))
         cost = float(it.cost) if it.cost is not None else None
@@ -209,11 +222,8 @@ def generate_suggestions(
         revenue_new = None if units_new is None else result.price * units_new
         profit_now = None if units_now is None or cost is None else (it.current - cost) * units_now
         profit_new = None if units_new is None or cost is None else (result.price - cost) * units_new
-        with transaction.atomic():
-            PriceSuggestion.objects.filter(
-                product=it.product, status__in=[PriceSuggestion.Status.PENDING, PriceSuggestion.Status.APPROVED]
-            ).update(status=PriceSuggestion.Status.EXPIRED, reason="Replaced by a newer suggestion.")
-            suggestion = PriceSuggestion.objects.create(
+        rows.append(
+            PriceSuggestion(
                 product=it.product,
                 policy=it.policy,
                 strategy=it.policy.strategy,
@@ -236,6 +246,16 @@ def generate_suggestions(
                 ],
                 model_version=model.version if model is not None else None,
             )
+        )
+    with transaction.atomic():  # one transaction: the old suggestions expire as the new ones appear
+        product_ids = [it.product.pk for it in items]  # every product priced now, suggested or not
+        for i in range(0, len(product_ids), BATCH):
+            PriceSuggestion.objects.filter(
+                product_id__in=product_ids[i : i + BATCH],
+                status__in=[PriceSuggestion.Status.PENDING, PriceSuggestion.Status.APPROVED],
+            ).update(status=PriceSuggestion.Status.EXPIRED, reason="Replaced by a newer suggestion.")
+        created = PriceSuggestion.objects.bulk_create(rows, batch_size=BATCH)
+    for (it, _), suggestion in zip(results, created, strict=True):
         run.created.append(suggestion)
         if auto_apply and it.policy.mode == PricingPolicy.Mode.AUTO:
             try:

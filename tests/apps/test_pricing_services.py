@@ -80,6 +80,18 @@ def test_the_optimiser_moves_at_most_the_policy_step_and_records_what_it_expects
     assert -4.5 < suggestion.elasticity < -1.5
 
 
+@pytest.mark.usefixtures("media")
+def test_no_suggestion_moves_against_the_strategys_direction():
+    item = make_item(price="6.25", cost="5.00")
+    make_sales(item, elasticity=-3.0)  # optimum about 7.50: up
+    services.fit_elasticities()
+
+    # A 10 % step allows 5.63-6.87, where the only price ending in .99 is 5.99: down.
+    run = _suggest(item, strategy=PricingPolicy.Strategy.OPTIMISE, max_change=Decimal("0.10"), price_endings=".99")
+
+    assert (run.created, run.unchanged) == ([], 1)
+
+
 @pytest.mark.parametrize(
     "floor_fields",
     [
@@ -381,3 +393,16 @@ def test_a_change_is_stamped_now():
     before = timezone.now()
     change = services.write_price(make_item(price="10.00"), Decimal("10.50"))
     assert before <= change.changed_at <= timezone.now() + dt.timedelta(seconds=1)
+
+
+@pytest.mark.usefixtures("media")
+def test_the_command_can_create_the_default_shop_wide_policy_once(capsys):
+    make_item(price="5.00", cost="5.00")
+
+    call_command("suggest_prices", "--default-policy")
+    call_command("suggest_prices", "--default-policy")
+
+    out = capsys.readouterr().out
+    assert out.count("Created the shop-wide default policy") == 1
+    assert PricingPolicy.objects.get().mode == "suggest"
+    assert PriceSuggestion.objects.get(status="pending").suggested_price == Decimal("5.99")

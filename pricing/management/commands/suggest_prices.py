@@ -1,7 +1,7 @@
 """``manage.py suggest_prices``: refit the price elasticities and suggest prices by policy."""
-
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -14,10 +14,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-refit", action="store_true", help="Use the active elasticity model instead of refitting."
         )
+        parser.add_argument(
+            "--default-policy",
+            action="store_true",
+            help="First create a shop-wide policy when there is none: suggest only, margin ≥ 10 %%, "
+            "steps ≤ 10 %%, prices ending in .99 below 100 and whole above (used by bin/demo).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from pricing import services
+        from pricing.models import PricingPolicy
 
+        if options["default_policy"]:
+            _, created = PricingPolicy.objects.get_or_create(
+                scope=PricingPolicy.Scope.SHOP,
+                defaults={
+                    "name": "Shop-wide default",
+                    "min_margin": Decimal("0.10"),
+                    "max_change": Decimal("0.10"),
+                    "price_endings": ".99 < 100; whole",
+                    "strategy": PricingPolicy.Strategy.OPTIMISE,
+                    "mode": PricingPolicy.Mode.SUGGEST,
+                },
+            )
+            if created:
+                self.stdout.write("Created the shop-wide default policy (suggest only).")
         try:
             run = services.refit_and_suggest(refit=not options["no_refit"])
         except services.JobAlreadyRunning as exc:
