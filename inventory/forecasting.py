@@ -146,18 +146,21 @@ def _selector_metrics(model: ClassSelector) -> dict[str, float]:
     return {"backtest_wape": float(bt.loc[chosen, "abs_err"].sum()) / total} if total > 0 else {}
 
 
-def forecast_demand(origin: dt.date | None = None, adapter: ShopAdapter | None = None) -> ForecastRun:
+def forecast_demand(
+    origin: dt.date | None = None, adapter: ShopAdapter | None = None, forecaster: str | None = None
+) -> ForecastRun:
     """Fit the served forecaster on the order history before ``origin`` and store its forecasts.
 
-    ``origin`` defaults to the Monday of :func:`planning_date`. One ``DemandForecast`` per product that
-    ever sold (replacing that origin's earlier ones) and one active ``ModelVersion``.
+    ``origin`` defaults to the Monday of :func:`planning_date`; ``forecaster`` to ``INVENTORY["FORECASTER"]``.
+    One ``DemandForecast`` per product that ever sold (replacing that origin's earlier ones) and one
+    active ``ModelVersion``.
     """
     started = time.perf_counter()
     origin = origin or week_origin(planning_date())
     origin = week_origin(origin)
     horizon = int(inventory_settings.FORECAST_HORIZON_WEEKS)
     quantiles = tuple(float(q) for q in inventory_settings.FORECAST_QUANTILES)
-    name = inventory_settings.FORECASTER
+    name = forecaster or inventory_settings.FORECASTER
     model = served_forecaster(name, horizon, quantiles)
     panel = demand_panel(origin, adapter, inventory_settings.HISTORY_WEEKS)
     if panel.empty:

@@ -53,7 +53,8 @@ class PlanningRun:
     plan: PlanSummary
 
 
-def run_planning(forecast: bool = True, today: dt.date | None = None) -> PlanningRun:
-    """Refresh the forecasts (unless ``forecast`` is False) and plan restocking for every product."""
-    run = forecast_demand(week_origin(today) if today else None) if forecast else None
+def run_planning(forecast: bool = True, today: dt.date | None = None, forecaster: str | None = None) -> PlanningRun:
+    """Refresh the forecasts (unless ``forecast`` is False; ``forecaster`` overrides the served one) and plan
+    restocking for every product."""
+    run = forecast_demand(week_origin(today) if today else None, forecaster=forecaster) if forecast else None
     return PlanningRun(run, plan_restock(today))

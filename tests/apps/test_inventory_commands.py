@@ -98,3 +98,16 @@ def test_evaluate_forecasts_scores_the_anchors_and_the_served_model(sales):
 def test_evaluate_forecasts_refuses_bad_input(sales, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("evaluate_forecasts", *args)
+
+
+def test_plan_restock_names_an_unknown_forecaster(sales):
+    with pytest.raises(CommandError, match="Unknown forecaster 'Prophet'"):
+        call_command("plan_restock", "--forecaster", "Prophet")
+
+
+def test_plan_restock_with_another_forecaster_records_it_on_the_version(sales):
+    call_command("plan_restock", "--forecaster", "Naive", stdout=StringIO())
+
+    assert set(DemandForecast.objects.values_list("method", "model_version__params__forecaster")) == {
+        ("Naive", "Naive")
+    }

@@ -1,4 +1,5 @@
 """``manage.py plan_restock``: forecast demand from the shop's orders and refresh restock suggestions."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,6 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-forecast", action="store_true", help="Plan from the stored forecasts only.")
+        parser.add_argument(
+            "--forecaster", help='Override INVENTORY["FORECASTER"]: "selector", "gbm" or a statsforecast method.'
+        )
         parser.add_argument("--date", help="Plan as of this day (YYYY-MM-DD); default: the latest order's day.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -24,7 +28,9 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--date must be YYYY-MM-DD, not {options['date']!r}.") from exc
         try:
-            run = services.run_planning(forecast=not options["no_forecast"], today=today)
+            run = services.run_planning(
+                forecast=not options["no_forecast"], today=today, forecaster=options["forecaster"]
+            )
         except (services.ForecastError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if run.forecast is not None:
@@ -34,7 +40,9 @@ class Command(BaseCommand):
                 f"version {f.version.pk}, {f.seconds:.1f} s"
             )
         p = run.plan
-        self.stdout.write(self.style.SUCCESS(
-            f"Planned {p.products} products as of {p.today}: {p.created} new, {p.updated} updated, "
-            f"{p.removed} resolved suggestions; {p.suggested_units} units suggested."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Planned {p.products} products as of {p.today}: {p.created} new, {p.updated} updated, "
+                f"{p.removed} resolved suggestions; {p.suggested_units} units suggested."
+            )
+        )
