@@ -5,10 +5,12 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from personalization import locks
 from personalization.models import ModelVersion
+from personalization.routing import route_task
 from pricing import services
 from pricing.ml.guardrails import RULE_ORDER
 from pricing.models import ImmutableRecordError, PriceChange, PriceSuggestion, PricingPolicy, PricingSettings
@@ -406,3 +408,17 @@ def test_the_command_can_create_the_default_shop_wide_policy_once(capsys):
     assert out.count("Created the shop-wide default policy") == 1
     assert PricingPolicy.objects.get().mode == "suggest"
     assert PriceSuggestion.objects.get(status="pending").suggested_price == Decimal("5.99")
+
+
+def test_the_refit_runs_on_the_ml_queue():
+    assert route_task("pricing.refit_and_suggest", (), {}, {}) == {"queue": "ml"}
+
+
+def test_a_second_run_while_one_holds_the_lock_is_refused():
+    assert locks.acquire(services.LOCK_NAME, "other-run", 60)
+    try:
+        with pytest.raises(CommandError, match="Another price refit is running"):
+            call_command("suggest_prices")
+        assert refit_and_suggest.delay().get() is None
+    finally:
+        locks.release(services.LOCK_NAME, "other-run")
