@@ -180,7 +180,8 @@ def generate_suggestions(
     """Suggest a price for each product (default: every active one) by its policy; see the module docstring.
 
     Earlier pending or approved suggestions of every product priced in this run expire (a product
-    whose price should now stay gets no new one). Confidence is
+    whose price should now stay gets no new one), and so do those older than
+    ``PRICING["SUGGESTION_TTL_DAYS"]``. Confidence is
     ``1 / (1 + posterior sd of the elasticity)`` (0 without a fitted model).
     """
     now = now or timezone.now()
@@ -254,6 +255,10 @@ def generate_suggestions(
                 product_id__in=product_ids[i : i + BATCH],
                 status__in=[PriceSuggestion.Status.PENDING, PriceSuggestion.Status.APPROVED],
             ).update(status=PriceSuggestion.Status.EXPIRED, reason="Replaced by a newer suggestion.")
+        ttl = dt.timedelta(days=int(pricing_settings.SUGGESTION_TTL_DAYS))
+        PriceSuggestion.objects.filter(
+            status__in=[PriceSuggestion.Status.PENDING, PriceSuggestion.Status.APPROVED], created_at__lt=now - ttl
+        ).update(status=PriceSuggestion.Status.EXPIRED, reason=f"Not decided within {ttl.days} days.")
         created = PriceSuggestion.objects.bulk_create(rows, batch_size=BATCH)
     for (it, _), suggestion in zip(results, created, strict=True):
         run.created.append(suggestion)

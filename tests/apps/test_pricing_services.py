@@ -300,6 +300,27 @@ def test_a_new_suggestion_expires_the_pending_one_of_the_same_product():
     assert PriceSuggestion.objects.filter(status="pending").count() == 1
 
 
+def test_suggestions_left_undecided_past_their_time_expire_on_the_next_run(settings):
+    settings.PRICING = {"SUGGESTION_TTL_DAYS": 7}
+    old_item, other = make_item(code="OLD", price="10.00"), make_item(code="NEW", price="10.00", department="Lamps")
+    old = _pending(old_item)
+    PriceSuggestion.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=8))
+
+    services.generate_suggestions([other])
+
+    old.refresh_from_db()
+    assert (old.status, old.reason) == ("expired", "Not decided within 7 days.")
+
+
+def test_a_price_changed_within_the_minimum_interval_is_only_held_to_the_floors():
+    item = make_item(price="10.00", cost="1.00")
+    services.write_price(item, Decimal("10.50"))
+
+    run = _suggest(item, ceiling=Decimal("9.00"), min_interval=dt.timedelta(days=7))
+
+    assert (run.created, run.unchanged) == ([], 1)
+
+
 @pytest.mark.parametrize("status", ["rejected", "expired", "applied"])
 def test_a_decided_suggestion_cannot_be_approved(status):
     item = make_item()
