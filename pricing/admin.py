@@ -13,8 +13,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -128,6 +129,22 @@ class PriceSuggestionAdmin(admin.ModelAdmin):
             ),
         )
         return format_html("<table><tr><th>rule</th><th>before</th><th>after</th><th>status</th></tr>{}</table>", rows)
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.refit_view)
+        return [path("refit/", view, name="pricing_pricesuggestion_refit"), *super().get_urls()]
+
+    def refit_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: queue the refit-and-suggest job now (the nightly one, run early)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_approve_permission(request):
+            raise PermissionDenied
+        from .tasks import refit_and_suggest
+
+        transaction.on_commit(lambda: refit_and_suggest.delay())
+        self.message_user(request, "Refitting the elasticities and suggesting prices; new suggestions appear here.")
+        return HttpResponseRedirect(reverse("admin:pricing_pricesuggestion_changelist"))
 
     def _each(self, request: HttpRequest, queryset: QuerySet[PriceSuggestion], verb: str, func: Any) -> None:
         done, refused = 0, []

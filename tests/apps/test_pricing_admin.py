@@ -148,3 +148,22 @@ def test_suggestions_list_and_detail_render(admin_client, suggestion):
     assert (listing.status_code, detail.status_code) == (200, 200)
     assert "<td>floor-absolute</td>" in detail.content.decode()
     assert PriceSuggestion.objects.get().status == "pending"
+
+
+def test_staff_can_queue_a_refit_now(admin_client, django_capture_on_commit_callbacks):
+    make_item(price="5.00", cost="5.00")
+    make_policy()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = admin_client.post(reverse("admin:pricing_pricesuggestion_refit"), follow=True)
+
+    assert len(callbacks) == 1
+    assert _messages(response) == ["Refitting the elasticities and suggesting prices; new suggestions appear here."]
+    assert PriceSuggestion.objects.get().suggested_price == Decimal("5.50")  # cost 5.00 + 10 % margin
+
+
+def test_a_refit_needs_a_post_and_the_permission(client, django_user_model):
+    client.force_login(_staff(django_user_model, "view_pricesuggestion"))
+
+    assert client.get(reverse("admin:pricing_pricesuggestion_refit")).status_code == 405
+    assert client.post(reverse("admin:pricing_pricesuggestion_refit")).status_code == 403
