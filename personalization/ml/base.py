@@ -71,9 +71,10 @@ class Interactions:
     """Purchases (or other positive events) as parallel arrays of contiguous integer ids.
 
     ``timestamps`` are int64 seconds since the epoch (numpy ``datetime64`` is converted);
-    ``quantities`` default to 1. ``now`` is the reference time for time decay and recency windows;
-    it defaults to the latest timestamp, and a caller that fits on data up to a cutoff should pass the
-    cutoff so that "the last 90 days" means what it says.
+    ``quantities`` default to 1. ``now`` is the reference time for time decay and recency windows
+    (int seconds after construction; datetime64 / Timestamp accepted); it defaults to the latest
+    timestamp, and a caller that fits on data up to a cutoff should pass the cutoff so that "the last
+    90 days" means what it says.
     """
 
     user_ids: np.ndarray
@@ -83,7 +84,7 @@ class Interactions:
     timestamps: np.ndarray | None = None
     quantities: np.ndarray | None = None
     item_features: ItemFeatures | None = None
-    now: int | None = None
+    now: int | np.datetime64 | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -116,8 +117,8 @@ class Interactions:
             object.__setattr__(self, "now", int(self.timestamps.max()))
         elif self.now is not None:
             now = self.now
-            if isinstance(now, np.datetime64):
-                now = now.astype("datetime64[s]").astype(np.int64)
+            if not isinstance(now, (int, np.integer)):  # datetime64, pandas Timestamp, datetime
+                now = np.datetime64(now, "s").astype(np.int64)
             object.__setattr__(self, "now", int(now))
 
     @classmethod

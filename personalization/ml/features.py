@@ -108,13 +108,11 @@ class FeatureContext:
 
         # --- items
         item_values = np.full((n_items, len(ITEM_FEATURES)), np.nan)
-        pairs_recent = {}
         for col, window in ((0, 7), (1, 30), (2, 90), (3, None)):
             mask = np.ones(len(data), dtype=bool) if window is None else age < window
             buyers = pd.Series(keys[mask]).drop_duplicates()
             counts = np.bincount((buyers.to_numpy() % n_items), minlength=n_items).astype(np.float64)
             item_values[:, col] = counts
-            pairs_recent[window] = counts
         item_values[:, 4] = (item_values[:, 0] + 1.0) / (item_values[:, 1] / 30.0 * 7.0 + 1.0)
         item_values[:, 5] = (item_values[:, 1] + 1.0) / (item_values[:, 2] / 3.0 + 1.0)
         first_sale = pd.Series(age).groupby(data.item_ids).max()

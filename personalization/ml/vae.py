@@ -97,8 +97,8 @@ class MultVAE(Recommender):
     _state_attrs = ("user_items_", "n_users_", "n_items_", "best_epoch_", "best_val_ndcg_", "epochs_run_")
 
     def __init__(self, hidden: int = 200, latent: int = 64, dropout: float = 0.5, beta_max: float = 0.2,
-                 anneal_steps: int = 200, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3,
-                 patience: int = 8, validation_fraction: float = 0.1, half_life_days: float | None = None,
+                 anneal_steps: int = 150, epochs: int = 30, batch_size: int = 256, lr: float = 3e-3,
+                 patience: int = 5, validation_fraction: float = 0.1, half_life_days: float | None = None,
                  device: str = "cpu", num_threads: int = 2, random_state: int | None = 0) -> None:
         self.hidden = hidden
         self.latent = latent

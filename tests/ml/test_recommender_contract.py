@@ -407,3 +407,19 @@ def test_interactions_reject_inconsistent_input(kwargs: dict, message: str) -> N
     # then it refuses with a clear message
     with pytest.raises(ValueError, match=message):
         Interactions(n_users=3, n_items=3, **{k: np.array(v) for k, v in kwargs.items()})
+
+
+@pytest.mark.parametrize(
+    "now",
+    [np.datetime64("2011-01-01T00:00:00"), "pandas", 1_293_840_000],
+)
+def test_interactions_now_accepts_datetimes_and_seconds(now: object) -> None:
+    # given a reference time as numpy datetime64, pandas Timestamp, or int seconds
+    import pandas as pd
+
+    value = pd.Timestamp("2011-01-01") if now == "pandas" else now
+    # when Interactions is built
+    data = Interactions(np.array([0]), np.array([0]), 1, 1, timestamps=np.array([1_293_753_600]), now=value)
+    # then now is int seconds and ages are measured from it
+    assert data.now == 1_293_840_000
+    np.testing.assert_allclose(data.age_days(), [1.0])
