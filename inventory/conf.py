@@ -16,6 +16,8 @@ INVENTORY_DEFAULTS: dict[str, Any] = {
     # on the demo data it picks the GBM for 91% of the series and costs ~2.4x the CPU: 400 s against 165 s)
     # or a local statsforecast method name ("TSB", "IMAPA", "WindowAverage", ...), the cheapest.
     "FORECASTER": "gbm",
+    # Extra keyword arguments of the served GlobalGBMForecaster (e.g. {"max_iter": 50} for a quicker fit).
+    "GBM_PARAMS": {},
     "FORECAST_HORIZON_WEEKS": 4,
     "FORECAST_QUANTILES": (0.5, 0.9),
     # Weeks of order history read to build the demand panel (None: all of it).

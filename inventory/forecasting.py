@@ -72,14 +72,14 @@ def served_forecaster(name: str, horizon: int, quantiles: Sequence[float] = (0.5
     if name == "selector":
         return ClassSelector(served_candidates(horizon), horizon=horizon, n_backtests=2)
     if name == "gbm":
-        return GlobalGBMForecaster(
-            horizon=horizon,
-            quantiles=tuple(quantiles),
-            point_loss="poisson",
-            max_iter=100,
-            learning_rate=0.1,
-            random_state=inventory_settings.RANDOM_STATE,
-        )
+        params = {
+            "point_loss": "poisson",
+            "max_iter": 100,
+            "learning_rate": 0.1,
+            "random_state": inventory_settings.RANDOM_STATE,
+            **dict(inventory_settings.GBM_PARAMS or {}),
+        }
+        return GlobalGBMForecaster(horizon=horizon, quantiles=tuple(quantiles), **params)
     if name in METHODS:
         return LocalForecaster(name)
     raise ForecastError(f"Unknown forecaster {name!r}: use 'selector', 'gbm' or one of {', '.join(METHODS)}.")

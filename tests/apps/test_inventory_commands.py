@@ -111,3 +111,15 @@ def test_plan_restock_with_another_forecaster_records_it_on_the_version(sales):
     assert set(DemandForecast.objects.values_list("method", "model_version__params__forecaster")) == {
         ("Naive", "Naive")
     }
+
+
+def test_the_default_served_gbm_stores_ordered_quantiles(sales, settings):
+    settings.INVENTORY = {"GBM_PARAMS": {"max_iter": 5}}  # few trees: the test checks the plumbing
+
+    call_command("plan_restock", stdout=StringIO())
+
+    forecasts = list(DemandForecast.objects.all())
+    assert {f.method for f in forecasts} == {"gbm"}
+    for f in forecasts:
+        assert len(f.mean) == len(f.quantiles["q50"]) == len(f.quantiles["q90"]) == 4
+        assert all(0 <= q50 <= q90 for q50, q90 in zip(f.quantiles["q50"], f.quantiles["q90"], strict=True))
