@@ -9,6 +9,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from inventory.ml.base import quantile_column
+from inventory.ml.ensemble import EnsembleForecaster
 from inventory.ml.gbm import GlobalGBMForecaster
 from inventory.ml.local import METHODS, LocalForecaster
 from inventory.ml.selector import ClassSelector
@@ -61,6 +62,7 @@ FORECASTERS = {
     "gbm": _small_gbm,
     "mlp": _small_mlp,
     "selector": _selector,
+    "ensemble": lambda: EnsembleForecaster({"gbm": _small_gbm(), "theta": LocalForecaster("Theta")}),
 }
 
 
@@ -226,3 +228,15 @@ def test_gbm_recency_weighting_changes_the_fit() -> None:
                                  recency_half_life=2.0).fit(panel).predict(HORIZON)
     # then the forecasts differ
     assert not np.allclose(plain["q50"].to_numpy(), recent["q50"].to_numpy())
+
+
+def test_ensemble_averages_its_members() -> None:
+    # given two constant members, 10 and 30 (q90 = 1.5 x)
+    panel = make_panel("smooth", n_series=3)
+    ens = EnsembleForecaster({"a": ConstantForecaster(10.0, 1.5), "b": ConstantForecaster(30.0, 1.5)})
+    # when
+    fc = ens.fit(panel).predict(HORIZON)
+    # then every column is the members' average
+    assert (fc["mean"] == 20.0).all()
+    assert (fc["q50"] == 20.0).all()
+    assert (fc["q90"] == 30.0).all()
