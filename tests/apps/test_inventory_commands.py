@@ -80,9 +80,20 @@ def test_evaluate_forecasts_scores_the_anchors_and_the_served_model(sales):
         "IMAPA",
         "AutoETS",
         "served",
+        "served_q50",
     }
     # the served WindowAverage and the anchor WindowAverage(4) are the same model
     assert result["models"]["served"]["wape"] == pytest.approx(result["models"]["WindowAverage"]["wape"])
+
+
+def test_evaluate_forecasts_prints_a_table(sales):
+    out = StringIO()
+
+    call_command("evaluate_forecasts", "--origin", "2024-03-04", "--horizon", "2", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Origin 2024-03-04, horizon 2 weeks, 2 series; served = WindowAverage"
+    assert [line.split()[0] for line in lines[2:-1]][-2:] == ["served", "served_q50"]
 
 
 @pytest.mark.parametrize(

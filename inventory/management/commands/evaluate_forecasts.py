@@ -40,8 +40,9 @@ class Command(BaseCommand):
             f"Origin {result['origin']}, horizon {result['horizon']} weeks, {result['n_series']} series; "
             f"served = {result['served_configuration']}"
         )
-        self.stdout.write(f"{'model':<16} {'WAPE':>8} {'MASE':>8} {'bias':>8}")
+        keys = ("wape", "mase", "bias", "pinball_q50", "pinball_q90", "coverage_q90")
+        self.stdout.write(f"{'model':<16} " + " ".join(f"{k:>12}" for k in keys))
         for name, m in result["models"].items():
-            cells = " ".join(f"{m[k]:>8.4f}" if not math.isnan(m[k]) else f"{'—':>8}" for k in ("wape", "mase", "bias"))
+            cells = " ".join(f"{m[k]:>12.4f}" if k in m and not math.isnan(m[k]) else f"{'—':>12}" for k in keys)
             self.stdout.write(f"{name:<16} {cells}")
         self.stdout.write(f"seconds: {result['seconds']}")
