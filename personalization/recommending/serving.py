@@ -19,7 +19,9 @@ carries a recommendation id (``<version>-<placement>-<random>``); the products s
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -43,6 +45,7 @@ Candidate = tuple[int, float, str]
 _TABLES: dict[int, dict[str, Any]] = {}
 _TABLES_LOCK = threading.Lock()
 CACHE_PREFIX = "shopsense:recs"
+_SAFE_KEY = re.compile(r"[A-Za-z0-9:_.-]*")
 
 
 class InvalidRequest(ValueError):
@@ -138,7 +141,7 @@ def stored_list(version: ModelVersion | None, placement: str, *, user_id: int | 
     """A precomputed list of the version (cache first, database when missing or the cache is down)."""
     if version is None:
         return []
-    cache_key = f"{CACHE_PREFIX}:v{version.pk}:{placement}:{'u' + str(user_id) if user_id else 'k' + key}"
+    cache_key = f"{CACHE_PREFIX}:v{version.pk}:{placement}:{'u' + str(user_id) if user_id else 'k' + _safe_key(key)}"
     cached = _cache_get(cache_key)
     if cached is not None:
         return cached
@@ -148,6 +151,13 @@ def stored_list(version: ModelVersion | None, placement: str, *, user_id: int | 
     result = [] if row is None else [(int(p), float(s), str(src)) for p, s, src in zip(*row, strict=False)]
     _cache_set(cache_key, result, int(rec_settings()["CACHE_SECONDS"]))
     return result
+
+
+def _safe_key(key: str) -> str:
+    """``key`` when it is a valid cache key part, else its digest (category names hold spaces and ``&``)."""
+    if _SAFE_KEY.fullmatch(key):
+        return key
+    return "h" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
 def live_best_sellers(limit: int = 100) -> list[Candidate]:

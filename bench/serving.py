@@ -1,0 +1,384 @@
+"""Benchmark of serving (PROTOCOL.md §5): the recommendation API and the product page with its widgets,
+against a trivial DRF endpoint on the same server as the floor.
+
+gunicorn (2 sync workers, DJANGO_DEBUG=0, PostgreSQL + Redis) serves the demo project; ``wrk`` (a
+SECOND process, on loopback) drives each scenario at 1, 4, 16 and 64 concurrent connections for a fixed
+time and reports p50 / p99 latency and requests per second. Scenarios:
+
+- ``ping``: ``GET /api/ping/`` as a guest (no credentials) - the floor;
+- ``ping (token)``: the same with a customer's DRF token - the floor with the API's authentication;
+- ``for_you``: ``GET /api/personalization/recommendations/?placement=for_you&limit=10`` with the DRF
+  token of a random real customer (one who has orders) per request;
+- ``similar``: ``placement=similar&product=<random active product>&limit=10`` with a token;
+- ``for_you (guest)``: ``placement=for_you&limit=10`` with a returning guest's session cookie;
+- ``product page``: ``/product/<id>/`` of the demo storefront with a signed-in customer's session
+  cookie (page, price / stock / recommendation widgets, ``product_viewed`` capture).
+
+    python bench/serving.py                                  # database importer_bench, Redis db 12
+    python bench/serving.py --seconds 5 --levels 1,16 --no-write
+    python bench/serving.py --train simple,hybrid            # also time the nightly retrain afterwards
+
+The database must hold the real import (``import_online_retail``); when no recommender is active the
+script builds profiles and trains ``--model simple`` first. Throttle rates are raised via env so that
+the load is not refused. Results go to the ``serving`` section of bench/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from results_md import RESULTS, write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/importer_bench"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
+API = "/api/personalization/recommendations/"
+LOAD_AT_START = os.getloadavg()
+
+
+# --- fixtures: tokens, sessions, products --------------------------------------------------------
+def prepare(customers: int, seed: int) -> dict[str, Any]:
+    """Set Django up in this process; return tokens, session cookies and product ids for the load."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop_project.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from rest_framework.authtoken.models import Token
+
+    from personalization import registry
+    from personalization.host import get_product_model
+    from personalization.visitor import SESSION_KEY as VISITOR_KEY
+    from shop_project.shop import catalog
+
+    if registry.active_version("recommender") is None:
+        print("No active recommender: build_profiles + train_recommenders --model simple", flush=True)
+        for command in (["build_profiles"], ["train_recommenders", "--model", "simple"]):
+            subprocess.run([sys.executable, "manage.py", *command, "--no-progress"], cwd=ROOT, check=True)
+    version = registry.active_version("recommender")
+    rng = random.Random(seed)
+    user_model = get_user_model()
+    buyers = list(user_model._default_manager.filter(orders__isnull=False).distinct().order_by("pk")
+                  .values_list("pk", flat=True))
+    chosen = sorted(rng.sample(buyers, min(customers, len(buyers))))
+    users = list(user_model._default_manager.filter(pk__in=chosen))
+    tokens = [Token.objects.get_or_create(user=user)[0].key for user in users]
+    backend = settings.AUTHENTICATION_BACKENDS[0]
+    signed_in, guests = [], []
+    for user in users:
+        store = SessionStore()
+        store.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: backend,
+                      HASH_SESSION_KEY: user.get_session_auth_hash(), VISITOR_KEY: os.urandom(16).hex()})
+        store.create()
+        signed_in.append(store.session_key)
+        guest = SessionStore()
+        guest[VISITOR_KEY] = os.urandom(16).hex()
+        guest.create()
+        guests.append(guest.session_key)
+    product_model = get_product_model()
+    products = list(catalog.active_products().filter(stock_on_hand__gt=0).order_by("pk").values_list("pk", flat=True))
+    products = sorted(rng.sample(products, min(500, len(products))))
+    return {
+        "tokens": tokens, "sessions": signed_in, "guest_sessions": guests, "products": products,
+        "version": f"{version.pk} ({version.params.get('model', version.params)})" if version else "none",
+        "catalogue": product_model._default_manager.count(), "customers": len(buyers),
+    }
+
+
+# --- wrk -----------------------------------------------------------------------------------------
+LUA = r"""
+local tokens = {%(tokens)s}
+local sessions = {%(sessions)s}
+local guests = {%(guests)s}
+local products = {%(products)s}
+local scenario = "%(scenario)s"
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  math.randomseed(id * 7919 + os.time())
+end
+
+local function pick(list) return list[math.random(#list)] end
+
+request = function()
+  local headers = {}
+  local path
+  if scenario == "ping" then
+    path = "/api/ping/"
+  elseif scenario == "ping_token" then
+    path = "/api/ping/"
+    headers["Authorization"] = "Token " .. pick(tokens)
+  elseif scenario == "for_you" then
+    path = "%(api)s?placement=for_you&limit=10"
+    headers["Authorization"] = "Token " .. pick(tokens)
+  elseif scenario == "similar" then
+    path = "%(api)s?placement=similar&limit=10&product=" .. pick(products)
+    headers["Authorization"] = "Token " .. pick(tokens)
+  elseif scenario == "guest" then
+    path = "%(api)s?placement=for_you&limit=10"
+    headers["Cookie"] = "sessionid=" .. pick(guests)
+  elseif scenario == "page" then
+    path = "/product/" .. pick(products) .. "/"
+    headers["Cookie"] = "sessionid=" .. pick(sessions)
+  end
+  return wrk.format("GET", path, headers)
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format(
+    "RESULT {\"requests\": %%d, \"duration_us\": %%d, \"p50_us\": %%d, \"p90_us\": %%d, \"p99_us\": %%d, " ..
+    "\"max_us\": %%d, \"mean_us\": %%f, \"connect_errors\": %%d, \"read_errors\": %%d, \"write_errors\": %%d, " ..
+    "\"timeouts\": %%d, \"status_errors\": %%d}\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.timeout, summary.errors.status))
+end
+"""
+
+SCENARIOS = [
+    ("ping", "ping (guest) - floor"),
+    ("ping_token", "ping (token)"),
+    ("for_you", "API for_you (token)"),
+    ("similar", "API similar (token)"),
+    ("guest", "API for_you (guest)"),
+    ("page", "product page (signed in)"),
+]
+
+
+def lua_script(scenario: str, data: dict[str, Any]) -> str:
+    """The wrk script of one scenario, with the fixtures inlined."""
+    def quoted(values: list[Any]) -> str:
+        return ",".join(f'"{value}"' for value in values)
+
+    return LUA % {
+        "tokens": quoted(data["tokens"]), "sessions": quoted(data["sessions"]),
+        "guests": quoted(data["guest_sessions"]), "products": ",".join(map(str, data["products"])),
+        "scenario": scenario, "api": API,
+    }
+
+
+def run_wrk(url: str, script: str, connections: int, seconds: float) -> dict[str, Any]:
+    """One wrk run; returns its RESULT line as a dict."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        threads = min(connections, 2)
+        completed = subprocess.run(
+            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
+             "-s", handle.name, url],
+            capture_output=True, text=True, check=True,
+        )
+    finally:
+        os.unlink(handle.name)
+    match = re.search(r"^RESULT (.*)$", completed.stdout, re.M)
+    if not match:
+        raise SystemExit(f"wrk printed no result:\n{completed.stdout}\n{completed.stderr}")
+    return json.loads(match.group(1))
+
+
+# --- server --------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int) -> subprocess.Popen[bytes]:
+    """gunicorn on loopback; waits until it answers."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "shop_project.wsgi:application", "-w", str(workers),
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
+        cwd=ROOT, env=os.environ.copy(),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /api/ping/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                if sock.recv(64):
+                    return server
+        except OSError:
+            time.sleep(0.3)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def check_responses(url: str, data: dict[str, Any]) -> None:
+    """One request per scenario through urllib: each must answer 200 (the API with items)."""
+    import urllib.request
+
+    checks = {
+        "ping": ("/api/ping/", {}),
+        "for_you": (f"{API}?placement=for_you&limit=10", {"Authorization": f"Token {data['tokens'][0]}"}),
+        "similar": (f"{API}?placement=similar&limit=10&product={data['products'][0]}",
+                    {"Authorization": f"Token {data['tokens'][0]}"}),
+        "guest": (f"{API}?placement=for_you&limit=10", {"Cookie": f"sessionid={data['guest_sessions'][0]}"}),
+        "page": (f"/product/{data['products'][0]}/", {"Cookie": f"sessionid={data['sessions'][0]}"}),
+    }
+    for name, (path, headers) in checks.items():
+        with urllib.request.urlopen(urllib.request.Request(url + path, headers=headers), timeout=30) as response:
+            body = response.read()
+            assert response.status == 200, (name, response.status)
+            if path.startswith(API):
+                items = json.loads(body)["items"]
+                print(f"  check {name}: 200, {len(items)} items", flush=True)
+            else:
+                print(f"  check {name}: 200, {len(body):,} bytes", flush=True)
+
+
+# --- training ------------------------------------------------------------------------------------
+def time_training(models: list[str]) -> list[tuple[str, float, int]]:
+    """Wall time of ``train_recommenders --model M`` (the nightly retrain) for each model."""
+    timings = []
+    for model in models:
+        print(f"Training {model} ...", flush=True)
+        started = time.perf_counter()
+        completed = subprocess.run([sys.executable, "manage.py", "train_recommenders", "--model", model,
+                                    "--no-progress"], cwd=ROOT)
+        timings.append((model, time.perf_counter() - started, completed.returncode))
+        print(f"  {model}: {timings[-1][1]:.1f} s (exit {completed.returncode})", flush=True)
+    return timings
+
+
+# --- report --------------------------------------------------------------------------------------
+def report(results: dict[str, dict[int, dict[str, Any]]], data: dict[str, Any], args: argparse.Namespace,
+           command: str, training: list[tuple[str, float, int]], load_end: tuple[float, ...]) -> str:
+    levels = args.levels
+    ms = lambda us: us / 1000  # noqa: E731
+    lines = [
+        "## Serving (recommendation API and product page)",
+        "",
+        f"Command: `{command}`  ",
+        f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {platform.node()}, "
+        f"{os.cpu_count()} cores shared with other engineers' jobs; load average at start "
+        f"{LOAD_AT_START[0]:.2f} / {LOAD_AT_START[1]:.2f} / {LOAD_AT_START[2]:.2f}, at end "
+        f"{load_end[0]:.2f} / {load_end[1]:.2f} / {load_end[2]:.2f} (1 / 5 / 15 min).  ",
+        f"Server: gunicorn, {args.workers} sync workers, DJANGO_DEBUG=0, PostgreSQL (`{args.db.rsplit('/', 1)[-1]}`, "
+        f"full import: {data['catalogue']:,} products, {data['customers']:,} customers with orders), Redis cache "
+        f"+ event buffer; throttle rates raised via env. Active recommender: version {data['version']}.  ",
+        f"Load: `wrk` (a second process, loopback; {min(max(levels), 2)} threads at most), {args.seconds:g} s per "
+        f"level after a warm-up; a random one of {len(data['tokens'])} real customers (DRF token or session) and "
+        f"of {len(data['products'])} in-stock products per request. Sync gunicorn closes each connection, so "
+        "every request includes a TCP connect. Latency in ms; the client shares the 2 cores with the server.",
+        "",
+        "| scenario | clients | req/s | p50 ms | p90 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in SCENARIOS:
+        for level in levels:
+            row = results.get(key, {}).get(level)
+            if not row:
+                continue
+            errors = sum(row[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts",
+                                          "status_errors"))
+            rps = row["requests"] / (row["duration_us"] / 1e6)
+            lines.append(f"| {label} | {level} | {rps:,.0f} | {ms(row['p50_us']):.1f} | {ms(row['p90_us']):.1f} | "
+                         f"{ms(row['p99_us']):.1f} | {errors} |")
+    lines += ["", "Ratio API p99 / floor p99 (same run, same level; floor = guest ping, and token ping):", "",
+              "| clients | for_you / ping | for_you / ping (token) | similar / ping | guest / ping | page / ping |",
+              "|---:|---:|---:|---:|---:|---:|"]
+    for level in levels:
+        try:
+            floor = results["ping"][level]["p99_us"]
+            floor_token = results["ping_token"][level]["p99_us"]
+            cells = [results["for_you"][level]["p99_us"] / floor, results["for_you"][level]["p99_us"] / floor_token,
+                     results["similar"][level]["p99_us"] / floor, results["guest"][level]["p99_us"] / floor,
+                     results["page"][level]["p99_us"] / floor]
+        except KeyError:
+            continue
+        lines.append(f"| {level} | " + " | ".join(f"{cell:.2f}" for cell in cells) + " |")
+    if 16 in levels and "for_you" in results and 16 in results["for_you"]:
+        p99 = ms(results["for_you"][16]["p99_us"])
+        ratio = results["for_you"][16]["p99_us"] / results["ping"][16]["p99_us"]
+        lines += ["", f"Targets (issue): API p99 < 15 ms at 16 clients -> for_you {p99:.1f} ms "
+                      f"({'met' if p99 < 15 else 'missed'}); within 1.5x the trivial endpoint's p99 -> "
+                      f"{ratio:.2f}x ({'met' if ratio <= 1.5 else 'missed'})."]
+    if training:
+        lines += ["", "Nightly retrain on the full data (`python manage.py train_recommenders --model M`, wall "
+                      "time, 2 shared cores, after the serving runs):", "",
+                  "| model | wall s | exit |", "|---|---:|---:|"]
+        lines += [f"| {model} | {seconds:.1f} | {code} |" for model, seconds, code in training]
+    if args.note:
+        lines += ["", args.note]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 16, 64])
+    parser.add_argument("--scenarios", default=",".join(key for key, _ in SCENARIOS))
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--train", default="", help="Models to time afterwards, e.g. simple,hybrid.")
+    parser.add_argument("--note", default="", help="A line appended to the section.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    command = "python bench/serving.py " + " ".join(sys.argv[1:])
+    os.environ.update({
+        "DATABASE_URL": args.db, "REDIS_URL": args.redis, "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "serving-bench-" + os.urandom(8).hex()),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "THROTTLE_ANON": "100000000/min",
+        "THROTTLE_USER": "100000000/min", "THROTTLE_EVENTS": "100000000/min",
+    })
+    data = prepare(args.customers, args.seed)
+    print(f"Fixtures: {len(data['tokens'])} customers, {len(data['products'])} products; "
+          f"recommender {data['version']}", flush=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_gunicorn(port, args.workers)
+    scenarios = [key for key, _ in SCENARIOS if key in args.scenarios.split(",")]
+    results: dict[str, dict[int, dict[str, Any]]] = {}
+    try:
+        check_responses(url, data)
+        for key in scenarios:  # warm-up: every code path in both workers
+            run_wrk(url, lua_script(key, data), 4, 2)
+        for level in args.levels:  # scenarios interleaved per level so that machine noise hits them alike
+            for key in scenarios:
+                row = run_wrk(url, lua_script(key, data), level, args.seconds)
+                results.setdefault(key, {})[level] = row
+                print(f"  {key:10s} {level:3d} clients: {row['requests'] / (row['duration_us'] / 1e6):8.0f} req/s "
+                      f"p50 {row['p50_us'] / 1000:6.1f} ms p99 {row['p99_us'] / 1000:6.1f} ms "
+                      f"errors {row['status_errors'] + row['timeouts'] + row['read_errors']}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    load_end = os.getloadavg()
+    training = time_training([m for m in args.train.split(",") if m]) if args.train else []
+    section = report(results, data, args, command, training, load_end)
+    print(section)
+    if not args.no_write:
+        write_section("serving", section)
+        print(f"Wrote the serving section of {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
