@@ -183,7 +183,7 @@ class HybridRecommender(Recommender):
                 order = np.argsort(-scores, axis=1, kind="stable")
                 ranks = np.empty_like(order)
                 np.put_along_axis(ranks, order, np.arange(n_items)[None, :], axis=1)
-                k = int(spec.get("candidates", 0))
+                k = min(int(spec.get("candidates", 0)), n_items)
                 if k > 0:
                     top = order[:, :k]
                     ok = np.isfinite(np.take_along_axis(scores, top, axis=1))

@@ -373,6 +373,16 @@ def test_hybrids_fitted_together_equal_hybrids_fitted_alone(fitted: dict[str, Re
         np.testing.assert_allclose(shared[1], alone[1])
 
 
+def test_hybrid_asks_sources_for_more_candidates_than_there_are_items(data: Interactions) -> None:
+    # given a hybrid whose sources each propose 100 candidates from a 40-item catalogue
+    sources = {name: {**spec, "candidates": 100} for name, spec in SMALL_SOURCES.items()}
+    model = HybridRecommender(sources=sources, max_iter=5, min_samples_leaf=5, label_window_days=20)
+    # when it is fitted and recommends
+    ids, _ = model.fit(data).recommend([0, 1], n=N_ITEMS)
+    # then every item is ranked once
+    assert sorted(ids[0].tolist()) == list(range(N_ITEMS))
+
+
 def test_hybrids_fitted_together_must_share_their_sources(data: Interactions) -> None:
     # given two hybrids with different candidate models
     other = HybridRecommender(task="new", sources={"pop": {"model": "TopPop", "params": {}, "candidates": 5}})
