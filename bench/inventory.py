@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from results_md import RESULTS, write_section  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
@@ -61,8 +62,6 @@ from inventory.ml.simulation import (  # noqa: E402
 
 DATA = ROOT / "data" / "online_retail.csv.gz"
 OUT = ROOT / "bench" / "out" / "inventory"
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- inventory:start -->", "<!-- inventory:end -->"
 ORIGINS = ("2011-09-05", "2011-10-03", "2011-11-07")
 SIM_ORIGINS = ("2011-09-05", "2011-10-03")
 HORIZON = 4
@@ -351,19 +350,6 @@ def render(fc: dict, sim: dict | None, args: argparse.Namespace, seconds: float,
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{START}\n{section}{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-torch", dest="torch", action="store_false",
@@ -396,7 +382,7 @@ def main() -> None:
     section = render(fc, sim, args, seconds, (load0, os.getloadavg()[0]))
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("inventory", section)
         log(f"wrote the inventory section of {RESULTS.relative_to(ROOT)} ({seconds / 60:.1f} min)")
 
 
