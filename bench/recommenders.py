@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from results_md import RESULTS, write_section  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from personalization.ml import evaluation as ev  # noqa: E402
@@ -45,8 +46,6 @@ from personalization.ml.vae import MultVAE  # noqa: E402
 VALIDATION_CUTOFF = "2011-10-10"
 TEST_CUTOFF = "2011-11-09"
 OUT = ROOT / "bench" / "out"
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- recs:start -->", "<!-- recs:end -->"
 
 # The protocol's anchor figures: (all NDCG, R, HR, new NDCG, R, HR); None where not reported.
 PROTOCOL_ANCHORS: dict[str, tuple[float | None, ...]] = {
@@ -168,20 +167,6 @@ HEADER = ("| model | all NDCG@20 | all R@20 | all HR@10 | all cov@20 | new NDCG@
           "new cov@20 | fit s wall / CPU |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT / "data" / "online_retail.csv.gz"))
@@ -278,7 +263,7 @@ def main() -> None:
     section = render(args, anchor_rows, tuned_rows, hybrid_rows, hybrid_val, tuned, retrain, total, test, loads)
     print(section)
     if not args.no_write:
-        write_results(section)
+        write_section("recs", section)
         log(f"wrote {RESULTS.relative_to(ROOT)}")
 
 
