@@ -17,7 +17,7 @@ benchmarks: a fit should recover what was simulated).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -54,7 +54,43 @@ def compress(*columns: npt.ArrayLike) -> tuple[list[FloatArray], FloatArray]:
     return [unique[:, i] for i in range(unique.shape[1])], counts.astype(np.float64)
 
 
-class BetaGeoFitter:
+class _LogParamFitter:
+    """Shared maximum-likelihood machinery: parameters fitted on the log scale with L-BFGS-B."""
+
+    param_names: tuple[str, ...] = ()
+
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-10):
+        self.penalizer = penalizer
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def _minimize(self, initial_params: npt.ArrayLike, args: tuple[Any, ...], weights: FloatArray) -> Self:
+        with threadpool_limits(limits=1):  # L-BFGS-B's small BLAS calls only lose time to threads
+            result = minimize(
+                self._objective,  # type: ignore[attr-defined]
+                np.log(_as_float(initial_params)),
+                args=args,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[_LOG_BOUNDS] * len(self.param_names),
+                options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-8},
+            )
+        self.params_ = dict(zip(self.param_names, (float(v) for v in np.exp(result.x)), strict=True))
+        self.log_likelihood_ = -float(result.fun)
+        self.n_customers_ = float(weights.sum())
+        self.converged_ = bool(result.success)
+        self.n_iter_ = int(result.nit)
+        return self
+
+    @classmethod
+    def from_params(cls, params: dict[str, float]) -> Self:
+        """A fitted model from stored ``params_``."""
+        model = cls()
+        model.params_ = {name: float(params[name]) for name in cls.param_names}
+        return model
+
+
+class BetaGeoFitter(_LogParamFitter):
     """BG/NBD model of repeat purchasing: ``fit(frequency, recency, T) -> self``.
 
     Learned: ``params_`` (``r``, ``alpha``, ``a``, ``b``), ``log_likelihood_`` (mean per customer),
@@ -63,11 +99,6 @@ class BetaGeoFitter:
     """
 
     param_names = ("r", "alpha", "a", "b")
-
-    def __init__(self, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-10):
-        self.penalizer = penalizer
-        self.max_iter = max_iter
-        self.tol = tol
 
     # --- likelihood ---------------------------------------------------------------------------
     @staticmethod
@@ -131,29 +162,7 @@ class BetaGeoFitter:
         if initial_params is None:
             # alpha sets the time scale: start it at the mean customer age so that any unit works
             initial_params = [1.0, max(float(np.average(t, weights=w)), 1e-3), 1.0, 1.0]
-        with threadpool_limits(limits=1):  # L-BFGS-B's small BLAS calls only lose time to threads
-            result = minimize(
-                self._objective,
-                np.log(_as_float(initial_params)),
-                args=(x, t_x, t, w, self.penalizer),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=[_LOG_BOUNDS] * 4,
-                options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-8},
-            )
-        self.params_ = dict(zip(self.param_names, (float(v) for v in np.exp(result.x)), strict=True))
-        self.log_likelihood_ = -float(result.fun)
-        self.n_customers_ = float(w.sum())
-        self.converged_ = bool(result.success)
-        self.n_iter_ = int(result.nit)
-        return self
-
-    @classmethod
-    def from_params(cls, params: dict[str, float]) -> BetaGeoFitter:
-        """A fitted model from stored ``params_``."""
-        model = cls()
-        model.params_ = {name: float(params[name]) for name in cls.param_names}
-        return model
+        return self._minimize(initial_params, (x, t_x, t, w, self.penalizer), w)
 
     def _params(self) -> tuple[float, float, float, float]:
         p = self.params_
@@ -196,7 +205,7 @@ class BetaGeoFitter:
         return (a + b - 1) / (a - 1) * (1 - hyp * (alpha / (alpha + t)) ** r)
 
 
-class GammaGammaFitter:
+class GammaGammaFitter(_LogParamFitter):
     """Gamma-Gamma model of spend per purchase: ``fit(frequency, monetary_value) -> self``.
 
     ``frequency`` is the number of purchases averaged in ``monetary_value`` (> 0 each). Learned:
@@ -204,11 +213,6 @@ class GammaGammaFitter:
     """
 
     param_names = ("p", "q", "v")
-
-    def __init__(self, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-10):
-        self.penalizer = penalizer
-        self.max_iter = max_iter
-        self.tol = tol
 
     @staticmethod
     def log_likelihood(params: npt.ArrayLike, frequency: npt.ArrayLike, monetary_value: npt.ArrayLike) -> FloatArray:
@@ -274,29 +278,7 @@ class GammaGammaFitter:
         if initial_params is None:
             # with q = 2 the mean spend is p * v; start there whatever the currency unit
             initial_params = [1.0, 2.0, max(float(np.average(m, weights=w)), 1e-6)]
-        with threadpool_limits(limits=1):  # L-BFGS-B's small BLAS calls only lose time to threads
-            result = minimize(
-                self._objective,
-                np.log(_as_float(initial_params)),
-                args=(x, m, w, self.penalizer),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=[_LOG_BOUNDS] * 3,
-                options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-8},
-            )
-        self.params_ = dict(zip(self.param_names, (float(v) for v in np.exp(result.x)), strict=True))
-        self.log_likelihood_ = -float(result.fun)
-        self.n_customers_ = float(w.sum())
-        self.converged_ = bool(result.success)
-        self.n_iter_ = int(result.nit)
-        return self
-
-    @classmethod
-    def from_params(cls, params: dict[str, float]) -> GammaGammaFitter:
-        """A fitted model from stored ``params_``."""
-        model = cls()
-        model.params_ = {name: float(params[name]) for name in cls.param_names}
-        return model
+        return self._minimize(initial_params, (x, m, w, self.penalizer), w)
 
     def conditional_expected_average_profit(
         self, frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
