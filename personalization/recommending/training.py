@@ -65,13 +65,10 @@ class TrainResult:
     lists: int = 0
 
 
-def make_model(name: str, random_state: int = 0, n_items: int | None = None) -> Recommender:
-    """A fresh, unfitted model of one of the served configurations (``n_items`` caps the hybrid's
-    candidates per source: it cannot take more candidates than there are items)."""
+def make_model(name: str, random_state: int = 0) -> Recommender:
+    """A fresh, unfitted model of one of the served configurations."""
     if name == "hybrid":
-        sources = {key: {**spec, "candidates": min(int(spec.get("candidates", 0)), n_items or 10**9)}
-                   for key, spec in DEFAULT_SOURCES.items()}
-        return HybridRecommender(task="all", sources=sources, random_state=random_state)
+        return HybridRecommender(task="all", sources=DEFAULT_SOURCES, random_state=random_state)
     if name == "simple":
         return RepeatThenNeighbours()
     if name == "popular":
@@ -101,7 +98,7 @@ def validate(name: str, frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timest
                                   items=items[["item", "name", "category", "price"]])
     if split.eval_users["all"].size == 0:
         return {}
-    model = make_model(name, random_state, split.n_items).fit(split.train)
+    model = make_model(name, random_state).fit(split.train)
     result = {key: float(value) for key, value in evaluation.evaluate(model, split, "all").items()}
     if split.eval_users["new"].size:
         new = evaluation.evaluate(model, split, "new")
@@ -244,7 +241,7 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     name = choose_model(requested, len(frame), settings)
     data = build_training_data(frame, items)
     random_state = int(settings["RANDOM_STATE"])
-    params = make_model(name, random_state, int(data.product_pks.size)).get_params()
+    params = make_model(name, random_state).get_params()
     version = registry.begin(KIND, {"model": name, "params": params, "interactions": len(frame)},
                              data_start=data.start, data_end=data.end)
 
@@ -257,7 +254,7 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
         metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
                            random_state)
         step(40, f"Fitting {name} on all {len(frame):,} purchases")
-        model = make_model(name, random_state, int(data.product_pks.size)).fit(data.interactions)
+        model = make_model(name, random_state).fit(data.interactions)
         step(60, "Item neighbours and bought-together pairs")
         tables = serving_tables(data, model, int(settings["NEIGHBOURS"]))
         arrays = dict(tables)

@@ -55,7 +55,7 @@ class Command(BaseCommand):
         results: dict[str, dict[str, Any]] = {}
         for name in names:
             began = time.perf_counter()
-            model = training.make_model(name, 0, split.n_items).fit(split.train)
+            model = training.make_model(name, 0).fit(split.train)
             fitted = time.perf_counter() - began
             results[name] = {task: evaluation.evaluate(model, split, task) for task in ("all", "new")
                              if split.eval_users[task].size}
