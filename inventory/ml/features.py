@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .base import Forecaster, infer_freq_days, prepare_history
+
 EXTRA_COLUMNS = ("price", "n_lines", "n_customers")
 
 
@@ -180,3 +182,16 @@ def feature_columns(rows: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[s
     """Model input columns of a :func:`design_rows` frame: not starting with ``_``, not in ``exclude`` and
     not entirely missing (e.g. ``xmas_index`` before a first Christmas is in the history)."""
     return [c for c in rows.columns if not c.startswith("_") and c not in exclude and rows[c].notna().any()]
+
+
+class GlobalForecaster(Forecaster):
+    """Base of the global (cross-series) forecasters: they keep their trained model and forecast from
+    the latest history's features."""
+
+    def update(self, history: pd.DataFrame) -> GlobalForecaster:
+        """Forecast from newer history with the already trained models (no refit)."""
+        self._check_fitted()
+        h = prepare_history(history)
+        self.matrix_ = to_matrix(h, infer_freq_days(h))
+        self.ids_ = self.matrix_.ids
+        return self

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .base import Forecaster, check_predict_args, finalize_forecast, infer_freq_days, prepare_history, quantile_column
-from .features import PanelMatrix, design_rows, feature_columns, to_matrix
+from .base import check_predict_args, finalize_forecast, infer_freq_days, prepare_history, quantile_column
+from .features import GlobalForecaster, PanelMatrix, design_rows, feature_columns, to_matrix
 
 
-class GlobalGBMForecaster(Forecaster):
+class GlobalGBMForecaster(GlobalForecaster):
     """Global direct multi-horizon gradient boosting with quantile-loss heads.
 
     Parameters
@@ -119,14 +119,6 @@ class GlobalGBMForecaster(Forecaster):
         self.matrix_ = pm
         self.ids_ = pm.ids
         self.n_train_rows_ = len(rows)
-        return self
-
-    def update(self, history: pd.DataFrame) -> GlobalGBMForecaster:
-        """Forecast from newer history with the already trained models (no refit)."""
-        self._check_fitted()
-        h = prepare_history(history)
-        self.matrix_ = to_matrix(h, infer_freq_days(h))
-        self.ids_ = self.matrix_.ids
         return self
 
     def predict(self, horizon: int, quantiles: Sequence[float] = (0.5, 0.9)) -> pd.DataFrame:

@@ -286,6 +286,28 @@ class _ForecastDriven:
         weekly_mean = fc.groupby("unique_id")["mean"].mean().reindex(sim.ids).fillna(0.0).to_numpy()
         self.daily_mean_ = weekly_mean / 7.0
 
+    def _levels(self, daily: np.ndarray) -> None:  # pragma: no cover - interface
+        """Set the reorder point ``s_`` and order-up-to level ``big_s_`` from daily demand."""
+        raise NotImplementedError
+
+    def _fit(self, history: pd.DataFrame) -> None:
+        self.forecaster.fit(history)
+
+    def start(self, sim: SimulationInput, lead_time: LeadTime) -> np.ndarray:
+        self.sim_, self.lead_time_ = sim, lead_time
+        self._fit(sim.weekly_history)
+        self._refresh(np.zeros((len(sim.ids), 0)), np.zeros((len(sim.ids), 0), dtype=bool))
+        self._levels(sim.daily_history)
+        return np.ceil(self.big_s_)
+
+    def review(self, day: int, on_hand: np.ndarray, on_order: np.ndarray, sales: np.ndarray,
+               stockout: np.ndarray) -> np.ndarray:
+        if day > 0 and day % self.refresh_days == 0:
+            self._refresh(sales, stockout)
+            self._levels(_observed_daily(self.sim_, sales, stockout))
+        position = on_hand + on_order
+        return np.where(position <= self.s_, np.ceil(np.maximum(self.big_s_ - position, 0.0)), 0.0)
+
 
 class NormalReorderPointPolicy(_ForecastDriven):
     """Anchor (b): daily-review (s, S). d̄ from a forecaster's mean (re-forecast weekly), σd from the
@@ -311,20 +333,6 @@ class NormalReorderPointPolicy(_ForecastDriven):
         self.s_ = d * lt.mean + ss
         self.big_s_ = self.s_ + d * self.order_days
 
-    def start(self, sim: SimulationInput, lead_time: LeadTime) -> np.ndarray:
-        self.sim_, self.lead_time_ = sim, lead_time
-        self.forecaster.fit(sim.weekly_history)
-        self._refresh(np.zeros((len(sim.ids), 0)), np.zeros((len(sim.ids), 0), dtype=bool))
-        self._levels(sim.daily_history)
-        return np.ceil(self.big_s_)
-
-    def review(self, day: int, on_hand: np.ndarray, on_order: np.ndarray, sales: np.ndarray,
-               stockout: np.ndarray) -> np.ndarray:
-        if day > 0 and day % self.refresh_days == 0:
-            self._refresh(sales, stockout)
-            self._levels(_observed_daily(self.sim_, sales, stockout))
-        position = on_hand + on_order
-        return np.where(position <= self.s_, np.ceil(np.maximum(self.big_s_ - position, 0.0)), 0.0)
 
 
 class ForecastPolicy(_ForecastDriven):
@@ -352,6 +360,12 @@ class ForecastPolicy(_ForecastDriven):
         self.fitted = fitted
         self.name = name
 
+    def _fit(self, history: pd.DataFrame) -> None:
+        if self.fitted:
+            self.forecaster.update(history)
+        else:
+            self.forecaster.fit(history)
+
     def _levels(self, daily: np.ndarray) -> None:
         lt = self.lead_time_
         recent = daily[:, -self.history_days:]
@@ -376,23 +390,6 @@ class ForecastPolicy(_ForecastDriven):
             self.s_[i] = d[i] * lt.mean + k * sigma
         self.big_s_ = self.s_ + q
 
-    def start(self, sim: SimulationInput, lead_time: LeadTime) -> np.ndarray:
-        self.sim_, self.lead_time_ = sim, lead_time
-        if not self.fitted:
-            self.forecaster.fit(sim.weekly_history)
-        else:
-            self.forecaster.update(sim.weekly_history)
-        self._refresh(np.zeros((len(sim.ids), 0)), np.zeros((len(sim.ids), 0), dtype=bool))
-        self._levels(sim.daily_history)
-        return np.ceil(self.big_s_)
-
-    def review(self, day: int, on_hand: np.ndarray, on_order: np.ndarray, sales: np.ndarray,
-               stockout: np.ndarray) -> np.ndarray:
-        if day > 0 and day % self.refresh_days == 0:
-            self._refresh(sales, stockout)
-            self._levels(_observed_daily(self.sim_, sales, stockout))
-        position = on_hand + on_order
-        return np.where(position <= self.s_, np.ceil(np.maximum(self.big_s_ - position, 0.0)), 0.0)
 
 
 __all__ = [

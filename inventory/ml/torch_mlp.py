@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import Forecaster, check_predict_args, finalize_forecast, infer_freq_days, prepare_history, quantile_column
-from .features import design_rows, feature_columns, to_matrix
+from .base import check_predict_args, finalize_forecast, infer_freq_days, prepare_history, quantile_column
+from .features import GlobalForecaster, design_rows, feature_columns, to_matrix
 
 
-class GlobalMLPForecaster(Forecaster):
+class GlobalMLPForecaster(GlobalForecaster):
     """Global direct multi-horizon MLP with mean and quantile heads (PyTorch, CPU or CUDA).
 
     Parameters
@@ -156,14 +156,6 @@ class GlobalMLPForecaster(Forecaster):
             return mean
         q = torch.cumsum(torch.cat([F.softplus(raw[:, 1:2]), F.softplus(raw[:, 2:])], dim=1), dim=1)
         return torch.cat([mean, q], dim=1)
-
-    def update(self, history: pd.DataFrame) -> GlobalMLPForecaster:
-        """Forecast from newer history with the trained network (no refit)."""
-        self._check_fitted()
-        h = prepare_history(history)
-        self.matrix_ = to_matrix(h, infer_freq_days(h))
-        self.ids_ = self.matrix_.ids
-        return self
 
     def predict(self, horizon: int, quantiles: Sequence[float] = (0.5, 0.9)) -> pd.DataFrame:
         """Forecast ``horizon`` steps after the fitted history."""
