@@ -9,6 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
+from personalization.admin_actions import PermittedActionsMixin
+
 from . import services
 from .charts import forecast_svg
 from .models import (
@@ -98,7 +100,7 @@ class ExceptionFilter(admin.SimpleListFilter):
 
 
 @admin.register(RestockSuggestion)
-class RestockSuggestionAdmin(admin.ModelAdmin):
+class RestockSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_display = (
         "product",
         "status",
@@ -125,7 +127,10 @@ class RestockSuggestionAdmin(admin.ModelAdmin):
     def chart(self, obj: RestockSuggestion) -> SafeString | str:
         return forecast_svg(obj.forecast) if obj.forecast_id else "No forecast."
 
-    @admin.action(description="Create purchase order(s) from the selected suggestions", permissions=["change"])
+    def has_order_permission(self, request: HttpRequest) -> bool:
+        return self.has_change_permission(request) and request.user.has_perm("inventory.add_purchaseorder")
+
+    @admin.action(description="Create purchase order(s) from the selected suggestions", permissions=["order"])
     def create_purchase_order(self, request: HttpRequest, queryset: QuerySet[RestockSuggestion]) -> None:
         try:
             orders = services.create_purchase_orders(queryset.values_list("pk", flat=True), user=request.user)
@@ -160,7 +165,7 @@ class PurchaseOrderLineInline(admin.TabularInline):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(admin.ModelAdmin):
+class PurchaseOrderAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_display = ("__str__", "supplier", "status", "expected_arrival", "created_at", "ordered_at", "received_at")
     list_filter = ("status", "supplier")
     inlines = (PurchaseOrderLineInline,)

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import api_keys, registry
+from .admin_actions import PermittedActionsMixin
 from .models import ApiKey, Event, ModelVersion
 
 
@@ -40,7 +41,7 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_display = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix")
@@ -76,7 +77,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_display = (
         "__str__", "kind", "status", "progress", "stage", "metrics", "data_end", "created_at", "activated_at",
     )
@@ -167,10 +168,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest) -> Any:
         """Any customer's lists for every placement, with the source of each item (nothing is recorded)."""
+        from django.core.exceptions import PermissionDenied
         from django.template.response import TemplateResponse
 
         from .recommending import serving
 
+        if not (self.has_view_permission(request) and request.user.has_perm("personalization.view_customerprofile")):
+            raise PermissionDenied  # a customer's lists reveal what they bought and viewed
         query = request.GET.get("user", "").strip()
         context = {**self.admin_site.each_context(request), "title": "Preview recommendations", "query": query,
                    "opts": self.model._meta}

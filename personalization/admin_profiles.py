@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from . import profile_charts, selectors
+from .admin_actions import PermittedActionsMixin
 from .models import CustomerProfile, ProfileBuild, Segment
 
 CSV_FIELDS = (
@@ -106,7 +107,7 @@ def profiles_csv_response(
 
 
 @admin.register(CustomerProfile)
-class CustomerProfileAdmin(admin.ModelAdmin):
+class CustomerProfileAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_display = (
         "user",
         "rfm_segment",

@@ -22,6 +22,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from personalization.adapters import get_adapter
+from personalization.admin_actions import PermittedActionsMixin
 from personalization.host import get_product_model
 
 from . import actions
@@ -68,7 +69,7 @@ class RejectForm(forms.Form):
 
 
 @admin.register(PriceSuggestion)
-class PriceSuggestionAdmin(admin.ModelAdmin):
+class PriceSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_display = (
         "product",
         "current_price",
@@ -188,7 +189,7 @@ class PriceSuggestionAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(admin.ModelAdmin):
+class PriceChangeAdmin(PermittedActionsMixin, admin.ModelAdmin):
     """The price history: read-only, never edited or deleted; the latest change of a product can be rolled back."""
 
     list_display = (

@@ -1,4 +1,4 @@
-"""Staff REST endpoints of the inventory app (``IsAdminUser``).
+"""Staff REST endpoints of the inventory app: staff with the Django model permissions of each action.
 
 - ``GET forecasts/`` (``?product=``) — the latest stored demand forecasts;
 - ``GET suggestions/`` (``?status=``, ``?exception=stockout|excess|dead``) — restock suggestions;
@@ -17,10 +17,11 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from personalization.api.permissions import StaffModelPermission
 
 from .. import services
 from ..models import DemandForecast, PurchaseOrder, RestockSuggestion
@@ -50,7 +51,8 @@ def _int_param(request: Request, name: str) -> int | None:
 
 
 class StaffMixin:
-    permission_classes = (IsAdminUser,)
+    permission_classes = (StaffModelPermission,)
+    required_perms: dict[str, tuple[str, ...]] = {}
 
 
 @extend_schema(
@@ -59,6 +61,7 @@ class StaffMixin:
     responses={200: DemandForecastSerializer(many=True), 400: InventoryErrorSerializer},
 )
 class ForecastListView(StaffMixin, generics.ListAPIView):
+    required_perms = {"GET": ("inventory.view_demandforecast",)}
     serializer_class = DemandForecastSerializer
 
     def get_queryset(self) -> QuerySet[DemandForecast]:
@@ -77,6 +80,7 @@ class ForecastListView(StaffMixin, generics.ListAPIView):
     responses={200: RestockSuggestionSerializer(many=True), 400: InventoryErrorSerializer},
 )
 class SuggestionListView(StaffMixin, generics.ListAPIView):
+    required_perms = {"GET": ("inventory.view_restocksuggestion",)}
     serializer_class = RestockSuggestionSerializer
 
     def get_queryset(self) -> QuerySet[RestockSuggestion]:
@@ -95,6 +99,8 @@ class SuggestionListView(StaffMixin, generics.ListAPIView):
 
 
 class SuggestionStatusView(StaffMixin, APIView):
+    required_perms = {"POST": ("inventory.change_restocksuggestion",)}
+
     @extend_schema(
         tags=["inventory"],
         request=SuggestionStatusSerializer,
@@ -121,6 +127,8 @@ class SuggestionStatusView(StaffMixin, APIView):
 
 
 class SuggestionOrderView(StaffMixin, APIView):
+    required_perms = {"POST": ("inventory.change_restocksuggestion", "inventory.add_purchaseorder")}
+
     @extend_schema(
         tags=["inventory"],
         request=SuggestionIdsSerializer,
@@ -138,6 +146,7 @@ class SuggestionOrderView(StaffMixin, APIView):
 
 @extend_schema(tags=["inventory"])
 class PurchaseOrderListView(StaffMixin, generics.ListCreateAPIView):
+    required_perms = {"GET": ("inventory.view_purchaseorder",), "POST": ("inventory.add_purchaseorder",)}
     serializer_class = PurchaseOrderSerializer
     queryset = PurchaseOrder.objects.prefetch_related("lines").order_by("-created_at", "-id")
 
@@ -147,11 +156,13 @@ class PurchaseOrderListView(StaffMixin, generics.ListCreateAPIView):
 
 @extend_schema(tags=["inventory"])
 class PurchaseOrderDetailView(StaffMixin, generics.RetrieveAPIView):
+    required_perms = {"GET": ("inventory.view_purchaseorder",)}
     serializer_class = PurchaseOrderSerializer
     queryset = PurchaseOrder.objects.prefetch_related("lines")
 
 
 class PurchaseOrderActionView(StaffMixin, APIView):
+    required_perms = {"POST": ("inventory.change_purchaseorder",)}
     action_name = "receive"
 
     @extend_schema(

@@ -1,9 +1,10 @@
 """REST endpoints of customer profiles and segments.
 
 - ``GET profile/`` — the signed-in customer's own profile, without the shop's internal scores.
-- ``GET profiles/``, ``GET profiles/<user_id>/`` — staff: every profile, filtered and paginated.
-- ``GET segments/`` — staff: the current clusters, RFM segment counts and the build in progress.
-- ``POST segments/rebuild/`` — staff: queue a rebuild of every profile.
+- ``GET profiles/``, ``GET profiles/<user_id>/`` — staff with ``view_customerprofile``: every profile,
+  filtered and paginated.
+- ``GET segments/`` — the same staff: the current clusters, RFM segment counts and the build in progress.
+- ``POST segments/rebuild/`` — staff with ``add_profilebuild``: queue a rebuild of every profile.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors
 from ..models import BuyerType, CustomerProfile, ProfileBuild, RFMSegment, Segment
+from .permissions import StaffModelPermission
 
 PUBLIC_TOP_CATEGORIES = 3
 ORDERINGS = ("revenue", "-revenue", "clv_90d", "-clv_90d", "orders", "-orders", "last_purchase_at", "-last_purchase_at")
@@ -232,7 +234,8 @@ FILTER_PARAMETERS = [
 class StaffProfileListView(generics.ListAPIView):
     """Every customer profile, for staff."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffModelPermission]
+    required_perms = {"GET": ("personalization.view_customerprofile",)}
     serializer_class = StaffProfileSerializer
 
     def get_queryset(self) -> QuerySet[CustomerProfile]:
@@ -272,7 +275,8 @@ class StaffProfileListView(generics.ListAPIView):
 class StaffProfileDetailView(generics.RetrieveAPIView):
     """One customer's profile, for staff."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffModelPermission]
+    required_perms = {"GET": ("personalization.view_customerprofile",)}
     serializer_class = StaffProfileSerializer
     lookup_field = "user_id"
     queryset = CustomerProfile.objects.select_related("user")
@@ -287,7 +291,8 @@ class StaffProfileDetailView(generics.RetrieveAPIView):
 class SegmentsView(APIView):
     """The current segments, for staff."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffModelPermission]
+    required_perms = {"GET": ("personalization.view_customerprofile",)}
 
     @extend_schema(
         operation_id="personalization_segments",
@@ -311,7 +316,8 @@ class SegmentsView(APIView):
 class RebuildView(APIView):
     """Queue a rebuild of every profile, for staff."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffModelPermission]
+    required_perms = {"POST": ("personalization.add_profilebuild",)}
 
     @extend_schema(
         operation_id="personalization_segments_rebuild",
@@ -328,8 +334,6 @@ class RebuildView(APIView):
     def post(self, request: Request) -> Response:
         from .. import profiles
 
-        if not request.user.has_perm("personalization.add_profilebuild"):
-            raise PermissionDenied("You may not start profile builds.")
         running = selectors.active_build()
         if running is not None:
             return Response(BuildSerializer(running).data, status=status.HTTP_409_CONFLICT)

@@ -1,7 +1,7 @@
 """``GET recommendations/``: a placement's list for the caller (customers their own, guests by session).
 
-Staff may pass ``user=`` to read any customer's list; a customer passing another customer's id gets
-403. Bad parameters give 400 with a message per field.
+Staff with ``personalization.view_customerprofile`` may pass ``user=`` to read any customer's list;
+anyone else passing another customer's id gets 403. Bad parameters give 400 with a message per field.
 """
 from __future__ import annotations
 
@@ -79,6 +79,11 @@ class RecommendationsSerializer(serializers.Serializer):
         ref_name = "PersonalizationRecommendations"
 
 
+def _may_read_others(user: Any) -> bool:
+    """Staff who may see customers' profiles may also read their recommendations."""
+    return bool(user.is_staff and user.has_perm("personalization.view_customerprofile"))
+
+
 class RecommendationsView(APIView):
     """Recommendations for the caller, computed from precomputed lists, the session and fallbacks."""
 
@@ -91,7 +96,7 @@ class RecommendationsView(APIView):
             OpenApiParameter("product", str, description="Product id(s) for similar / bought_together."),
             OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}, default 8."),
             OpenApiParameter("category", str, description="Only products of this category."),
-            OpenApiParameter("user", int, description="Staff only: read this customer's list."),
+            OpenApiParameter("user", int, description="Staff with view_customerprofile: read this customer's list."),
             OpenApiParameter("exclude_bought", bool, description="Leave out products the customer bought."),
             OpenApiParameter("per_category", int, description="At most this many items of one category."),
         ],
@@ -114,7 +119,7 @@ class RecommendationsView(APIView):
             else None
         user, session_key = caller, get_visitor_id(request._request) if caller is None else ""
         if "user" in params:
-            if caller is None or (params["user"] != caller.pk and not caller.is_staff):
+            if caller is None or (params["user"] != caller.pk and not _may_read_others(caller)):
                 raise PermissionDenied("You may only read your own recommendations.")
             user = get_user_model()._default_manager.filter(pk=params["user"]).first()
             if user is None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.template import Context, Template
 from django.test import RequestFactory, override_settings
@@ -317,6 +318,7 @@ def test_a_customer_cannot_read_another_customers_list(trained):
 
 def test_staff_may_read_any_customers_list(trained):
     staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_customerprofile"))
     client = APIClient()
     client.force_authenticate(staff)
 
