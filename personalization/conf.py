@@ -78,6 +78,8 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     "EVENT_BATCH_MAX": 1000,
     # How far in the future a client timestamp may lie (clock skew) before it is refused.
     "EVENT_MAX_CLOCK_SKEW_SECONDS": 300,
+    # GET /api/health/ calls the worker stale when its last heartbeat (every minute) is older than this.
+    "WORKER_HEARTBEAT_STALE_SECONDS": 180,
     # Customer profiles and segments (personalization/profiles.py); a partial dict overrides single keys.
     "PROFILES": {
         "SEGMENT_K_RANGE": (2, 8),  # k of K-means, chosen by silhouette within this range (inclusive)

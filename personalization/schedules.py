@@ -28,6 +28,12 @@ DEFAULT_SCHEDULES = [
         every_seconds=10,
     ),
     ScheduleSpec(
+        name="ShopSense: worker heartbeat",
+        task="personalization.worker_heartbeat",
+        description="Records that a worker of the default queue is alive; /api/health/ reports its age.",
+        every_seconds=60,
+    ),
+    ScheduleSpec(
         name="ShopSense: rebuild customer profiles and segments",
         task="personalization.build_profiles",
         description="Recomputes every customer's RFM, lifetime value and segment from all orders.",

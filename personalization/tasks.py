@@ -10,6 +10,14 @@ from . import buffer, capture
 MERGE_RETRY_SECONDS = 5
 
 
+@shared_task(name="personalization.worker_heartbeat", ignore_result=True, time_limit=30, soft_time_limit=20)
+def worker_heartbeat() -> None:
+    """Record that a worker of the default queue is alive (beat sends it every minute; see /api/health/)."""
+    from .health import record_heartbeat
+
+    record_heartbeat()
+
+
 @shared_task(name="personalization.flush_events", ignore_result=True, time_limit=600, soft_time_limit=540)
 def flush_events() -> int:
     """Move buffered events from Redis to the database (idempotent; one flusher at a time)."""
