@@ -180,7 +180,7 @@ class ModelVersionAdmin(PermittedActionsMixin, admin.ModelAdmin):
                    "opts": self.model._meta}
         if query:
             User = get_user_model()
-            lookup = {"pk": int(query)} if query.isdigit() else {User.USERNAME_FIELD: query}
+            lookup = {"pk": int(query)} if query.isdecimal() else {User.USERNAME_FIELD: query}
             customer = User._default_manager.filter(**lookup).first()
             if customer is None:
                 context["error"] = f"No user {query!r}."

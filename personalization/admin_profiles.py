@@ -72,7 +72,7 @@ class ClusterFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        if not value.isdigit():
+        if not value.isdecimal():
             raise IncorrectLookupParameters(f"cluster must be a whole number, not {value!r}")
         return queryset.filter(cluster=int(value))
 

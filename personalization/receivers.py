@@ -48,7 +48,7 @@ def _price_of(product: Any) -> Decimal | None:
 
 def _quantity(value: Any) -> Any:
     """Hosts may pass a form's text ("2"); the capture service itself only takes whole numbers."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         return int(value)
     return value
 

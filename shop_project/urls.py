@@ -19,3 +19,7 @@ urlpatterns = [
     path("api/inventory/", include("inventory.urls")),
     path("", include("shop_project.shop.urls")),
 ]
+
+handler400 = "personalization.api.errors.bad_request"
+handler404 = "personalization.api.errors.not_found"
+handler500 = "personalization.api.errors.server_error"

@@ -12,3 +12,7 @@ urlpatterns = [
     path("api/pricing/", include("pricing.urls")),
     path("api/inventory/", include("inventory.urls")),
 ]
+
+handler400 = "personalization.api.errors.bad_request"
+handler404 = "personalization.api.errors.not_found"
+handler500 = "personalization.api.errors.server_error"

@@ -58,7 +58,7 @@ class StaffMixin:
 @extend_schema(
     tags=["inventory"],
     parameters=[OpenApiParameter("product", int, description="Only this product's forecast.")],
-    responses={200: DemandForecastSerializer(many=True), 400: InventoryErrorSerializer},
+    responses={200: DemandForecastSerializer(many=True)},
 )
 class ForecastListView(StaffMixin, generics.ListAPIView):
     required_perms = {"GET": ("inventory.view_demandforecast",)}
@@ -77,7 +77,7 @@ class ForecastListView(StaffMixin, generics.ListAPIView):
         OpenApiParameter("status", str, enum=[c for c, _ in RestockSuggestion.Status.choices]),
         OpenApiParameter("exception", str, enum=list(EXCEPTIONS)),
     ],
-    responses={200: RestockSuggestionSerializer(many=True), 400: InventoryErrorSerializer},
+    responses={200: RestockSuggestionSerializer(many=True)},
 )
 class SuggestionListView(StaffMixin, generics.ListAPIView):
     required_perms = {"GET": ("inventory.view_restocksuggestion",)}
@@ -106,7 +106,6 @@ class SuggestionStatusView(StaffMixin, APIView):
         request=SuggestionStatusSerializer,
         responses={
             200: RestockSuggestionSerializer,
-            400: InventoryErrorSerializer,
             404: InventoryErrorSerializer,
             409: OpenApiResponse(InventoryErrorSerializer, description="The suggestion is no longer open."),
         },
@@ -132,7 +131,7 @@ class SuggestionOrderView(StaffMixin, APIView):
     @extend_schema(
         tags=["inventory"],
         request=SuggestionIdsSerializer,
-        responses={201: PurchaseOrderSerializer(many=True), 400: InventoryErrorSerializer},
+        responses={201: PurchaseOrderSerializer(many=True)},
     )
     def post(self, request: Request) -> Response:
         body = SuggestionIdsSerializer(data=request.data)

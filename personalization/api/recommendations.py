@@ -35,7 +35,7 @@ class RecommendationQuerySerializer(serializers.Serializer):
 
     def validate_product(self, value: str) -> list[int]:
         parts = [part.strip() for part in value.split(",") if part.strip()]
-        if not parts or not all(part.isdigit() and int(part) > 0 for part in parts) or len(parts) > 50:
+        if not parts or not all(part.isdecimal() and int(part) > 0 for part in parts) or len(parts) > 50:
             raise serializers.ValidationError("must be one or more product ids separated by commas (at most 50).")
         ids = [int(part) for part in parts]
         found = set(get_product_model()._default_manager.filter(pk__in=ids).values_list("pk", flat=True))

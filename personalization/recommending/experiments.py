@@ -120,7 +120,7 @@ def version_stats(days: int = 30) -> list[VersionStats]:
     per_version: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for rec in seen[EventType.IMPRESSION]:
         head = rec.split("-", 1)[0]
-        if not head.isdigit() or int(head) == 0:
+        if not head.isdecimal() or int(head) == 0:
             continue
         counts = per_version[int(head)]
         counts[0] += 1

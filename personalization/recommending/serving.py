@@ -88,7 +88,7 @@ def new_recommendation_id(version_id: int | None, placement: str) -> str:
 def version_of_recommendation(recommendation_id: str) -> int | None:
     """The model version named in a recommendation id (None for lists served without a model)."""
     head = recommendation_id.split("-", 1)[0]
-    return int(head) if head.isdigit() and int(head) > 0 else None
+    return int(head) if head.isdecimal() and int(head) > 0 else None
 
 
 # ------------------------------------------------------------------------------------------- storage

@@ -46,7 +46,7 @@ def parse_ids(raw: str | None, name: str, *, limit: int = MAX_PRODUCTS) -> list[
     if not raw or not raw.strip():
         raise ValidationError({name: "Give one or more product ids, e.g. ?products=1,2,3."})
     parts = [part.strip() for part in raw.split(",") if part.strip()]
-    if not all(part.isdigit() and int(part) > 0 for part in parts):
+    if not all(part.isdecimal() and int(part) > 0 for part in parts):
         raise ValidationError({name: "Product ids are positive whole numbers separated by commas."})
     if len(parts) > limit:
         raise ValidationError({name: f"At most {limit} products at once."})
@@ -65,7 +65,6 @@ class ProductPricesView(APIView):
         ],
         responses={
             200: ProductPricesSerializer,
-            400: OpenApiResponse(PricingErrorSerializer, description="Bad product ids."),
         },
     )
     def get(self, request: Request) -> Response:
@@ -145,7 +144,7 @@ class PriceSuggestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             return _conflict(exc)
         return Response(PriceSuggestionSerializer(row).data)
 
-    @extend_schema(request=RejectSerializer, responses={**DECISION_RESPONSES, 400: PricingErrorSerializer})
+    @extend_schema(request=RejectSerializer, responses=DECISION_RESPONSES)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str | None = None) -> Response:
         payload = RejectSerializer(data=request.data)
