@@ -412,12 +412,8 @@ def _store_raw(raw: Sequence[bytes]) -> int:
             malformed.append(item)
     if malformed:
         buffer.set_aside(malformed)
-        logger.error(
-            "Set aside %d malformed buffered events in %s (first: %r).",
-            len(malformed),
-            buffer.dead_letter_key(),
-            malformed[0][:200],
-        )
+        # not the events themselves: they may hold a visitor id or a search query
+        logger.error("Set aside %d malformed buffered events in %s.", len(malformed), buffer.dead_letter_key())
     return insert_events(events) if events else 0
 
 

@@ -160,7 +160,7 @@ def _enqueue_merge(visitor: str, user_id: Any) -> None:
         try:
             capture.merge_guest_events(visitor, user_id)
         except Exception:  # noqa: BLE001
-            logger.exception("Guest events of visitor %s not merged into user %s.", visitor, user_id)
+            logger.exception("Guest events not merged into user %s.", user_id)  # the visitor id stays private
 
 
 def connect() -> None:

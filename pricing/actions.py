@@ -55,7 +55,9 @@ def set_paused(paused: bool, user: Any = None) -> PricingSettings:
     row = PricingSettings.load()
     row.paused, row.updated_by = paused, user if getattr(user, "pk", None) else None
     row.save()
-    logger.warning("Pricing %s by %s", "paused" if paused else "resumed", user or "the system")
+    # staff are named by id: no usernames or addresses in the logs
+    who = f"user {user.pk}" if getattr(user, "pk", None) else "the system"
+    logger.warning("Pricing %s by %s", "paused" if paused else "resumed", who)
     return row
 
 
