@@ -174,7 +174,8 @@ def build_event(
     """
     errors: dict[str, str] = {}
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
-        errors["event_type"] = f"must be one of {', '.join(EventType.values)}, not {event_type!r}."
+        errors["event_type"] = f"must be one of {', '.join(EventType.values)}, not {repr(event_type)[:40]}."
+        event_type = None  # not a str: the checks below compare it with the known types
     if user_id is not None:
         user_id = _object_id(user_id)
         if user_id is None:
