@@ -12,6 +12,7 @@ from django.conf import settings
 TASK_QUEUES: dict[str, str] = {
     "personalization.flush_events": "default",
     "personalization.merge_guest_events": "default",
+    "personalization.worker_heartbeat": "default",
     "personalization.build_profiles": "ml",
     "personalization.update_profile": "default",
     "inventory.plan_restock": "ml",

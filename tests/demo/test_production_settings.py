@@ -22,6 +22,7 @@ def _env(**overrides: str | None) -> dict[str, str]:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or "postgres://shop@db:5432/shop",
     }
     env.pop("DJANGO_DEBUG", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests in this process, never in deployment
     for name, value in overrides.items():
         if value is None:
             env.pop(name, None)
