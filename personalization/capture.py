@@ -31,6 +31,7 @@ from django.utils.dateparse import parse_datetime
 from . import buffer
 from .conf import personalization_settings
 from .host import get_product_model
+from .ids import is_id
 from .models import Event, EventSource, EventType
 
 logger = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def _is_whole(value: Any) -> bool:
 def _object_id(value: Any) -> int | str | None:
     """A primary key as events carry it: an int, or text for hosts with UUID / text keys."""
     if _is_whole(value):
-        return value if value >= 1 else None
+        return value if is_id(value) else None
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, str) and 0 < len(value) <= 64:

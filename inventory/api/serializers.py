@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from personalization.ids import MAX_ID
+
 from ..models import DemandForecast, PurchaseOrder, PurchaseOrderLine, RestockSuggestion, Supplier
 
 
@@ -67,7 +69,9 @@ class SuggestionStatusSerializer(serializers.Serializer):
 
 
 class SuggestionIdsSerializer(serializers.Serializer):
-    suggestions = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000)
+    suggestions = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=1000
+    )
 
 
 class PurchaseOrderLineSerializer(serializers.ModelSerializer):

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from personalization.api.permissions import StaffModelPermission
+from personalization.ids import is_id
 
 from .. import services
 from ..models import DemandForecast, PurchaseOrder, RestockSuggestion
@@ -45,8 +46,8 @@ def _int_param(request: Request, name: str) -> int | None:
         value = int(raw)
     except ValueError as exc:
         raise ValidationError({name: f"Must be an integer, not {raw!r}."}) from exc
-    if value < 1:
-        raise ValidationError({name: "Must be a positive integer."})
+    if not is_id(value):
+        raise ValidationError({name: "Must be a positive integer (an id)."})
     return value
 
 

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..host import get_product_model
+from ..ids import MAX_ID, is_id
 from ..recommending import serving
 from ..recommending.config import PLACEMENTS
 from ..visitor import get_visitor_id
@@ -29,13 +30,15 @@ class RecommendationQuerySerializer(serializers.Serializer):
     product = serializers.CharField(required=False, help_text="Product id, or several separated by commas (a cart).")
     limit = serializers.IntegerField(required=False, default=8, min_value=1, max_value=MAX_LIMIT)
     category = serializers.CharField(required=False, max_length=255)
-    user = serializers.IntegerField(required=False, min_value=1, help_text="Staff only: whose list to read.")
+    user = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Staff with view_customerprofile: whose list to read."
+    )
     exclude_bought = serializers.BooleanField(required=False, default=False)
     per_category = serializers.IntegerField(required=False, min_value=0, max_value=MAX_LIMIT)
 
     def validate_product(self, value: str) -> list[int]:
         parts = [part.strip() for part in value.split(",") if part.strip()]
-        if not parts or not all(part.isdecimal() and int(part) > 0 for part in parts) or len(parts) > 50:
+        if not parts or not all(part.isdecimal() and is_id(int(part)) for part in parts) or len(parts) > 50:
             raise serializers.ValidationError("must be one or more product ids separated by commas (at most 50).")
         ids = [int(part) for part in parts]
         found = set(get_product_model()._default_manager.filter(pk__in=ids).values_list("pk", flat=True))

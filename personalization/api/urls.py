@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .. import ids  # noqa: F401 - registers the shopsense_id converter
 from . import profiles, recommendations, views
 
 app_name = "personalization-api"
@@ -8,7 +9,7 @@ urlpatterns = [
     path("events/", views.EventBatchView.as_view(), name="events"),
     path("profile/", profiles.MyProfileView.as_view(), name="my-profile"),
     path("profiles/", profiles.StaffProfileListView.as_view(), name="profiles"),
-    path("profiles/<int:user_id>/", profiles.StaffProfileDetailView.as_view(), name="profile-detail"),
+    path("profiles/<shopsense_id:user_id>/", profiles.StaffProfileDetailView.as_view(), name="profile-detail"),
     path("segments/", profiles.SegmentsView.as_view(), name="segments"),
     path("segments/rebuild/", profiles.RebuildView.as_view(), name="segments-rebuild"),
     path("recommendations/", recommendations.RecommendationsView.as_view(), name="recommendations"),

@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from personalization.adapters import get_adapter
+from personalization.ids import IdConverter, is_id
 
 from .. import actions
 from ..conf import pricing_settings
@@ -46,7 +47,7 @@ def parse_ids(raw: str | None, name: str, *, limit: int = MAX_PRODUCTS) -> list[
     if not raw or not raw.strip():
         raise ValidationError({name: "Give one or more product ids, e.g. ?products=1,2,3."})
     parts = [part.strip() for part in raw.split(",") if part.strip()]
-    if not all(part.isdecimal() and int(part) > 0 for part in parts):
+    if not all(part.isdecimal() and is_id(int(part)) for part in parts):
         raise ValidationError({name: "Product ids are positive whole numbers separated by commas."})
     if len(parts) > limit:
         raise ValidationError({name: f"At most {limit} products at once."})
@@ -121,6 +122,7 @@ class PriceSuggestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     serializer_class = PriceSuggestionSerializer
     permission_classes = [PricingModelPermission]
+    lookup_value_regex = IdConverter.regex
 
     def get_queryset(self) -> QuerySet[PriceSuggestion]:
         queryset = PriceSuggestion.objects.order_by("-created_at", "-id")

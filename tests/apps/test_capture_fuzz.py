@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from personalization import buffer, capture
@@ -56,6 +56,8 @@ def _stored() -> tuple[int, int]:
 @pytest.mark.django_db
 @FUZZ
 @given(items=st.lists(EVENT_ITEMS, max_size=4) | JSON_VALUES, as_server=st.booleans())
+@example(items=[{"type": "view", "product": 2**64, "session_key": "s"}], as_server=False)  # no 64-bit id
+@example(items=[{"type": ["view"], "session_key": "s"}], as_server=False)  # not text
 def test_a_batch_is_stored_whole_or_not_at_all(items, as_server, django_user_model):
     department, _ = Department.objects.get_or_create(title="Toys")
     Item.objects.get_or_create(code="K1", defaults={"title": "Kite", "department": department, "price": 3})
