@@ -12,8 +12,9 @@ SAFE_ALIASES = {"HEAD": "GET", "OPTIONS": "GET"}
 class StaffModelPermission(BasePermission):
     """A staff user holding every permission the view names for the request's method.
 
-    The view declares ``required_perms = {"GET": ("app.view_model",), "POST": (...)}``; a method it
-    does not name is refused. Servers using an API key and customers are never staff.
+    The view declares ``required_perms = {"GET": ("app.view_model",), "POST": (...)}``, or for a
+    viewset by action (``{"list": ..., "approve": ...}``); a method or action it does not name is
+    refused. Servers using an API key and customers are never staff.
     """
 
     message = "Staff only, with the model permissions for this action."
@@ -22,6 +23,7 @@ class StaffModelPermission(BasePermission):
         user = request.user
         if not (user and user.is_authenticated and getattr(user, "is_staff", False)):
             return False
-        method = SAFE_ALIASES.get(request.method or "", request.method)
-        required = getattr(view, "required_perms", {}).get(method)
+        perms = getattr(view, "required_perms", {})
+        action = getattr(view, "action", None)
+        required = perms.get(action) if action else perms.get(SAFE_ALIASES.get(request.method or "", request.method))
         return required is not None and user.has_perms(required)

@@ -19,12 +19,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from personalization.adapters import get_adapter
+from personalization.api.permissions import StaffModelPermission
 from personalization.ids import IdConverter, is_id
 
 from .. import actions
@@ -85,26 +86,6 @@ class ProductPricesView(APIView):
         return Response(ProductPricesSerializer({"results": results}).data)
 
 
-class PricingModelPermission(BasePermission):
-    """Staff only, with Django's model permissions for what the action does."""
-
-    required = {
-        "list": ("pricing.view_pricesuggestion",),
-        "retrieve": ("pricing.view_pricesuggestion",),
-        "approve": ("pricing.change_pricesuggestion",),
-        "reject": ("pricing.change_pricesuggestion",),
-        "apply": ("pricing.change_pricesuggestion", "pricing.add_pricechange"),
-        "history": ("pricing.view_pricechange",),
-    }
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_staff):
-            return False
-        key = getattr(view, "permission_key", None) or getattr(view, "action", None) or ""
-        return user.has_perms(self.required.get(key, ("pricing.__never__",)))
-
-
 def _conflict(exc: actions.PricingError) -> Response:
     return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
@@ -121,7 +102,14 @@ class PriceSuggestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     """Price suggestions for staff: list, approve, reject with a reason, apply."""
 
     serializer_class = PriceSuggestionSerializer
-    permission_classes = [PricingModelPermission]
+    permission_classes = [StaffModelPermission]
+    required_perms = {
+        "list": ("pricing.view_pricesuggestion",),
+        "retrieve": ("pricing.view_pricesuggestion",),
+        "approve": ("pricing.change_pricesuggestion",),
+        "reject": ("pricing.change_pricesuggestion",),
+        "apply": ("pricing.change_pricesuggestion", "pricing.add_pricechange"),
+    }
     lookup_value_regex = IdConverter.regex
 
     def get_queryset(self) -> QuerySet[PriceSuggestion]:
@@ -173,8 +161,8 @@ class PriceHistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The price history for staff, newest first; ``?product=<id>`` narrows it to one product."""
 
     serializer_class = PriceChangeSerializer
-    permission_classes = [PricingModelPermission]
-    permission_key = "history"
+    permission_classes = [StaffModelPermission]
+    required_perms = {"list": ("pricing.view_pricechange",)}
 
     def get_queryset(self) -> QuerySet[PriceChange]:
         queryset = PriceChange.objects.order_by("-changed_at", "-id")
