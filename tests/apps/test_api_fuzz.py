@@ -2,7 +2,8 @@
 
 Each operation is called with generated data (valid and invalid) as staff with every permission, as a
 customer and as a server with an API key; operations with an id in the path are called once more with
-the id of a row that exists, so the success path is exercised, not only 404.
+the id of a row that exists, so the success path is exercised, not only 404. A stateful run follows
+the links Schemathesis infers (a list's ids into detail and actions, a created order into order/receive).
 """
 from __future__ import annotations
 
@@ -80,3 +81,22 @@ def test_api_conforms_to_its_schema(case, caller, callers, world):
         case.path_parameters = {name: _existing_id(case.path, world) for name in case.path_parameters}
         response = case.call(app=APP, headers=callers[caller])
         case.validate_response(response, checks=CHECKS)
+
+
+# --- stateful: sequences of calls linked through the ids one answer gives the next (inferred links) ---------
+def test_api_workflows_as_staff_conform_to_the_schema(callers, world):
+    headers = callers["staff"]
+
+    class Workflow(SCHEMA.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case):
+            return {"app": APP, "headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=25, stateful_step_count=6, deadline=None, derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
