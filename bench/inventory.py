@@ -47,10 +47,9 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from inventory.ml import demand as dm  # noqa: E402
 from inventory.ml.base import Forecaster, finalize_forecast  # noqa: E402
 from inventory.ml.ensemble import EnsembleForecaster, average_forecasts  # noqa: E402
-from inventory.ml.gbm import GlobalGBMForecaster  # noqa: E402
 from inventory.ml.local import LocalForecaster  # noqa: E402
 from inventory.ml.metrics import evaluate_forecast  # noqa: E402
-from inventory.ml.selector import ClassSelector  # noqa: E402
+from inventory.ml.served import served_selector  # noqa: E402
 from inventory.ml.simulation import (  # noqa: E402
     CoverPolicy,
     ForecastPolicy,
@@ -94,26 +93,6 @@ def cached(path: Path, build, fresh: bool):  # noqa: ANN001, ANN201
     pd.to_pickle(obj, tmp)
     os.replace(tmp, path)
     return obj
-
-
-def candidates(with_torch: bool) -> dict[str, Forecaster]:
-    """The served selector's candidates (hyperparameters fixed on development / earlier backtest origins)."""
-    gbm = GlobalGBMForecaster(horizon=HORIZON, point_loss="poisson", max_iter=100, learning_rate=0.1)
-    out: dict[str, Forecaster] = {
-        "TSB": LocalForecaster("TSB"),
-        "IMAPA": LocalForecaster("IMAPA"),
-        "ADIDA": LocalForecaster("ADIDA"),
-        "AutoETS": LocalForecaster("AutoETS"),
-        "Theta": LocalForecaster("Theta"),
-        "GBM": gbm,
-    }
-    if with_torch:
-        from inventory.ml.torch_mlp import GlobalMLPForecaster
-
-        mlp = GlobalMLPForecaster(horizon=HORIZON)
-        out["MLP"] = mlp
-        out["GBM+MLP"] = EnsembleForecaster({"GBM": gbm, "MLP": mlp})
-    return out
 
 
 class CachingRunner:
@@ -162,15 +141,23 @@ def fmt(v: float, digits: int = 4) -> str:
     return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
 
 
+def sample_ids(ids: list[str], share: float) -> list[str]:
+    """A stable subset of about ``share`` of the series (by a hash of the id) for quick development runs."""
+    if share >= 1.0:
+        return ids
+    return [i for i in ids if int(hashlib.sha1(i.encode()).hexdigest()[:8], 16) / 16**8 < share]
+
+
 def forecasting(weekly: pd.DataFrame, args: argparse.Namespace) -> dict:
     runner = CachingRunner(args.fresh)
-    cands = candidates(args.torch)
+    overrides = {} if args.point_factors is None else {"point_factors": args.point_factors}
+    cands = served_selector(HORIZON, with_torch=args.torch).candidates
     res: dict = {"anchors": {}, "candidates": {}, "served": {}, "choice": {}, "counts": {}, "times": {}}
-    for origin in ORIGINS:
-        ids = dm.select_series(weekly, origin)
+    for origin in args.origins:
+        ids = sample_ids(dm.select_series(weekly, origin), args.sample)
         history, actual = dm.split_at_origin(weekly, origin, HORIZON, ids)
         res["counts"][origin] = len(ids)
-        log(f"origin {origin}: {len(ids)} series (protocol {PROTOCOL_SERIES[origin]})")
+        log(f"origin {origin}: {len(ids)} series (protocol {PROTOCOL_SERIES.get(origin, '-')})")
         t = time.perf_counter()
         anchors = anchor_forecasts(history)
         res["times"][("anchors", origin)] = time.perf_counter() - t
@@ -182,7 +169,7 @@ def forecasting(weekly: pd.DataFrame, args: argparse.Namespace) -> dict:
             for point in ("mean", "q50"):
                 res["candidates"][(origin, name, point)] = evaluate_forecast(fc, actual, history, point=point)
         t = time.perf_counter()
-        selector = ClassSelector(cands, horizon=HORIZON, n_backtests=2, runner=runner)
+        selector = served_selector(HORIZON, with_torch=args.torch, runner=runner, **overrides)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             selector.fit(history)
@@ -191,12 +178,11 @@ def forecasting(weekly: pd.DataFrame, args: argparse.Namespace) -> dict:
         res["served"][origin] = evaluate_forecast(fc, actual, history, point="point")
         res["served_mean"] = res.get("served_mean", {})
         res["served_mean"][origin] = evaluate_forecast(fc, actual, history, point="mean")
-        bt = selector.backtest_wape()
+        chosen = selector.chosen_backtest().groupby("demand_class")[["abs_err", "y"]].sum()
         classes = selector.classes_.value_counts().to_dict()
         res["choice"][origin] = [
-            (cls, classes.get(cls, 0), cand, col,
-             float(bt[(bt.demand_class == cls) & (bt.candidate == cand) & (bt.point == col)]["wape"].iloc[0])
-             if ((bt.demand_class == cls) & (bt.candidate == cand) & (bt.point == col)).any() else float("nan"))
+            (cls, classes.get(cls, 0), cand, col, selector.point_factor_[cls],
+             float(chosen.loc[cls, "abs_err"] / chosen.loc[cls, "y"]) if cls in chosen.index else float("nan"))
             for cls, (cand, col) in selector.choice_.items()
         ]
         res.setdefault("selectors", {})[origin] = selector
@@ -208,8 +194,8 @@ def forecasting(weekly: pd.DataFrame, args: argparse.Namespace) -> dict:
 
 def simulation(tx, daily, weekly, selectors, args) -> dict:  # noqa: ANN001
     out: dict = {"main": [], "curve": [], "seconds": {}}
-    for origin in SIM_ORIGINS:
-        ids = dm.select_series(weekly, origin)
+    for origin in args.sim_origins:
+        ids = sample_ids(dm.select_series(weekly, origin), args.sample)
         sim = build_simulation_input(tx, daily, weekly, origin, ids)
         served = selectors[origin]
         for lead in (LeadTime(7, 7), LeadTime(5, 10)):
@@ -313,10 +299,11 @@ def render(fc: dict, sim: dict | None, args: argparse.Namespace, seconds: float,
         "with the last-season feature and the per-class q90 calibration on the backtest windows.",
     ]
     lines += ["", "Choice per demand class (backtest WAPE of the chosen pair over the two windows before the origin):",
-              "", "| origin | class | series | candidate | point | backtest WAPE |", "|---|---|---|---|---|---|"]
+              "", "| origin | class | series | candidate | point | factor | backtest WAPE |",
+              "|---|---|---|---|---|---|---|"]
     for o in ORIGINS:
-        for cls, n, cand, col, w in fc["choice"][o]:
-            lines.append(f"| {o} | {cls} | {n:,} | {cand} | {col} | {fmt(w)} |")
+        for cls, n, cand, col, factor, w in fc["choice"][o]:
+            lines.append(f"| {o} | {cls} | {n:,} | {cand} | {col} | {factor:g} | {fmt(w)} |")
     if sim is not None:
         lines += [
             "",
@@ -350,6 +337,29 @@ def render(fc: dict, sim: dict | None, args: argparse.Namespace, seconds: float,
     return "\n".join(lines)
 
 
+def dev_summary(fc: dict, sim: dict | None) -> str:
+    """Compact figures of a development run (never written to RESULTS.md)."""
+    lines = ["origin | forecaster | point | WAPE | MASE | bias | cov q90"]
+    for o, s in fc["served"].items():
+        a = fc["anchors"][(o, "IMAPA")]
+        lines.append(f"{o} | IMAPA anchor | mean | {a['wape']:.4f} | {a['mase']:.4f} | {a['bias']:+.3f} |")
+        lines.append(f"{o} | served | point | {s['wape']:.4f} | {s['mase']:.4f} | {s['bias']:+.3f} | "
+                     f"{s['coverage_q90']:.3f}")
+        for (oo, name, point), m in fc["candidates"].items():
+            if oo == o and point == "q50":
+                lines.append(f"{o} | {name} | q50 | {m['wape']:.4f} | {m['mase']:.4f} | {m['bias']:+.3f} | "
+                             f"{m['coverage_q90']:.3f}")
+        for cls, n, cand, col, factor, w in fc["choice"][o]:
+            lines.append(f"{o} |   {cls} ({n}): {cand} {col} x{factor:g} (backtest {w:.4f})")
+    if sim is not None:
+        for o, _, r in sim["main"]:
+            lines.append(f"sim {o} {r.lead_time} {r.policy}: fill {r.fill_rate:.4f} csl {r.cycle_service_level:.4f}"
+                         f" stock {r.avg_stock_value:,.0f}")
+        for o, kind, level, r in sim["curve"]:
+            lines.append(f"curve {o} {kind} {level:g}: fill {r.fill_rate:.4f} stock {r.avg_stock_value:,.0f}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-torch", dest="torch", action="store_false",
@@ -360,7 +370,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="OpenMP threads for the boosting models")
     parser.add_argument("--fresh", action="store_true", help="ignore cached panels and forecasts")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    parser.add_argument("--origins", type=lambda v: tuple(v.split(",")), default=ORIGINS,
+                        help="development: forecast origins (comma-separated); other than the default, prints a "
+                             "summary and writes nothing")
+    parser.add_argument("--sim-origins", type=lambda v: tuple(v.split(",")), default=SIM_ORIGINS,
+                        help="development: simulation origins (each must be among --origins)")
+    parser.add_argument("--sample", type=float, default=1.0, help="development: share of the series to use")
+    parser.add_argument("--point-factors", type=lambda v: tuple(float(x) for x in v.split(",")), default=None,
+                        help="development: the selector's point factors (default: the served ones)")
     args = parser.parse_args()
+    dev = args.origins != ORIGINS or args.sample < 1.0 or args.point_factors is not None
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
@@ -379,6 +398,9 @@ def main() -> None:
             daily = cached(OUT / "daily.pkl", lambda: dm.daily_demand(tx), args.fresh)
             sim = simulation(tx, daily, weekly, fc["selectors"], args)
     seconds = time.perf_counter() - t0
+    if dev:
+        print(dev_summary(fc, sim))
+        return
     section = render(fc, sim, args, seconds, (load0, os.getloadavg()[0]))
     print(section)
     if not args.no_write:
