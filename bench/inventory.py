@@ -26,6 +26,7 @@ Results go to the ``## Forecasting and replenishment`` section of bench/RESULTS.
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
 import hashlib
 import os
@@ -49,7 +50,7 @@ from inventory.ml.base import Forecaster, finalize_forecast  # noqa: E402
 from inventory.ml.ensemble import EnsembleForecaster, average_forecasts  # noqa: E402
 from inventory.ml.local import LocalForecaster  # noqa: E402
 from inventory.ml.metrics import evaluate_forecast  # noqa: E402
-from inventory.ml.served import served_selector  # noqa: E402
+from inventory.ml.served import POLICY_PARAMS, served_candidates, served_selector  # noqa: E402
 from inventory.ml.simulation import (  # noqa: E402
     CoverPolicy,
     ForecastPolicy,
@@ -150,8 +151,8 @@ def sample_ids(ids: list[str], share: float) -> list[str]:
 
 def forecasting(weekly: pd.DataFrame, args: argparse.Namespace) -> dict:
     runner = CachingRunner(args.fresh)
-    overrides = {} if args.point_factors is None else {"point_factors": args.point_factors}
-    cands = served_selector(HORIZON, with_torch=args.torch).candidates
+    overrides = args.overrides
+    cands = served_candidates(HORIZON, with_torch=args.torch)
     res: dict = {"anchors": {}, "candidates": {}, "served": {}, "choice": {}, "counts": {}, "times": {}}
     for origin in args.origins:
         ids = sample_ids(dm.select_series(weekly, origin), args.sample)
@@ -172,8 +173,12 @@ def forecasting(weekly: pd.DataFrame, args: argparse.Namespace) -> dict:
         selector = served_selector(HORIZON, with_torch=args.torch, runner=runner, **overrides)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            selector.fit(history)
-            fc = selector.predict(HORIZON)
+            if args.no_sim:  # the chosen candidates' forecasts at the origin are the runner's (cached) ones
+                selector.select(history)
+                fc = selector.combine({n: runner(n, cands[n], history, HORIZON) for n in selector.chosen_candidates()})
+            else:  # the simulation needs the fitted selector
+                selector.fit(history)
+                fc = selector.predict(HORIZON)
         res["times"][("served", origin)] = time.perf_counter() - t
         res["served"][origin] = evaluate_forecast(fc, actual, history, point="point")
         res["served_mean"] = res.get("served_mean", {})
@@ -194,6 +199,7 @@ def forecasting(weekly: pd.DataFrame, args: argparse.Namespace) -> dict:
 
 def simulation(tx, daily, weekly, selectors, args) -> dict:  # noqa: ANN001
     out: dict = {"main": [], "curve": [], "seconds": {}}
+    policy_params = {**POLICY_PARAMS, **args.policy_overrides}
     for origin in args.sim_origins:
         ids = sample_ids(dm.select_series(weekly, origin), args.sample)
         sim = build_simulation_input(tx, daily, weekly, origin, ids)
@@ -203,7 +209,7 @@ def simulation(tx, daily, weekly, selectors, args) -> dict:  # noqa: ANN001
                 CoverPolicy(weeks=2, window_weeks=4),
                 NormalReorderPointPolicy(LocalForecaster("IMAPA"), service_level=0.95,
                                          name="(b) IMAPA reorder point, normal SS, 95%"),
-                ForecastPolicy(served, fill_rate=args.fill_rate, fitted=True, history_days=182, ltd="windows",
+                ForecastPolicy(served, fill_rate=args.fill_rate, fitted=True, **policy_params,
                                name=f"project: served forecast, empirical LTD, system fill rate {args.fill_rate:g}"),
             ]
             for p in policies:
@@ -219,7 +225,7 @@ def simulation(tx, daily, weekly, selectors, args) -> dict:  # noqa: ANN001
                                              name=f"(b) service level {sl:g}")
                 out["curve"].append((origin, "b", sl, simulate(sim, p, lead, seed=0)))
             for beta in (0.9, 0.98, 0.99, 0.995):
-                p = ForecastPolicy(served, fill_rate=beta, fitted=True, history_days=182, ltd="windows",
+                p = ForecastPolicy(served, fill_rate=beta, fitted=True, **policy_params,
                                    name=f"project fill-rate target {beta:g}")
                 out["curve"].append((origin, "project", beta, simulate(sim, p, lead, seed=0)))
             log(f"  trade-off curve at {origin} done")
@@ -345,6 +351,8 @@ def dev_summary(fc: dict, sim: dict | None) -> str:
         lines.append(f"{o} | IMAPA anchor | mean | {a['wape']:.4f} | {a['mase']:.4f} | {a['bias']:+.3f} |")
         lines.append(f"{o} | served | point | {s['wape']:.4f} | {s['mase']:.4f} | {s['bias']:+.3f} | "
                      f"{s['coverage_q90']:.3f}")
+        sm = fc["served_mean"][o]
+        lines.append(f"{o} | served | mean | {sm['wape']:.4f} | {sm['mase']:.4f} | {sm['bias']:+.3f} |")
         for (oo, name, point), m in fc["candidates"].items():
             if oo == o and point == "q50":
                 lines.append(f"{o} | {name} | q50 | {m['wape']:.4f} | {m['mase']:.4f} | {m['bias']:+.3f} | "
@@ -376,10 +384,15 @@ def main() -> None:
     parser.add_argument("--sim-origins", type=lambda v: tuple(v.split(",")), default=SIM_ORIGINS,
                         help="development: simulation origins (each must be among --origins)")
     parser.add_argument("--sample", type=float, default=1.0, help="development: share of the series to use")
-    parser.add_argument("--point-factors", type=lambda v: tuple(float(x) for x in v.split(",")), default=None,
-                        help="development: the selector's point factors (default: the served ones)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="development: override a served selector setting (a Python literal), e.g. "
+                             "--set point_factors=(1.0,1.1) --set debias_mean=True")
+    parser.add_argument("--policy-set", dest="policy_overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="development: override a project policy setting, e.g. --policy-set ltd='bootstrap'")
     args = parser.parse_args()
-    dev = args.origins != ORIGINS or args.sample < 1.0 or args.point_factors is not None
+    args.overrides = {k: ast.literal_eval(v) for k, v in (o.split("=", 1) for o in args.overrides)}
+    args.policy_overrides = {k: ast.literal_eval(v) for k, v in (o.split("=", 1) for o in args.policy_overrides)}
+    dev = args.origins != ORIGINS or args.sample < 1.0 or bool(args.overrides) or bool(args.policy_overrides)
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]

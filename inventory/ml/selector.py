@@ -27,6 +27,9 @@ from .demand import DEMAND_CLASSES, classify_demand
 #: Factors tried when calibrating a quantile column on the backtest windows.
 CALIBRATION_GRID = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5)
 
+#: Bounds of the backtest bias correction of the mean (``debias_mean``).
+MEAN_FACTOR_BOUNDS = (0.5, 2.0)
+
 #: Hook for progress / caching: called as ``runner(name, candidate, history, horizon)`` -> forecast frame.
 Runner = Callable[[str, Forecaster, pd.DataFrame, int], pd.DataFrame]
 
@@ -57,6 +60,8 @@ class ClassSelector(Forecaster):
     calibrate: quantile levels whose column is rescaled per class by the factor (from a grid of 0.7-2.5)
         with the lowest backtest pinball loss — the quantile heads / empirical quantiles of the candidates
         tend to be too narrow in a ramp.
+    debias_mean: scale the ``mean`` column per class by the backtest ratio Σ actual / Σ mean of the chosen
+        candidate (clipped to 0.5-2): the level a replenishment policy needs, without the bias a ramp shows.
     fallback: the candidate served (its mean) when the history is too short for any backtest window
         (default: the first candidate).
     runner: optional ``runner(name, candidate, history, horizon)`` used for every backtest fit+predict
@@ -74,6 +79,7 @@ class ClassSelector(Forecaster):
         min_series: int = 30,
         min_selling_buckets: int = 8,
         calibrate: Sequence[float] = (0.9,),
+        debias_mean: bool = False,
         fallback: str | None = None,
         runner: Runner | None = None,
         random_state: int | None = None,
@@ -86,6 +92,7 @@ class ClassSelector(Forecaster):
         self.min_series = min_series
         self.min_selling_buckets = min_selling_buckets
         self.calibrate = calibrate
+        self.debias_mean = debias_mean
         self.fallback = fallback
         self.runner = runner
         self.random_state = random_state
@@ -116,9 +123,10 @@ class ClassSelector(Forecaster):
                 base = pd.DataFrame({"y": df["y"], "cls": df["demand_class"], "uid": df["unique_id"]})
                 for col in self.point_columns:
                     for factor in self.point_factors:
-                        agg = base.assign(err=(df["y"] - factor * df[col].fillna(0.0)).abs())
+                        yhat = factor * df[col].fillna(0.0)
+                        agg = base.assign(err=(df["y"] - yhat).abs(), yhat=yhat)
                         for cls, g in agg.groupby("cls"):
-                            sums = (g["err"].sum(), g["y"].sum(), g["uid"].nunique())
+                            sums = (g["err"].sum(), g["y"].sum(), g["yhat"].sum(), g["uid"].nunique())
                             records.append((origin, cls, name, col, float(factor), *sums))
                 for tau in self.calibrate:
                     col = quantile_column(tau)
@@ -133,11 +141,23 @@ class ClassSelector(Forecaster):
                         for cls, g in part.groupby("cls"):
                             calib.append((cls, name, col, factor, g["loss"].sum()))
         self.calibration_table_ = pd.DataFrame(calib, columns=["demand_class", "candidate", "column", "factor", "loss"])
-        columns = ["origin", "demand_class", "candidate", "point", "factor", "abs_err", "y", "n_series"]
+        columns = ["origin", "demand_class", "candidate", "point", "factor", "abs_err", "y", "yhat", "n_series"]
         return pd.DataFrame(records, columns=columns)
 
     def fit(self, history: pd.DataFrame) -> ClassSelector:
         """Backtest the candidates, choose per class, then fit the chosen ones on the whole history."""
+        h = prepare_history(history)
+        self.select(h)
+        self.fitted_ = {name: clone(self.candidates[name]).fit(h) for name in self.chosen_candidates()}
+        self._set_history(h)
+        return self
+
+    def chosen_candidates(self) -> list[str]:
+        """Names of the candidates some class serves (after :meth:`select`)."""
+        return sorted({c for c, _ in self.choice_.values()})
+
+    def select(self, history: pd.DataFrame) -> ClassSelector:
+        """Backtest and choose per class, without fitting the chosen candidates (see :meth:`combine`)."""
         if not self.candidates:
             raise ValueError("ClassSelector needs at least one candidate")
         if self.fallback is not None and self.fallback not in self.candidates:
@@ -164,6 +184,7 @@ class ClassSelector(Forecaster):
             choice[cls], factors[cls] = (best[0], best[1]), float(best[2])
         self.choice_ = choice
         self.point_factor_ = factors
+        self.mean_factor_ = {cls: self._mean_factor(bt, cls, cand) for cls, (cand, _) in choice.items()}
         ct = self.calibration_table_
         self.quantile_factors_: dict[tuple[str, str], float] = {}
         for cls, (cand, _) in choice.items():
@@ -173,11 +194,18 @@ class ClassSelector(Forecaster):
             for col, g in sub.groupby("column"):
                 loss = g.groupby("factor")["loss"].sum()
                 self.quantile_factors_[(cls, col)] = float(loss.idxmin())
-        self.fitted_ = {
-            name: clone(self.candidates[name]).fit(h) for name in sorted({c for c, _ in choice.values()})
-        }
-        self._set_history(h)
+        self.classes_ = classify_demand(h).set_index("unique_id")["demand_class"]
         return self
+
+    def _mean_factor(self, bt: pd.DataFrame, cls: str, cand: str) -> float:
+        """Backtest Σy / Σmean of ``cand`` in class ``cls`` (1.0 unless ``debias_mean``), clipped to 0.5-2."""
+        if not self.debias_mean:
+            return 1.0
+        rows = bt[(bt["candidate"] == cand) & (bt["point"] == "mean") & np.isclose(bt["factor"], 1.0)]
+        if (rows["demand_class"] == cls).sum():
+            rows = rows[rows["demand_class"] == cls]
+        y, yhat = float(rows["y"].sum()), float(rows["yhat"].sum())
+        return float(np.clip(y / yhat, *MEAN_FACTOR_BOUNDS)) if y > 0 and yhat > 0 else 1.0
 
     def _set_history(self, h: pd.DataFrame) -> None:
         self.classes_ = classify_demand(h).set_index("unique_id")["demand_class"]
@@ -196,14 +224,21 @@ class ClassSelector(Forecaster):
         """The chosen candidate's forecast per series, plus the ``point`` column."""
         self._check_fitted()
         check_predict_args(horizon, quantiles)
+        forecasts = {name: model.predict(int(horizon), quantiles) for name, model in self.fitted_.items()}
+        return self.combine(forecasts, quantiles)
+
+    def combine(self, forecasts: dict[str, pd.DataFrame], quantiles: Sequence[float] = (0.5, 0.9)) -> pd.DataFrame:
+        """The served forecast from the chosen candidates' forecasts (``{name: frame}``, e.g. made elsewhere
+        from the same history): per class the chosen frame, its ``point`` column, scaled mean and quantiles."""
         parts = []
-        for name, model in self.fitted_.items():
-            fc = model.predict(int(horizon), quantiles)
+        for name in self.chosen_candidates():
+            fc = forecasts[name]
             fc = fc.assign(demand_class=fc["unique_id"].map(self.classes_))
             for cls, (cand, col) in self.choice_.items():
                 if cand == name:
                     sel = fc[fc["demand_class"] == cls].copy()
                     sel["point"] = sel[col] * self.point_factor_[cls]
+                    sel["mean"] = sel["mean"] * self.mean_factor_[cls]
                     for (fcls, qcol), factor in self.quantile_factors_.items():
                         if fcls == cls and qcol in sel:
                             sel[qcol] = sel[qcol] * factor

@@ -5,10 +5,12 @@
 forecaster here, so a benchmark figure describes what the shop runs. How each setting was chosen is
 recorded in the "Forecasting and replenishment" section of ``bench/RESULTS.md``.
 
-The served forecaster is a :class:`~inventory.ml.selector.ClassSelector` over five local statsforecast
-models, the global gradient-boosted model and — when PyTorch is installed — the global MLP and the
-GBM+MLP average; per demand class it serves the (candidate, point column, factor) with the lowest WAPE on
-the two 4-week windows before the origin.
+The served forecaster is a :class:`~inventory.ml.selector.ClassSelector` over :data:`SELECTOR_CANDIDATES`
+(today one candidate: the average of the global GBM, the global MLP, Theta and IMAPA); per demand class it
+serves the (candidate, point column, factor) with the lowest WAPE on the two 4-week windows before the
+origin and rescales the 90 % quantile by the factor with the lowest backtest pinball loss.
+:func:`served_candidates` builds every candidate the benchmark reports (five local statsforecast models,
+the GBM, the MLP when PyTorch is installed, and the averages in :data:`ENSEMBLES`).
 """
 
 from __future__ import annotations
@@ -27,13 +29,24 @@ HORIZON = 4
 LOCAL_METHODS = ("TSB", "IMAPA", "ADIDA", "AutoETS", "Theta")
 #: The served GBM's settings (development origins 2011-06-06 .. 2011-08-08).
 GBM_PARAMS: dict[str, Any] = {"point_loss": "poisson", "max_iter": 100, "learning_rate": 0.1}
+#: Averages of candidates offered as candidates too (those whose members are all present).
+ENSEMBLES: dict[str, tuple[str, ...]] = {
+    "GBM+MLP": ("GBM", "MLP"),
+    "GBM+MLP+IMAPA": ("GBM", "MLP", "IMAPA"),
+    "GBM+MLP+Theta+IMAPA": ("GBM", "MLP", "Theta", "IMAPA"),
+    "GBM+Theta+IMAPA": ("GBM", "Theta", "IMAPA"),
+}
+#: The candidates the selector chooses among: the first of these tuples whose candidates all exist (all of
+#: :func:`served_candidates` are benchmarked). On the development origins one average of global and local
+#: models beat a per-class choice among all of them (bench/RESULTS.md); without PyTorch its MLP is left out.
+SELECTOR_CANDIDATES: tuple[tuple[str, ...], ...] = (("GBM+MLP+Theta+IMAPA",), ("GBM+Theta+IMAPA",))
 #: Selector settings: backtest windows, point columns and the point factors tried per class.
 N_BACKTESTS = 2
 POINT_COLUMNS = ("mean", "q50")
 POINT_FACTORS = (1.0,)
 CALIBRATE = (0.9,)
-#: Served when the history is too short to backtest (a young shop): the best anchor.
-FALLBACK = "IMAPA"
+#: Settings of the project's replenishment policy in the simulation (:class:`~inventory.ml.simulation.ForecastPolicy`).
+POLICY_PARAMS: dict[str, Any] = {"history_days": 182, "ltd": "windows"}
 
 
 def torch_available() -> bool:
@@ -69,9 +82,10 @@ def served_candidates(
     if torch_available() if with_torch is None else with_torch:
         from .torch_mlp import GlobalMLPForecaster
 
-        mlp = GlobalMLPForecaster(horizon=horizon, random_state=random_state)
-        out["MLP"] = mlp
-        out["GBM+MLP"] = EnsembleForecaster({"GBM": gbm, "MLP": mlp})
+        out["MLP"] = GlobalMLPForecaster(horizon=horizon, random_state=random_state)
+    for name, members in ENSEMBLES.items():
+        if all(m in out for m in members):
+            out[name] = EnsembleForecaster({m: out[m] for m in members})
     return out
 
 
@@ -84,14 +98,19 @@ def served_selector(
     **selector_overrides: Any,
 ) -> ClassSelector:
     """The served forecaster (module docstring); ``runner`` lets the benchmark cache backtest fits and
-    ``selector_overrides`` replace selector settings (development runs only)."""
+    ``selector_overrides`` replace selector settings (development runs only; ``candidates`` takes names)."""
+    choices = SELECTOR_CANDIDATES
+    if "candidates" in selector_overrides:
+        choices = (tuple(selector_overrides.pop("candidates")),)
     params: dict[str, Any] = {
         "n_backtests": N_BACKTESTS,
         "point_columns": POINT_COLUMNS,
         "point_factors": POINT_FACTORS,
         "calibrate": CALIBRATE,
-        "fallback": FALLBACK,
         **selector_overrides,
     }
-    candidates = served_candidates(horizon, with_torch, random_state, gbm_overrides)
-    return ClassSelector(candidates, horizon=horizon, runner=runner, **params)
+    built = served_candidates(horizon, with_torch, random_state, gbm_overrides)
+    names = next((names for names in choices if all(n in built for n in names)), None)
+    if names is None:
+        raise ValueError(f"none of the candidate sets {choices} can be built here (PyTorch missing?)")
+    return ClassSelector({name: built[name] for name in names}, horizon=horizon, runner=runner, **params)

@@ -371,6 +371,8 @@ class ForecastPolicy(_ForecastDriven):
         recent = daily[:, -self.history_days:]
         if self.ltd == "bootstrap":
             samples, weights = bootstrap_lead_time_demand(recent, lt.support)
+        elif self.ltd == "windows+review":  # the review day's demand too: bounds the undershoot below s
+            samples, weights = rolling_window_sums(recent, [d + 1 for d in lt.support])
         else:
             samples, weights = rolling_window_sums(recent, lt.support)
         hist_mean = np.nanmean(np.where(np.isnan(recent), np.nan, recent), axis=1)
