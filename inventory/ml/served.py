@@ -45,8 +45,12 @@ N_BACKTESTS = 2
 POINT_COLUMNS = ("mean", "q50")
 POINT_FACTORS = (1.0,)
 CALIBRATE = (0.9,)
+#: The mean (the level the restock policies use) is scaled per class by the backtest Σ actual / Σ mean.
+DEBIAS_MEAN = True
 #: Settings of the project's replenishment policy in the simulation (:class:`~inventory.ml.simulation.ForecastPolicy`).
-POLICY_PARAMS: dict[str, Any] = {"history_days": 182, "ltd": "windows"}
+#: Lead-time demand from windows of the lead time plus the review day (the undershoot below s); chosen with
+#: DEBIAS_MEAN at the simulation development origins 2011-06-06 and 2011-07-04 (bench/RESULTS.md).
+POLICY_PARAMS: dict[str, Any] = {"history_days": 182, "ltd": "windows+review"}
 
 
 def torch_available() -> bool:
@@ -107,6 +111,7 @@ def served_selector(
         "point_columns": POINT_COLUMNS,
         "point_factors": POINT_FACTORS,
         "calibrate": CALIBRATE,
+        "debias_mean": DEBIAS_MEAN,
         **selector_overrides,
     }
     built = served_candidates(horizon, with_torch, random_state, gbm_overrides)
