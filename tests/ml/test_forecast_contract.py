@@ -273,3 +273,21 @@ def test_selector_serves_the_fallback_when_the_history_is_too_short_to_backtest(
 def test_selector_rejects_a_fallback_that_is_not_a_candidate() -> None:
     with pytest.raises(ValueError, match="fallback 'x' is not a candidate"):
         ClassSelector({"c": ConstantForecaster(1.0)}, fallback="x").fit(make_panel("smooth", n_series=2))
+
+
+@pytest.mark.parametrize("value", [10.0, 40.0])
+def test_selector_debiases_the_mean_by_the_backtest_ratio_within_bounds(value: float) -> None:
+    # given smooth series around 30-65 units and a constant candidate
+    panel = make_panel("smooth", n_series=6)
+    selector = ClassSelector({"c": ConstantForecaster(value)}, horizon=HORIZON, min_series=1, min_selling_buckets=2,
+                             debias_mean=True)
+    # when fitted
+    fc = selector.fit(panel).predict(HORIZON)
+    # then the mean is scaled by backtest sum(actual) / sum(mean), at most 2x; the point is not
+    bt = selector.backtest_
+    rows = bt[(bt["point"] == "mean") & (bt["factor"] == 1.0)]
+    expected = min(rows["y"].sum() / rows["yhat"].sum(), 2.0)
+    assert selector.mean_factor_["smooth"] == pytest.approx(expected)
+    assert np.allclose(fc["mean"], value * expected)
+    assert np.allclose(fc["point"], value)
+    assert (expected == 2.0) == (value == 10.0)
