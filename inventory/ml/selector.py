@@ -8,9 +8,9 @@ the lowest WAPE over those windows. Only then are the chosen candidates fitted o
 ``predict`` returns the chosen candidate's forecast for each series plus a ``point`` column — the
 value to use under an absolute-error loss (WAPE / MASE): the candidate's ``mean`` or its median
 ``q50``, whichever backtested better for that class, times a per-class factor from ``point_factors``
-chosen on the same windows (the candidates under-forecast a ramp: a factor above 1 corrects a bias the
-backtest windows show; ``(1.0,)`` turns it off). Quantile columns listed in ``calibrate`` are rescaled per
-class by the factor with the lowest backtest pinball loss.
+chosen on the same windows (meant for the under-forecast of a ramp; ``(1.0,)``, the default, turns it off,
+and the served configuration keeps it off: it did not carry over on the development origins). Quantile
+columns listed in ``calibrate`` are rescaled per class by the factor with the lowest backtest pinball loss.
 """
 
 from __future__ import annotations
