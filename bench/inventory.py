@@ -291,8 +291,9 @@ def render(fc: dict, sim: dict | None, args: argparse.Namespace, seconds: float,
         *forecast_targets(fc),
         "",
         "The served forecaster (`inventory/ml/served.py`, also what `plan_restock` and `evaluate_forecasts` "
-        "run) is `ClassSelector` over one candidate, the average of GBM, MLP, Theta and IMAPA (every column "
-        "averaged): per demand class (Syntetos-Boylan on the history) it serves the point column (`mean`, or "
+        f"run) is `ClassSelector` over {' / '.join(next(iter(fc['selectors'].values())).candidates)} (an "
+        "average: every column averaged over its members): per demand class (Syntetos-Boylan on the history) "
+        "it serves the point column (`mean`, or "
         "the median `q50`, which is what WAPE and MASE — absolute-error metrics — reward) with the lowest WAPE "
         "over the two 4-week backtest windows just before the origin, rescales q90 by the factor with the "
         "lowest backtest pinball loss and the mean (the restock level) by the backtest Σ actual / Σ mean. "
