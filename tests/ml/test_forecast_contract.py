@@ -62,6 +62,10 @@ FORECASTERS = {
     "gbm": _small_gbm,
     "mlp": _small_mlp,
     "selector": _selector,
+    "selector-factors": lambda: ClassSelector(
+        {"tsb": LocalForecaster("TSB"), "naive": LocalForecaster("Naive")}, horizon=HORIZON, min_series=1,
+        min_selling_buckets=2, point_factors=(0.9, 1.0, 1.2), debias_mean=True, fallback="naive",
+    ),
     "ensemble": lambda: EnsembleForecaster({"gbm": _small_gbm(), "theta": LocalForecaster("Theta")}),
 }
 
