@@ -343,7 +343,10 @@ class ForecastPolicy(_ForecastDriven):
     window of L days, each lead time of a random lead time weighted equally — rescaled to the forecast
     level. Reorder point: the smallest s with expected units short per cycle E[(LTD − s)+] ≤ (1 − β)·Q,
     Q = ``order_days`` of forecast demand (the loss-function method for a fill-rate target β).
-    ``S = s + Q``. ``fitted=True`` means the forecaster is already fitted on the weekly history.
+    ``S = s + Q``. ``fitted=True`` means the forecaster is already fitted on the weekly history. ``ltd``:
+    ``"windows"`` (windows of the lead time), ``"windows+review"`` (windows one day longer: the demand of the
+    day that pushes the position below s — its undershoot — is at risk too) or ``"bootstrap"``
+    (:func:`~inventory.ml.policy.bootstrap_lead_time_demand`).
     """
 
     def __init__(self, forecaster: Forecaster, fill_rate: float = 0.95, history_days: int = 91,
