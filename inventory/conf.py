@@ -11,12 +11,13 @@ from typing import Any
 from personalization.conf import AppSettings
 
 INVENTORY_DEFAULTS: dict[str, Any] = {
-    # Which forecaster is served: "gbm" (the global gradient-boosted model with quantile heads), "selector"
-    # (per-demand-class choice among local statsforecast models and the GBM by rolling-origin backtest:
-    # on the demo data it picks the GBM for 91% of the series and costs ~2.4x the CPU: 400 s against 165 s)
-    # or a local statsforecast method name ("TSB", "IMAPA", "WindowAverage", ...), the cheapest.
-    "FORECASTER": "gbm",
-    # Extra keyword arguments of the served GlobalGBMForecaster (e.g. {"max_iter": 50} for a quicker fit).
+    # Which forecaster is served: "selector" (the benchmarked configuration of inventory.ml.served: per
+    # demand class, the best of local statsforecast models, the global GBM and, with PyTorch, the MLP, by
+    # rolling-origin backtest; the most accurate and the most CPU), "gbm" (the global gradient-boosted model
+    # with quantile heads alone, about a third of the CPU) or a local statsforecast method name ("TSB",
+    # "IMAPA", "WindowAverage", ...), the cheapest.
+    "FORECASTER": "selector",
+    # Overrides of the served GlobalGBMForecaster's settings (e.g. {"max_iter": 50} for a quicker fit).
     "GBM_PARAMS": {},
     "FORECAST_HORIZON_WEEKS": 4,
     "FORECAST_QUANTILES": (0.5, 0.9),

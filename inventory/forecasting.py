@@ -28,8 +28,8 @@ from personalization.models import ModelVersion
 
 from .conf import inventory_settings
 from .ml import demand as dm
+from .ml import served
 from .ml.base import Forecaster, quantile_column
-from .ml.gbm import GlobalGBMForecaster
 from .ml.local import METHODS, LocalForecaster
 from .ml.selector import ClassSelector
 from .models import DemandForecast
@@ -55,31 +55,16 @@ class ForecastRun:
     seconds: float
 
 
-def served_candidates(horizon: int) -> dict[str, Forecaster]:
-    """The served selector's candidates, as benchmarked in ``bench/inventory.py``."""
-    return {
-        "TSB": LocalForecaster("TSB"),
-        "IMAPA": LocalForecaster("IMAPA"),
-        "ADIDA": LocalForecaster("ADIDA"),
-        "AutoETS": LocalForecaster("AutoETS"),
-        "Theta": LocalForecaster("Theta"),
-        "GBM": GlobalGBMForecaster(horizon=horizon, point_loss="poisson", max_iter=100, learning_rate=0.1),
-    }
-
-
 def served_forecaster(name: str, horizon: int, quantiles: Sequence[float] = (0.5, 0.9)) -> Forecaster:
-    """The forecaster named in ``INVENTORY["FORECASTER"]``: ``selector``, ``gbm`` or a local method name."""
+    """The forecaster named in ``INVENTORY["FORECASTER"]``: ``selector`` (the benchmarked served
+    configuration of :mod:`inventory.ml.served`), ``gbm`` (its global GBM alone) or a local method name.
+    ``INVENTORY["GBM_PARAMS"]`` overrides the GBM's settings in both."""
+    overrides = dict(inventory_settings.GBM_PARAMS or {})
+    seed = inventory_settings.RANDOM_STATE
     if name == "selector":
-        return ClassSelector(served_candidates(horizon), horizon=horizon, n_backtests=2)
+        return served.served_selector(horizon, random_state=seed, gbm_overrides=overrides)
     if name == "gbm":
-        params = {
-            "point_loss": "poisson",
-            "max_iter": 100,
-            "learning_rate": 0.1,
-            "random_state": inventory_settings.RANDOM_STATE,
-            **dict(inventory_settings.GBM_PARAMS or {}),
-        }
-        return GlobalGBMForecaster(horizon=horizon, quantiles=tuple(quantiles), **params)
+        return served.served_gbm(horizon, tuple(quantiles), random_state=seed, overrides=overrides)
     if name in METHODS:
         return LocalForecaster(name)
     raise ForecastError(f"Unknown forecaster {name!r}: use 'selector', 'gbm' or one of {', '.join(METHODS)}.")
@@ -138,12 +123,9 @@ def _recent_mean_forecast(panel: pd.DataFrame, horizon: int, quantiles: Sequence
 
 
 def _selector_metrics(model: ClassSelector) -> dict[str, float]:
-    bt = model.backtest_
-    chosen = pd.Series(False, index=bt.index)
-    for cls, (cand, col) in model.choice_.items():
-        chosen |= (bt["demand_class"] == cls) & (bt["candidate"] == cand) & (bt["point"] == col)
-    total = float(bt.loc[chosen, "y"].sum())
-    return {"backtest_wape": float(bt.loc[chosen, "abs_err"].sum()) / total} if total > 0 else {}
+    chosen = model.chosen_backtest()
+    total = float(chosen["y"].sum())
+    return {"backtest_wape": float(chosen["abs_err"].sum()) / total} if total > 0 else {}
 
 
 def forecast_demand(

@@ -7,8 +7,10 @@ buckets before a window, forecast it), and picks, per class, the (candidate, poi
 the lowest WAPE over those windows. Only then are the chosen candidates fitted on the whole history.
 ``predict`` returns the chosen candidate's forecast for each series plus a ``point`` column — the
 value to use under an absolute-error loss (WAPE / MASE): the candidate's ``mean`` or its median
-``q50``, whichever backtested better for that class. Quantile columns listed in ``calibrate`` are
-rescaled per class by the factor with the lowest backtest pinball loss.
+``q50``, whichever backtested better for that class, times a per-class factor from ``point_factors``
+chosen on the same windows (meant for the under-forecast of a ramp; ``(1.0,)``, the default, turns it off,
+and the served configuration keeps it off: it did not carry over on the development origins). Quantile
+columns listed in ``calibrate`` are rescaled per class by the factor with the lowest backtest pinball loss.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from .demand import DEMAND_CLASSES, classify_demand
 
 #: Factors tried when calibrating a quantile column on the backtest windows.
 CALIBRATION_GRID = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5)
+
+#: Bounds of the backtest bias correction of the mean (``debias_mean``).
+MEAN_FACTOR_BOUNDS = (0.5, 2.0)
 
 #: Hook for progress / caching: called as ``runner(name, candidate, history, horizon)`` -> forecast frame.
 Runner = Callable[[str, Forecaster, pd.DataFrame, int], pd.DataFrame]
@@ -48,11 +53,17 @@ class ClassSelector(Forecaster):
     horizon: length of each backtest window, in buckets.
     n_backtests: number of windows, counted back from the end of the history.
     point_columns: which outputs may serve as the point forecast (``"mean"``, ``"q50"``).
+    point_factors: multipliers of the point column tried per class; the (candidate, column, factor) triple
+        with the lowest backtest WAPE is served.
     min_series: a class with fewer series in the backtest falls back to the overall best pair.
     min_selling_buckets: a series is scored in a backtest window when it sold in this many buckets before it.
     calibrate: quantile levels whose column is rescaled per class by the factor (from a grid of 0.7-2.5)
         with the lowest backtest pinball loss — the quantile heads / empirical quantiles of the candidates
         tend to be too narrow in a ramp.
+    debias_mean: scale the ``mean`` column per class by the backtest ratio Σ actual / Σ mean of the chosen
+        candidate (clipped to 0.5-2): the level a replenishment policy needs, without the bias a ramp shows.
+    fallback: the candidate served (its mean) when the history is too short for any backtest window
+        (default: the first candidate).
     runner: optional ``runner(name, candidate, history, horizon)`` used for every backtest fit+predict
         (the benchmark passes one that caches forecasts on disk).
     random_state: unused; the candidates carry their own.
@@ -64,9 +75,12 @@ class ClassSelector(Forecaster):
         horizon: int = 4,
         n_backtests: int = 2,
         point_columns: Sequence[str] = ("mean", "q50"),
+        point_factors: Sequence[float] = (1.0,),
         min_series: int = 30,
         min_selling_buckets: int = 8,
         calibrate: Sequence[float] = (0.9,),
+        debias_mean: bool = False,
+        fallback: str | None = None,
         runner: Runner | None = None,
         random_state: int | None = None,
     ) -> None:
@@ -74,9 +88,12 @@ class ClassSelector(Forecaster):
         self.horizon = horizon
         self.n_backtests = n_backtests
         self.point_columns = point_columns
+        self.point_factors = point_factors
         self.min_series = min_series
         self.min_selling_buckets = min_selling_buckets
         self.calibrate = calibrate
+        self.debias_mean = debias_mean
+        self.fallback = fallback
         self.runner = runner
         self.random_state = random_state
 
@@ -96,16 +113,21 @@ class ClassSelector(Forecaster):
             future = h[(h["ds"] >= origin) & h["unique_id"].isin(ids)].copy()
             future["step"] = ((future["ds"] - origin).dt.days // freq + 1).astype(int)
             future = future[future["step"] <= self.horizon].dropna(subset=["y"])
+            if future.empty or future["y"].sum() <= 0:
+                continue  # history too short (or silent) for this window: nothing to score
             classes = classify_demand(past).set_index("unique_id")["demand_class"]
             for name, cand in self.candidates.items():
                 fc = run(name, cand, past.reset_index(drop=True), self.horizon)
                 df = future.merge(fc, on=["unique_id", "step"], how="left")
                 df["demand_class"] = df["unique_id"].map(classes)
+                base = pd.DataFrame({"y": df["y"], "cls": df["demand_class"], "uid": df["unique_id"]})
                 for col in self.point_columns:
-                    err = (df["y"] - df[col].fillna(0.0)).abs()
-                    agg = pd.DataFrame({"err": err, "y": df["y"], "cls": df["demand_class"], "uid": df["unique_id"]})
-                    for cls, g in agg.groupby("cls"):
-                        records.append((origin, cls, name, col, g["err"].sum(), g["y"].sum(), g["uid"].nunique()))
+                    for factor in self.point_factors:
+                        yhat = factor * df[col].fillna(0.0)
+                        agg = base.assign(err=(df["y"] - yhat).abs(), yhat=yhat)
+                        for cls, g in agg.groupby("cls"):
+                            sums = (g["err"].sum(), g["y"].sum(), g["yhat"].sum(), g["uid"].nunique())
+                            records.append((origin, cls, name, col, float(factor), *sums))
                 for tau in self.calibrate:
                     col = quantile_column(tau)
                     if col not in df:
@@ -119,28 +141,50 @@ class ClassSelector(Forecaster):
                         for cls, g in part.groupby("cls"):
                             calib.append((cls, name, col, factor, g["loss"].sum()))
         self.calibration_table_ = pd.DataFrame(calib, columns=["demand_class", "candidate", "column", "factor", "loss"])
-        columns = ["origin", "demand_class", "candidate", "point", "abs_err", "y", "n_series"]
+        columns = ["origin", "demand_class", "candidate", "point", "factor", "abs_err", "y", "yhat", "n_series"]
         return pd.DataFrame(records, columns=columns)
 
     def fit(self, history: pd.DataFrame) -> ClassSelector:
         """Backtest the candidates, choose per class, then fit the chosen ones on the whole history."""
+        h = prepare_history(history)
+        self.select(h)
+        self.fitted_ = {name: clone(self.candidates[name]).fit(h) for name in self.chosen_candidates()}
+        self._set_history(h)
+        return self
+
+    def chosen_candidates(self) -> list[str]:
+        """Names of the candidates some class serves (after :meth:`select`)."""
+        return sorted({c for c, _ in self.choice_.values()})
+
+    def select(self, history: pd.DataFrame) -> ClassSelector:
+        """Backtest and choose per class, without fitting the chosen candidates (see :meth:`combine`)."""
         if not self.candidates:
             raise ValueError("ClassSelector needs at least one candidate")
+        if self.fallback is not None and self.fallback not in self.candidates:
+            raise ValueError(f"fallback {self.fallback!r} is not a candidate")
         h = prepare_history(history)
         bt = self.backtest(h)
         self.backtest_ = bt
-        overall = bt.groupby(["candidate", "point"])[["abs_err", "y"]].sum()
-        overall_best = (overall["abs_err"] / overall["y"]).idxmin()
+        keys = ["candidate", "point", "factor"]
+        overall = bt.groupby(keys)[["abs_err", "y"]].sum()
+        if overall["y"].sum() > 0:
+            overall_best = (overall["abs_err"] / overall["y"]).idxmin()
+        else:  # no window could be scored: serve the fallback candidate's mean
+            overall_best = (self.fallback or next(iter(self.candidates)), "mean", 1.0)
         choice: dict[str, tuple[str, str]] = {}
+        factors: dict[str, float] = {}
         for cls in DEMAND_CLASSES:
             g = bt[bt["demand_class"] == cls]
             n = g.groupby("origin")["n_series"].max().sum() if len(g) else 0
             if n < self.min_series * max(self.n_backtests, 1) / 2 or g["y"].sum() <= 0:
-                choice[cls] = overall_best
-                continue
-            s = g.groupby(["candidate", "point"])[["abs_err", "y"]].sum()
-            choice[cls] = (s["abs_err"] / s["y"]).idxmin()
+                best = overall_best
+            else:
+                s = g.groupby(keys)[["abs_err", "y"]].sum()
+                best = (s["abs_err"] / s["y"]).idxmin()
+            choice[cls], factors[cls] = (best[0], best[1]), float(best[2])
         self.choice_ = choice
+        self.point_factor_ = factors
+        self.mean_factor_ = {cls: self._mean_factor(bt, cls, cand) for cls, (cand, _) in choice.items()}
         ct = self.calibration_table_
         self.quantile_factors_: dict[tuple[str, str], float] = {}
         for cls, (cand, _) in choice.items():
@@ -150,11 +194,18 @@ class ClassSelector(Forecaster):
             for col, g in sub.groupby("column"):
                 loss = g.groupby("factor")["loss"].sum()
                 self.quantile_factors_[(cls, col)] = float(loss.idxmin())
-        self.fitted_ = {
-            name: clone(self.candidates[name]).fit(h) for name in sorted({c for c, _ in choice.values()})
-        }
-        self._set_history(h)
+        self.classes_ = classify_demand(h).set_index("unique_id")["demand_class"]
         return self
+
+    def _mean_factor(self, bt: pd.DataFrame, cls: str, cand: str) -> float:
+        """Backtest Σy / Σmean of ``cand`` in class ``cls`` (1.0 unless ``debias_mean``), clipped to 0.5-2."""
+        if not self.debias_mean:
+            return 1.0
+        rows = bt[(bt["candidate"] == cand) & (bt["point"] == "mean") & np.isclose(bt["factor"], 1.0)]
+        if (rows["demand_class"] == cls).sum():
+            rows = rows[rows["demand_class"] == cls]
+        y, yhat = float(rows["y"].sum()), float(rows["yhat"].sum())
+        return float(np.clip(y / yhat, *MEAN_FACTOR_BOUNDS)) if y > 0 and yhat > 0 else 1.0
 
     def _set_history(self, h: pd.DataFrame) -> None:
         self.classes_ = classify_demand(h).set_index("unique_id")["demand_class"]
@@ -173,14 +224,21 @@ class ClassSelector(Forecaster):
         """The chosen candidate's forecast per series, plus the ``point`` column."""
         self._check_fitted()
         check_predict_args(horizon, quantiles)
+        forecasts = {name: model.predict(int(horizon), quantiles) for name, model in self.fitted_.items()}
+        return self.combine(forecasts, quantiles)
+
+    def combine(self, forecasts: dict[str, pd.DataFrame], quantiles: Sequence[float] = (0.5, 0.9)) -> pd.DataFrame:
+        """The served forecast from the chosen candidates' forecasts (``{name: frame}``, e.g. made elsewhere
+        from the same history): per class the chosen frame, its ``point`` column, scaled mean and quantiles."""
         parts = []
-        for name, model in self.fitted_.items():
-            fc = model.predict(int(horizon), quantiles)
+        for name in self.chosen_candidates():
+            fc = forecasts[name]
             fc = fc.assign(demand_class=fc["unique_id"].map(self.classes_))
             for cls, (cand, col) in self.choice_.items():
                 if cand == name:
                     sel = fc[fc["demand_class"] == cls].copy()
-                    sel["point"] = sel[col]
+                    sel["point"] = sel[col] * self.point_factor_[cls]
+                    sel["mean"] = sel["mean"] * self.mean_factor_[cls]
                     for (fcls, qcol), factor in self.quantile_factors_.items():
                         if fcls == cls and qcol in sel:
                             sel[qcol] = sel[qcol] * factor
@@ -192,7 +250,18 @@ class ClassSelector(Forecaster):
         return out.sort_values(["unique_id", "step"], kind="mergesort").reset_index(drop=True)
 
     def backtest_wape(self) -> pd.DataFrame:
-        """WAPE per class × (candidate, point) from the last fit's backtest, for reports."""
-        g = self.backtest_.groupby(["demand_class", "candidate", "point"])[["abs_err", "y"]].sum()
+        """WAPE per class × (candidate, point, factor) from the last fit's backtest, for reports."""
+        g = self.backtest_.groupby(["demand_class", "candidate", "point", "factor"])[["abs_err", "y"]].sum()
         return (g["abs_err"] / g["y"]).rename("wape").reset_index()
+
+    def chosen_backtest(self) -> pd.DataFrame:
+        """The backtest rows of the served (candidate, point, factor) of each class."""
+        bt = self.backtest_
+        chosen = pd.Series(False, index=bt.index)
+        for cls, (cand, col) in self.choice_.items():
+            chosen |= (
+                (bt["demand_class"] == cls) & (bt["candidate"] == cand) & (bt["point"] == col)
+                & np.isclose(bt["factor"], self.point_factor_[cls])
+            )
+        return bt[chosen]
 

@@ -343,7 +343,10 @@ class ForecastPolicy(_ForecastDriven):
     window of L days, each lead time of a random lead time weighted equally — rescaled to the forecast
     level. Reorder point: the smallest s with expected units short per cycle E[(LTD − s)+] ≤ (1 − β)·Q,
     Q = ``order_days`` of forecast demand (the loss-function method for a fill-rate target β).
-    ``S = s + Q``. ``fitted=True`` means the forecaster is already fitted on the weekly history.
+    ``S = s + Q``. ``fitted=True`` means the forecaster is already fitted on the weekly history. ``ltd``:
+    ``"windows"`` (windows of the lead time), ``"windows+review"`` (windows one day longer: the demand of the
+    day that pushes the position below s — its undershoot — is at risk too) or ``"bootstrap"``
+    (:func:`~inventory.ml.policy.bootstrap_lead_time_demand`).
     """
 
     def __init__(self, forecaster: Forecaster, fill_rate: float = 0.95, history_days: int = 91,
@@ -371,6 +374,8 @@ class ForecastPolicy(_ForecastDriven):
         recent = daily[:, -self.history_days:]
         if self.ltd == "bootstrap":
             samples, weights = bootstrap_lead_time_demand(recent, lt.support)
+        elif self.ltd == "windows+review":  # the review day's demand too: bounds the undershoot below s
+            samples, weights = rolling_window_sums(recent, [d + 1 for d in lt.support])
         else:
             samples, weights = rolling_window_sums(recent, lt.support)
         hist_mean = np.nanmean(np.where(np.isnan(recent), np.nan, recent), axis=1)

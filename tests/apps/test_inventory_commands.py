@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from inventory import tasks
+from inventory.ml.served import served_selector
 from inventory.models import DemandForecast, RestockSuggestion
 from personalization import locks
 from tests.testhost.models import Department, Item, Purchase, PurchaseLine
@@ -124,8 +125,8 @@ def test_plan_restock_with_another_forecaster_records_it_on_the_version(sales):
     }
 
 
-def test_the_default_served_gbm_stores_ordered_quantiles(sales, settings):
-    settings.INVENTORY = {"GBM_PARAMS": {"max_iter": 5}}  # few trees: the test checks the plumbing
+def test_the_served_gbm_stores_ordered_quantiles(sales, settings):
+    settings.INVENTORY = {"FORECASTER": "gbm", "GBM_PARAMS": {"max_iter": 5}}  # few trees: checks the plumbing
 
     call_command("plan_restock", stdout=StringIO())
 
@@ -134,3 +135,18 @@ def test_the_default_served_gbm_stores_ordered_quantiles(sales, settings):
     for f in forecasts:
         assert len(f.mean) == len(f.quantiles["q50"]) == len(f.quantiles["q90"]) == 4
         assert all(0 <= q50 <= q90 for q50, q90 in zip(f.quantiles["q50"], f.quantiles["q90"], strict=True))
+
+
+def test_the_default_served_selector_serves_its_candidate_on_a_history_too_short_to_backtest(sales, settings):
+    # given the default settings (the benchmarked selector) and 12 weeks of orders: too few to backtest
+    settings.INVENTORY = {}
+
+    # when planning
+    call_command("plan_restock", stdout=StringIO())
+
+    # then the selector served its (first) candidate, recorded per product and on the version
+    forecasts = list(DemandForecast.objects.all())
+    served = next(iter(served_selector().candidates))
+    assert {(f.method, f.model_version.params["forecaster"]) for f in forecasts} == {(served, "selector")}
+    assert all(len(f.quantiles["q90"]) == 4 for f in forecasts)
+    assert "backtest_wape" not in forecasts[0].model_version.metrics

@@ -62,6 +62,10 @@ FORECASTERS = {
     "gbm": _small_gbm,
     "mlp": _small_mlp,
     "selector": _selector,
+    "selector-factors": lambda: ClassSelector(
+        {"tsb": LocalForecaster("TSB"), "naive": LocalForecaster("Naive")}, horizon=HORIZON, min_series=1,
+        min_selling_buckets=2, point_factors=(0.9, 1.0, 1.2), debias_mean=True, fallback="naive",
+    ),
     "ensemble": lambda: EnsembleForecaster({"gbm": _small_gbm(), "theta": LocalForecaster("Theta")}),
 }
 
@@ -240,3 +244,54 @@ def test_ensemble_averages_its_members() -> None:
     assert (fc["mean"] == 20.0).all()
     assert (fc["q50"] == 20.0).all()
     assert (fc["q90"] == 30.0).all()
+
+
+def test_selector_scales_an_under_forecasting_point_by_the_backtest_factor() -> None:
+    # given smooth series around 30-65 units and a single candidate that always says 30
+    panel = make_panel("smooth", n_series=6)
+    selector = ClassSelector({"c": ConstantForecaster(30.0)}, horizon=HORIZON, min_series=1, min_selling_buckets=2,
+                             point_factors=(1.0, 1.5))
+    # when fitted
+    fc = selector.fit(panel).predict(HORIZON)
+    # then the factor 1.5 (45 units, nearer the actuals) was chosen and scales the point, not the mean
+    assert set(selector.point_factor_.values()) == {1.5}
+    assert np.allclose(fc["point"], 45.0)
+    assert np.allclose(fc["mean"], 30.0)
+    assert set(selector.chosen_backtest()["factor"]) == {1.5}
+
+
+def test_selector_serves_the_fallback_when_the_history_is_too_short_to_backtest() -> None:
+    # given a panel of 5 weeks: too short for two 3-week backtest windows with 8 selling weeks before them
+    panel = make_panel("smooth", n_series=3)
+    panel = panel[panel["ds"] < panel["ds"].min() + pd.Timedelta(weeks=5)]
+    selector = ClassSelector({"zero": ConstantForecaster(0.0), "ten": ConstantForecaster(10.0)}, horizon=HORIZON,
+                             fallback="ten")
+    # when fitted
+    fc = selector.fit(panel).predict(HORIZON)
+    # then nothing was backtested and the fallback's mean is served
+    assert selector.backtest_.empty
+    assert set(selector.choice_.values()) == {("ten", "mean")}
+    assert np.allclose(fc["point"], 10.0)
+
+
+def test_selector_rejects_a_fallback_that_is_not_a_candidate() -> None:
+    with pytest.raises(ValueError, match="fallback 'x' is not a candidate"):
+        ClassSelector({"c": ConstantForecaster(1.0)}, fallback="x").fit(make_panel("smooth", n_series=2))
+
+
+@pytest.mark.parametrize("value", [10.0, 40.0])
+def test_selector_debiases_the_mean_by_the_backtest_ratio_within_bounds(value: float) -> None:
+    # given smooth series around 30-65 units and a constant candidate
+    panel = make_panel("smooth", n_series=6)
+    selector = ClassSelector({"c": ConstantForecaster(value)}, horizon=HORIZON, min_series=1, min_selling_buckets=2,
+                             debias_mean=True)
+    # when fitted
+    fc = selector.fit(panel).predict(HORIZON)
+    # then the mean is scaled by backtest sum(actual) / sum(mean), at most 2x; the point is not
+    bt = selector.backtest_
+    rows = bt[(bt["point"] == "mean") & (bt["factor"] == 1.0)]
+    expected = min(rows["y"].sum() / rows["yhat"].sum(), 2.0)
+    assert selector.mean_factor_["smooth"] == pytest.approx(expected)
+    assert np.allclose(fc["mean"], value * expected)
+    assert np.allclose(fc["point"], value)
+    assert (expected == 2.0) == (value == 10.0)

@@ -10,7 +10,7 @@ import pytest
 
 from inventory.ml import policy
 from inventory.ml.demand import adi_cv2, classify_demand, demand_class
-from inventory.ml.simulation import CoverPolicy, LeadTime, SimulationInput, simulate
+from inventory.ml.simulation import CoverPolicy, ForecastPolicy, LeadTime, SimulationInput, simulate
 
 
 def test_safety_stock_combines_demand_and_lead_time_variance() -> None:
@@ -222,3 +222,33 @@ def test_random_lead_times_are_seeded_and_within_bounds() -> None:
     assert table.min() >= 5 and table.max() <= 10
     assert np.array_equal(table, LeadTime(5, 10).table(50, 30, seed=3))
     assert LeadTime(5, 10).std == pytest.approx(math.sqrt(35 / 12))
+
+
+class _FlatForecast:
+    """A forecaster stub: ``weekly`` units a week for the given ids."""
+
+    def __init__(self, ids: list[str], weekly: float) -> None:
+        self.ids, self.weekly = ids, weekly
+
+    def fit(self, history: pd.DataFrame) -> _FlatForecast:
+        return self
+
+    update = fit
+
+    def predict(self, horizon: int, quantiles=(0.5, 0.9)) -> pd.DataFrame:  # noqa: ANN001
+        return pd.DataFrame({"unique_id": np.repeat(self.ids, horizon), "step": np.tile(np.arange(1, horizon + 1),
+                             len(self.ids)), "mean": self.weekly, "q50": self.weekly, "q90": self.weekly})
+
+
+@pytest.mark.parametrize(("ltd", "expected_s"), [("windows", 14.0), ("windows+review", 28.0)])
+def test_forecast_policy_lead_time_demand_with_the_review_day(ltd: str, expected_s: float) -> None:
+    # given one order of 14 units every 7th day, a 7-day lead time and a flat forecast of 14 a week
+    history = np.tile([0, 0, 0, 0, 0, 0, 14.0], 8)[None, :]
+    sim = _sim_input(np.zeros((1, 7)), history)
+    policy = ForecastPolicy(_FlatForecast(["i0"], 14.0), fill_rate=0.95, system=False, ltd=ltd, history_days=56)
+    # when the policy sets its levels
+    policy.start(sim, LeadTime(7, 7))
+    # then every 7-day window holds exactly one order (s = 14), while an 8-day window (lead time + the review
+    # day: the order that drops the position below s) holds two in 1 of 7 cases, E[(X - 14)+] = 2 > 0.05 x 14
+    assert policy.s_[0] == pytest.approx(expected_s)
+    assert policy.big_s_[0] == pytest.approx(expected_s + 14.0)
