@@ -12,9 +12,11 @@ from django.core.cache import cache
 
 @pytest.fixture(autouse=True)
 def _clean_cache_and_buffer() -> Iterator[None]:
-    """Each test starts with an empty cache (throttle counts) and an empty event buffer."""
+    """Each test starts with an empty cache (throttle counts), an empty event buffer and nothing memoised."""
     from personalization import buffer
+    from personalization.recommending import serving
 
+    serving.reset()
     cache.clear()
     client = buffer.get_client()
     if client is not None:

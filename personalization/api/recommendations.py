@@ -1,7 +1,8 @@
 """``GET recommendations/``: a placement's list for the caller (customers their own, guests by session).
 
 Staff may pass ``user=`` to read any customer's list; a customer passing another customer's id gets
-403. Bad parameters give 400 with a message per field.
+403. Bad parameters give 400 with a message per field. The response is written as a plain dict (the
+serializers below document it): this is the storefront's hot path.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..host import get_product_model
 from ..recommending import serving
 from ..recommending.config import PLACEMENTS
 from ..visitor import get_visitor_id
@@ -34,15 +34,11 @@ class RecommendationQuerySerializer(serializers.Serializer):
     per_category = serializers.IntegerField(required=False, min_value=0, max_value=MAX_LIMIT)
 
     def validate_product(self, value: str) -> list[int]:
+        """The ids; whether they name products is checked when the list is built (serving)."""
         parts = [part.strip() for part in value.split(",") if part.strip()]
         if not parts or not all(part.isdigit() and int(part) > 0 for part in parts) or len(parts) > 50:
             raise serializers.ValidationError("must be one or more product ids separated by commas (at most 50).")
-        ids = [int(part) for part in parts]
-        found = set(get_product_model()._default_manager.filter(pk__in=ids).values_list("pk", flat=True))
-        missing = [pk for pk in ids if pk not in found]
-        if missing:
-            raise serializers.ValidationError(f"no product with id {missing[0]}.")
-        return ids
+        return [int(part) for part in parts]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["placement"] in {"similar", "bought_together"} and not attrs.get("product"):
@@ -51,32 +47,34 @@ class RecommendationQuerySerializer(serializers.Serializer):
 
 
 class RecommendedItemSerializer(serializers.Serializer):
-    product = serializers.IntegerField(source="product_id")
-    name = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
+    product = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField(help_text="The product's page with ?rec= so that a click is attributed (empty if the "
+                                          "product has no page).")
     score = serializers.FloatField()
     source = serializers.CharField(help_text="Why it is in the list (model, bought before, because you viewed, ...).")
 
-    def get_name(self, obj: serving.RecommendedItem) -> str:
-        return str(obj.product)
-
-    def get_url(self, obj: serving.RecommendedItem) -> str:
-        """The product's page with ``?rec=`` so that a click is attributed (empty if the product has no page)."""
-        get_url = getattr(obj.product, "get_absolute_url", None)
-        return f"{get_url()}?rec={self.context['recommendation_id']}" if get_url else ""
-
 
 class RecommendationsSerializer(serializers.Serializer):
-    recommendation_id = serializers.CharField(source="id", help_text="Send it back with clicks (?rec= or events).")
+    recommendation_id = serializers.CharField(help_text="Send it back with clicks (?rec= or events).")
     placement = serializers.CharField()
-    model_version = serializers.IntegerField(source="model_version_id", allow_null=True)
-    items = serializers.SerializerMethodField()
-
-    def get_items(self, obj: serving.Recommendations) -> list[dict[str, Any]]:
-        return RecommendedItemSerializer(obj.items, many=True, context={"recommendation_id": obj.id}).data
+    model_version = serializers.IntegerField(allow_null=True)
+    items = RecommendedItemSerializer(many=True)
 
     class Meta:
         ref_name = "PersonalizationRecommendations"
+
+
+def response_body(result: serving.Recommendations) -> dict[str, Any]:
+    """The API's answer for a served list (the fields of :class:`RecommendationsSerializer`)."""
+    return {
+        "recommendation_id": result.id,
+        "placement": result.placement,
+        "model_version": result.model_version_id,
+        "items": [{"product": item.product_id, "name": item.name,
+                   "url": f"{item.path}?rec={result.id}" if item.path else "", "score": item.score,
+                   "source": item.source} for item in result.items],
+    }
 
 
 class RecommendationsView(APIView):
@@ -127,5 +125,6 @@ class RecommendationsView(APIView):
                 per_category=params.get("per_category"), record_impressions=user is caller,
             )
         except serving.InvalidRequest as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(RecommendationsSerializer(result).data)
+            body = {exc.field: [str(exc)]} if exc.field else {"detail": str(exc)}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(response_body(result))
