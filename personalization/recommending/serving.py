@@ -274,14 +274,13 @@ def recent_products(behaviour: Behaviour, n: int,
     return out
 
 
-def bought_products(user_id: int | None, session_key: str, behaviour: Behaviour = ()) -> set[int]:
-    """Everything the visitor bought (in the database, plus purchases not flushed yet)."""
+def bought_products(user_id: int | None, session_key: str) -> set[int]:
+    """Everything the visitor bought (in the database)."""
     q = _actor_q(user_id, session_key)
     if q is None:
         return set()
-    bought = set(Event.objects.filter(q, event_type=EventType.PURCHASE, product__isnull=False)
-                 .values_list("product_id", flat=True).distinct())
-    return bought | {pk for _, kind, pk in behaviour if kind == EventType.PURCHASE}
+    return set(Event.objects.filter(q, event_type=EventType.PURCHASE, product__isnull=False)
+               .values_list("product_id", flat=True).distinct())
 
 
 def neighbours(tables: dict[str, Any] | None, product_ids: Sequence[int], table: str, source: str,
@@ -430,7 +429,7 @@ def reset() -> None:
 @dataclass
 class _Reply:
     generation: bytes | None
-    entry: Any  # (fingerprint, rows, complete) or None
+    entry: Any  # an Entry, or None
     recent: list[list[bytes]]
 
     @property
@@ -455,14 +454,17 @@ def _read(key: str, recent_keys: Sequence[str]) -> _Reply | None:
         for recent in recent_keys:
             pipe.lrange(recent, 0, -1)
         generation, raw, *lists = pipe.execute()
-        entry = pickle.loads(raw) if raw is not None else None  # noqa: S301 - our own Redis, our own rows
-    except (redis.RedisError, pickle.UnpicklingError, EOFError, TypeError, ValueError) as exc:
+    except redis.RedisError as exc:
         buffer.mark_down(exc)
         return None
-    return _Reply(generation, entry, list(lists))
+    try:
+        entry = pickle.loads(raw) if raw is not None else None  # noqa: S301 - our own Redis, our own rows
+    except Exception:  # noqa: BLE001 - an entry written by another version of the code: build it again
+        entry = None
+    return _Reply(generation, entry if isinstance(entry, Entry) else None, list(lists))
 
 
-def _store(key: str, entry: tuple[Any, ...], seconds: int) -> None:
+def _store(key: str, entry: Any, seconds: int) -> None:
     client = buffer.get_client()
     try:
         client.set(key, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL), ex=seconds)
@@ -471,6 +473,45 @@ def _store(key: str, entry: tuple[Any, ...], seconds: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------ entry
+@dataclass
+class Request:
+    """What one list depends on, apart from the model version and the visitor's fresh behaviour."""
+
+    placement: str
+    user_id: int | None
+    session_key: str
+    product_ids: list[int]
+    limit: int
+    category: str | None
+    exclude_bought: bool
+    per_category: int
+
+    @property
+    def personal(self) -> bool:
+        """Whether the list depends on the visitor's behaviour (and is cached per visitor)."""
+        return self.placement in PERSONAL_PLACEMENTS or self.exclude_bought
+
+    def key(self) -> tuple[Any, ...]:
+        visitor = (self.user_id, self.session_key) if self.personal else None
+        return (tuple(self.product_ids), self.limit, self.category, self.exclude_bought, self.per_category, visitor)
+
+
+@dataclass
+class Entry:
+    """A served list in the cache: ready rows with spare items, and what it was built from.
+
+    ``base`` holds the candidates read from the database and the cache (the customer's list, segment,
+    category and best sellers, the behaviour stored in the database), so that fresh behaviour costs one
+    product query to fold in, not a rebuild from scratch; it is re-read after ``CACHE_SECONDS``.
+    """
+
+    fingerprint: tuple[bytes, ...]  # the newest entry of each recent list it saw
+    rows: list[Row]
+    complete: bool  # no more candidates than these rows
+    base: dict[str, Any]
+    base_time: float  # epoch seconds
+
+
 def recommend(
     placement: str,
     *,
@@ -491,43 +532,39 @@ def recommend(
     if not 1 <= int(limit) <= 100:
         raise InvalidRequest("limit must be between 1 and 100.", "limit")
     settings = rec_settings()
-    limit = int(limit)
-    user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
-    per_cat = int(settings["PER_CATEGORY"] if per_category is None else per_category)
-    product_ids = [int(pk) for pk in product_ids]
-    personal = placement in PERSONAL_PLACEMENTS or exclude_bought
-    recent_keys = buffer.recent_keys(user_id, session_key) if personal else []
-    params = (tuple(product_ids), limit, category, exclude_bought, per_cat,
-              (user_id, session_key) if personal else None)
+    request = Request(placement, user.pk if user is not None and getattr(user, "is_authenticated", False) else None,
+                      session_key, [int(pk) for pk in product_ids], int(limit), category, exclude_bought,
+                      int(settings["PER_CATEGORY"] if per_category is None else per_category))
+    recent_keys = buffer.recent_keys(request.user_id, session_key) if request.personal else []
 
     live = live_versions()
-    version = experiments.assign(live.active, live.challenger, user_id, session_key)
-    reply = _read(_served_key(version, placement, params), recent_keys)
+    version = experiments.assign(live.active, live.challenger, request.user_id, session_key)
+    reply = _read(_served_key(version, placement, request.key()), recent_keys)
     stale = (reply is None and _clock() - live.loaded > MEMO_SECONDS_WITHOUT_REDIS
              or reply is not None and reply.generation != live.generation)
     if stale:
         live = live_versions(max_age=0)
-        version = experiments.assign(live.active, live.challenger, user_id, session_key)
-        reply = _read(_served_key(version, placement, params), recent_keys)
+        version = experiments.assign(live.active, live.challenger, request.user_id, session_key)
+        reply = _read(_served_key(version, placement, request.key()), recent_keys)
 
+    entry: Entry | None = reply.entry if reply is not None else None
     rows: list[Row] | None = None
-    if reply is not None and reply.entry is not None and reply.entry[0] == reply.fingerprint:
-        _, cached, complete = reply.entry
+    if entry is not None and entry.fingerprint == reply.fingerprint:
         hidden = unavailable_products(float(settings["AVAILABILITY_SECONDS"]))
-        rows = [row for row in cached if row[0] not in hidden][:limit]
-        if len(rows) < limit and not complete:  # many went out of stock since: build it again
+        rows = [row for row in entry.rows if row[0] not in hidden][:request.limit]
+        if len(rows) < request.limit and not entry.complete:  # many went out of stock since: compose again
             rows = None
     if rows is None:
-        behaviour = parse_recent(reply.recent) if reply is not None else []
-        if personal:
-            behaviour += stored_behaviour(user_id, session_key)
-        wanted = limit + max(limit, 10)  # spare items for products that go out of stock meanwhile
-        rows = _build(placement, version, user_id, session_key, product_ids, wanted, category, exclude_bought,
-                      per_cat, behaviour, settings)
+        if entry is None or time.time() - entry.base_time > int(settings["CACHE_SECONDS"]):
+            entry = Entry((), [], False, _base(request, version), time.time())
+        wanted = request.limit + max(request.limit, 10)  # spare items for products that go out of stock
+        fresh = parse_recent(reply.recent) if reply is not None else []
+        entry.rows = _compose(request, version, entry.base, fresh, wanted, settings)
+        entry.complete = len(entry.rows) < wanted
         if reply is not None:
-            _store(_served_key(version, placement, params), (reply.fingerprint, rows, len(rows) < wanted),
-                   int(settings["CACHE_SECONDS"]))
-        rows = rows[:limit]
+            entry.fingerprint = reply.fingerprint
+            _store(_served_key(version, placement, request.key()), entry, int(settings["CACHE_SECONDS"]))
+        rows = entry.rows[:request.limit]
 
     result = Recommendations(
         new_recommendation_id(version.pk if version else None, placement), placement,
@@ -536,56 +573,68 @@ def recommend(
     )
     if record_impressions if record_impressions is not None else settings["RECORD_IMPRESSIONS"]:
         try:
-            capture.record_impressions(result.product_ids, user_id=user_id, session_key=session_key,
+            capture.record_impressions(result.product_ids, user_id=request.user_id, session_key=session_key,
                                        recommendation_id=result.id)
         except Exception:  # noqa: BLE001 - a page never fails because an impression was not stored
             logger.exception("Impressions of %s not recorded.", result.id)
     return result
 
 
-def _build(placement: str, version: ModelVersion | None, user_id: int | None, session_key: str,
-           product_ids: list[int], limit: int, category: str | None, exclude_bought: bool, per_cat: int,
-           behaviour: Behaviour, settings: dict[str, Any]) -> list[Row]:
-    """A placement's list from the precomputed lists, the neighbour tables and the database (a cache miss)."""
-    missing = capture.missing_product_ids(product_ids)
+def _base(request: Request, version: ModelVersion | None) -> dict[str, Any]:
+    """The candidates a list is built from that come from the database and the cache (see :class:`Entry`)."""
+    missing = capture.missing_product_ids(request.product_ids)
     if missing:
         raise InvalidRequest(f"no product with id {min(missing)}.", "product")
+    user_id, session_key, placement = request.user_id, request.session_key, request.placement
+    base: dict[str, Any] = {
+        "popular": (stored_list(version, "best_sellers", key="popular") or live_best_sellers())
+        if placement not in {"bought_together", "recently_viewed"} else [],
+        "category": stored_list(version, "best_sellers", key=f"category:{request.category}")
+        if request.category else [],
+        "stored": stored_behaviour(user_id, session_key) if request.personal else [],
+        "bought": bought_products(user_id, session_key) if request.exclude_bought else set(),
+    }
+    if placement == "for_you" and user_id:
+        base["own"] = stored_list(version, "for_you", user_id=user_id)
+        cluster = CustomerProfile.objects.filter(user_id=user_id).values_list("cluster", flat=True).first()
+        base["segment"] = stored_list(version, "best_sellers", key=f"segment:{cluster}") if cluster is not None else []
+    elif placement == "similar":
+        base["product_categories"] = [(pk, s, "best seller in category")
+                                      for pk, s, _ in _category_lists(version, request.product_ids)]
+    return base
+
+
+def _compose(request: Request, version: ModelVersion | None, base: dict[str, Any], fresh: Behaviour, limit: int,
+             settings: dict[str, Any]) -> list[Row]:
+    """The list's rows: the fallback chain of the placement over ``base`` and the fresh behaviour, then the rules."""
     tables = tables_of(version)
-    popular = stored_list(version, "best_sellers", key="popular") or live_best_sellers()
+    product_ids, placement = request.product_ids, request.placement
+    behaviour = fresh + base["stored"]
     exclude: set[int] = set(product_ids)
-    if exclude_bought:
-        exclude |= bought_products(user_id, session_key, behaviour)
+    if request.exclude_bought:
+        exclude |= base["bought"] | {pk for _, kind, pk in fresh if kind == EventType.PURCHASE}
     chain: list[Sequence[Candidate]]
     if placement == "for_you":
         recent = recent_products(behaviour, int(settings["SESSION_ITEMS"]))
         weights = [1.0 / (1 + rank) for rank in range(len(recent))]
         session = interleave(neighbours(tables, recent, "together", "because you viewed", weights),
                              neighbours(tables, recent, "similar", "because you viewed", weights))
-        own = stored_list(version, "for_you", user_id=user_id) if user_id else []
-        chain = [interleave(session, own) if own else session]
-        if user_id:
-            cluster = CustomerProfile.objects.filter(user_id=user_id).values_list("cluster", flat=True).first()
-            if cluster is not None:
-                chain.append(stored_list(version, "best_sellers", key=f"segment:{cluster}"))
+        own = base.get("own") or []
+        chain = [interleave(session, own) if own else session, base.get("segment") or []]
         exclude |= set(recent[:1])  # not the page they have just seen
     elif placement == "similar":
-        chain = [neighbours(tables, product_ids, "similar", "similar item"),
-                 [(pk, s, "best seller in category") for pk, s, _ in _category_lists(version, product_ids)]]
+        chain = [neighbours(tables, product_ids, "similar", "similar item"), base["product_categories"]]
     elif placement == "bought_together":
         chain = [neighbours(tables, product_ids, "together", "bought together"),
                  neighbours(tables, product_ids, "similar", "similar item")]
-        popular = []
     elif placement == "recently_viewed":
         recent = recent_products(behaviour, 50, types=(EventType.VIEW,))
         chain = [[(pk, 1.0 / (1 + rank), "recently viewed") for rank, pk in enumerate(recent)]]
-        popular = []
     else:  # best_sellers
-        chain = [stored_list(version, "best_sellers", key=f"category:{category}")] if category else []
-    if category:
-        chain.append(stored_list(version, "best_sellers", key=f"category:{category}"))
-    chain.append(popular)
-    return apply_rules((c for part in chain for c in part), limit, category=category, per_category=per_cat,
-                       exclude=exclude)
+        chain = [base["category"]]
+    chain += [base["category"], base["popular"]]
+    return apply_rules((c for part in chain for c in part), limit, category=request.category,
+                       per_category=request.per_category, exclude=exclude)
 
 
 def _category_lists(version: ModelVersion | None, product_ids: Sequence[int]) -> list[Candidate]:

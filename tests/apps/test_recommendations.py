@@ -289,14 +289,15 @@ def test_a_new_view_changes_the_next_list_without_retraining(trained):
 
 @pytest.mark.parametrize("event_type", ["view", "cart"])
 def test_a_captured_view_or_cart_changes_the_next_list_before_the_events_are_flushed(
-        trained, event_type, redis_client, django_capture_on_commit_callbacks):
+        trained, event_type, redis_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):
     customer, items = trained["users"][0], trained["items"]  # a Kitchen buyer
     before = serving.recommend("for_you", user=customer, limit=4)
     assert serving.recommend("for_you", user=customer, limit=4).product_ids == before.product_ids  # cached
 
     with django_capture_on_commit_callbacks(execute=True):
         capture.record_event(event_type=event_type, product_id=items[9].pk, user_id=customer.pk)  # buffered
-    after = serving.recommend("for_you", user=customer, limit=4)
+    with django_assert_max_num_queries(1):  # the products of the new candidates, nothing else
+        after = serving.recommend("for_you", user=customer, limit=4)
 
     assert not Event.objects.filter(event_type=event_type).exists()
     assert after.items[0].source == "because you viewed"
