@@ -1,8 +1,8 @@
 """``GET recommendations/``: a placement's list for the caller (customers their own, guests by session).
 
 Staff may pass ``user=`` to read any customer's list; a customer passing another customer's id gets
-403. Bad parameters give 400 with a message per field. The response is written as a plain dict (the
-serializers below document it): this is the storefront's hot path.
+403. Bad parameters give 400 with a message per field. Parameters are checked and the response is written in
+plain Python (the serializers below document the response): this is the storefront's hot path.
 """
 from __future__ import annotations
 
@@ -24,26 +24,54 @@ from ..visitor import get_visitor_id
 MAX_LIMIT = 50
 
 
-class RecommendationQuerySerializer(serializers.Serializer):
-    placement = serializers.ChoiceField(choices=PLACEMENTS)
-    product = serializers.CharField(required=False, help_text="Product id, or several separated by commas (a cart).")
-    limit = serializers.IntegerField(required=False, default=8, min_value=1, max_value=MAX_LIMIT)
-    category = serializers.CharField(required=False, max_length=255)
-    user = serializers.IntegerField(required=False, min_value=1, help_text="Staff only: whose list to read.")
-    exclude_bought = serializers.BooleanField(required=False, default=False)
-    per_category = serializers.IntegerField(required=False, min_value=0, max_value=MAX_LIMIT)
+TRUE, FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
 
-    def validate_product(self, value: str) -> list[int]:
-        """The ids; whether they name products is checked when the list is built (serving)."""
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-        if not parts or not all(part.isdigit() and int(part) > 0 for part in parts) or len(parts) > 50:
-            raise serializers.ValidationError("must be one or more product ids separated by commas (at most 50).")
-        return [int(part) for part in parts]
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["placement"] in {"similar", "bought_together"} and not attrs.get("product"):
-            raise serializers.ValidationError({"product": f"the {attrs['placement']} placement needs a product."})
-        return attrs
+def parse_query(query: Any) -> dict[str, Any]:
+    """The query parameters, checked (the hot path: plain Python, not a serializer, which costs ~0.2 ms).
+
+    Raises ``ValidationError`` listing each bad field.
+    """
+    errors: dict[str, list[str]] = {}
+    params: dict[str, Any] = {"limit": 8, "exclude_bought": False}
+    placement = query.get("placement")
+    if placement not in PLACEMENTS:
+        errors["placement"] = ["This field is required." if placement is None else
+                               f"{placement!r} is not a valid choice: {', '.join(PLACEMENTS)}."]
+    params["placement"] = placement
+    for name, low, high in (("limit", 1, MAX_LIMIT), ("user", 1, None), ("per_category", 0, MAX_LIMIT)):
+        raw = query.get(name)
+        if raw is None:
+            continue
+        raw = raw.strip()
+        if not (raw[1:] if raw[:1] == "-" else raw).isdecimal():
+            errors[name] = ["A valid integer is required."]
+        elif int(raw) < low or (high is not None and int(raw) > high):
+            errors[name] = [f"must be from {low}" + (f" to {high}." if high is not None else ".")]
+        else:
+            params[name] = int(raw)
+    raw = query.get("product")
+    if raw is not None:
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if not parts or not all(part.isdecimal() and int(part) > 0 for part in parts) or len(parts) > 50:
+            errors["product"] = ["must be one or more product ids separated by commas (at most 50)."]
+        else:
+            params["product"] = [int(part) for part in parts]
+    elif placement in {"similar", "bought_together"}:
+        errors["product"] = [f"the {placement} placement needs a product."]
+    raw = query.get("category")
+    if raw is not None:
+        if len(raw) > 255:
+            errors["category"] = ["must be at most 255 characters."]
+        params["category"] = raw
+    raw = query.get("exclude_bought")
+    if raw is not None:
+        if raw.strip().lower() not in TRUE | FALSE:
+            errors["exclude_bought"] = ["Must be a valid boolean."]
+        params["exclude_bought"] = raw.strip().lower() in TRUE
+    if errors:
+        raise ValidationError(errors)
+    return params
 
 
 class RecommendedItemSerializer(serializers.Serializer):
@@ -105,9 +133,7 @@ class RecommendationsView(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        query = RecommendationQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = parse_query(request.query_params)
         caller = request.user if isinstance(request.user, get_user_model()) and request.user.is_authenticated \
             else None
         user, session_key = caller, get_visitor_id(request._request) if caller is None else ""

@@ -428,6 +428,19 @@ def test_a_customer_reads_their_own_list(trained):
     assert body["recommendation_id"].startswith(f"{trained['version'].pk}-for_you-")
 
 
+def test_the_api_passes_its_parameters_to_serving(trained):
+    customer = trained["users"][0]
+    client = APIClient()
+    client.force_authenticate(customer)
+
+    response = client.get(URL, {"placement": "for_you", "limit": "5", "exclude_bought": "true", "per_category": "1"})
+
+    expected = serving.recommend("for_you", user=customer, limit=5, exclude_bought=True, per_category=1,
+                                 record_impressions=False)
+    assert [item["product"] for item in response.json()["items"]] == expected.product_ids
+    assert len(expected) == 3  # one per department
+
+
 def test_a_customer_cannot_read_another_customers_list(trained):
     client = APIClient()
     client.force_authenticate(trained["users"][0])
@@ -466,6 +479,11 @@ def test_a_guest_gets_a_list_from_their_session(trained):
     ({"placement": "similar", "product": "abc"}, "product"),
     ({"placement": "bought_together", "product": "999999"}, "product"),
     ({"placement": "for_you", "per_category": "-1"}, "per_category"),
+    ({"placement": "for_you", "per_category": "²"}, "per_category"),
+    ({"placement": "similar", "product": "1,²"}, "product"),
+    ({"placement": "for_you", "user": "0"}, "user"),
+    ({"placement": "for_you", "exclude_bought": "maybe"}, "exclude_bought"),
+    ({"placement": "best_sellers", "category": "x" * 256}, "category"),
 ])
 def test_bad_parameters_give_400_naming_the_field(db, params, field):
     response = APIClient().get(URL, params)
