@@ -36,6 +36,7 @@ import random
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -213,6 +214,14 @@ def drain_buffer(stop: threading.Event) -> None:
         client.delete(buffer.buffer_key())
 
 
+def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several rounds of one scenario and level: the median of each figure, the sum of the errors."""
+    errors = ("connect_errors", "read_errors", "write_errors", "timeouts", "status_errors")
+    merged = {key: statistics.median(row[key] for row in rows) for key in rows[0] if key not in errors}
+    merged.update({key: sum(row[key] for row in rows) for key in errors})
+    return merged
+
+
 # --- server --------------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as sock:
@@ -301,7 +310,8 @@ def report(results: dict[str, dict[str, dict[int, dict[str, Any]]]], data: dict[
         f"full import: {data['catalogue']:,} products, {data['customers']:,} customers with orders), Redis cache "
         f"+ event buffer; throttle rates raised via env. Active recommender: version {data['version']}.  ",
         f"Load: `wrk` (a second process, loopback; {min(max(levels), 2)} threads at most), {args.seconds:g} s per "
-        f"level after a warm-up; a random one of {len(data['tokens'])} real customers (DRF token or session) and "
+        f"level after a warm-up" + (f", {args.rounds} interleaved rounds, medians reported" if args.rounds > 1 else "")
+        + f"; a random one of {len(data['tokens'])} real customers (DRF token or session) and "
         f"of {len(data['products'])} in-stock products per request. Latency in ms; the client shares the 2 cores "
         "with the server. No Celery worker runs: the event buffer is emptied every 2 s.",
     ]
@@ -362,6 +372,8 @@ def main() -> None:
     parser.add_argument("--db", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="Measure every scenario and level this many times (interleaved) and report the medians.")
     parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 16, 64])
     parser.add_argument("--scenarios", default=",".join(key for key, _ in SCENARIOS))
     parser.add_argument("--customers", type=int, default=200)
@@ -402,12 +414,16 @@ def main() -> None:
             for key in scenarios:  # warm-up: every code path in both workers
                 run_wrk(url, lua_script(key, data), 4, 2)
             for level in args.levels:  # scenarios interleaved per level so that machine noise hits them alike
-                for key in scenarios:
-                    row = run_wrk(url, lua_script(key, data), level, args.seconds)
-                    per_server.setdefault(key, {})[level] = row
-                    print(f"  {key:10s} {level:3d} clients: {row['requests'] / (row['duration_us'] / 1e6):8.0f} "
-                          f"req/s p50 {row['p50_us'] / 1000:6.1f} ms p99 {row['p99_us'] / 1000:6.1f} ms "
-                          f"errors {row['status_errors'] + row['timeouts'] + row['read_errors']}", flush=True)
+                rounds: dict[str, list[dict[str, Any]]] = {}
+                for _ in range(args.rounds):
+                    for key in scenarios:
+                        row = run_wrk(url, lua_script(key, data), level, args.seconds)
+                        rounds.setdefault(key, []).append(row)
+                        print(f"  {key:10s} {level:3d} clients: {row['requests'] / (row['duration_us'] / 1e6):8.0f} "
+                              f"req/s p50 {row['p50_us'] / 1000:6.1f} ms p99 {row['p99_us'] / 1000:6.1f} ms "
+                              f"errors {row['status_errors'] + row['timeouts'] + row['read_errors']}", flush=True)
+                for key, rows in rounds.items():
+                    per_server.setdefault(key, {})[level] = median_row(rows)
         finally:
             server.terminate()
             server.wait(timeout=30)
