@@ -20,7 +20,8 @@ def _clean_cache_and_buffer() -> Iterator[None]:
     cache.clear()
     client = buffer.get_client()
     if client is not None:
-        client.delete(buffer.buffer_key(), buffer.buffer_key() + buffer.LOCK_KEY_SUFFIX, buffer.buffer_key() + buffer.ENQUEUED_KEY_SUFFIX)
+        key = buffer.buffer_key()
+        client.delete(key, key + buffer.LOCK_KEY_SUFFIX, key + buffer.ENQUEUED_KEY_SUFFIX)
     yield
 
 
