@@ -1,9 +1,12 @@
 """Benchmark of serving (PROTOCOL.md §5): the recommendation API and the product page with its widgets,
 against a trivial DRF endpoint on the same server as the floor.
 
-gunicorn (2 sync workers, DJANGO_DEBUG=0, PostgreSQL + Redis) serves the demo project; ``wrk`` (a
-SECOND process, on loopback) drives each scenario at 1, 4, 16 and 64 concurrent connections for a fixed
-time and reports p50 / p99 latency and requests per second. Scenarios:
+gunicorn (2 workers, DJANGO_DEBUG=0, PostgreSQL + Redis) serves the demo project; ``wrk`` (a SECOND
+process, on loopback) drives each scenario at 1, 4, 16 and 64 concurrent connections for a fixed time
+and reports p50 / p99 latency and requests per second. Each server configuration of ``--servers`` runs
+every scenario in turn: ``sync`` (gunicorn's default sync workers, which close every connection, so
+each request includes a TCP connect) and ``gthread`` (threaded workers, ``--threads`` each, which keep
+connections alive as a proxy or an app client would). Scenarios:
 
 - ``ping``: ``GET /api/ping/`` as a guest (no credentials) - the floor;
 - ``ping (token)``: the same with a customer's DRF token - the floor with the API's authentication;
@@ -15,7 +18,7 @@ time and reports p50 / p99 latency and requests per second. Scenarios:
   cookie (page, price / stock / recommendation widgets, ``product_viewed`` capture).
 
     python bench/serving.py                                  # database importer_bench, Redis db 12
-    python bench/serving.py --seconds 5 --levels 1,16 --no-write
+    python bench/serving.py --seconds 5 --levels 1,16 --servers gthread --no-write
     python bench/serving.py --train simple,hybrid            # also time the nightly retrain afterwards
 
 The database must hold the real import (``import_online_retail``); when no recommender is active the
@@ -33,9 +36,11 @@ import random
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -199,6 +204,24 @@ def run_wrk(url: str, script: str, connections: int, seconds: float) -> dict[str
     return json.loads(match.group(1))
 
 
+def drain_buffer(stop: threading.Event) -> None:
+    """No Celery worker runs during the bench: drop the buffered events (impressions, views) every 2 s so that
+    Redis stays small. Flushing is a worker's job, not part of the request path measured here."""
+    from personalization import buffer
+
+    client = buffer.get_client()
+    while not stop.wait(2):
+        client.delete(buffer.buffer_key())
+
+
+def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several rounds of one scenario and level: the median of each figure, the sum of the errors."""
+    errors = ("connect_errors", "read_errors", "write_errors", "timeouts", "status_errors")
+    merged = {key: statistics.median(row[key] for row in rows) for key in rows[0] if key not in errors}
+    merged.update({key: sum(row[key] for row in rows) for key in errors})
+    return merged
+
+
 # --- server --------------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as sock:
@@ -206,10 +229,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int) -> subprocess.Popen[bytes]:
+def gunicorn_args(kind: str, workers: int, threads: int) -> list[str]:
+    """The gunicorn options of a server configuration (``sync`` or ``gthread``)."""
+    args = ["-w", str(workers)]
+    if kind == "gthread":
+        args += ["-k", "gthread", "--threads", str(threads), "--keep-alive", "5"]
+    return args
+
+
+def start_gunicorn(port: int, options: list[str]) -> subprocess.Popen[bytes]:
     """gunicorn on loopback; waits until it answers."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "shop_project.wsgi:application", "-w", str(workers),
+        [sys.executable, "-m", "gunicorn", "shop_project.wsgi:application", *options,
          "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
         cwd=ROOT, env=os.environ.copy(),
     )
@@ -264,10 +295,9 @@ def time_training(models: list[str]) -> list[tuple[str, float, int]]:
 
 
 # --- report --------------------------------------------------------------------------------------
-def report(results: dict[str, dict[int, dict[str, Any]]], data: dict[str, Any], args: argparse.Namespace,
+def report(results: dict[str, dict[str, dict[int, dict[str, Any]]]], data: dict[str, Any], args: argparse.Namespace,
            command: str, training: list[tuple[str, float, int]], load_end: tuple[float, ...]) -> str:
     levels = args.levels
-    ms = lambda us: us / 1000  # noqa: E731
     lines = [
         "## Serving (recommendation API and product page)",
         "",
@@ -276,17 +306,35 @@ def report(results: dict[str, dict[int, dict[str, Any]]], data: dict[str, Any], 
         f"{os.cpu_count()} cores shared with other engineers' jobs; load average at start "
         f"{LOAD_AT_START[0]:.2f} / {LOAD_AT_START[1]:.2f} / {LOAD_AT_START[2]:.2f}, at end "
         f"{load_end[0]:.2f} / {load_end[1]:.2f} / {load_end[2]:.2f} (1 / 5 / 15 min).  ",
-        f"Server: gunicorn, {args.workers} sync workers, DJANGO_DEBUG=0, PostgreSQL (`{args.db.rsplit('/', 1)[-1]}`, "
+        f"Server: gunicorn, {args.workers} workers, DJANGO_DEBUG=0, PostgreSQL (`{args.db.rsplit('/', 1)[-1]}`, "
         f"full import: {data['catalogue']:,} products, {data['customers']:,} customers with orders), Redis cache "
         f"+ event buffer; throttle rates raised via env. Active recommender: version {data['version']}.  ",
         f"Load: `wrk` (a second process, loopback; {min(max(levels), 2)} threads at most), {args.seconds:g} s per "
-        f"level after a warm-up; a random one of {len(data['tokens'])} real customers (DRF token or session) and "
-        f"of {len(data['products'])} in-stock products per request. Sync gunicorn closes each connection, so "
-        "every request includes a TCP connect. Latency in ms; the client shares the 2 cores with the server.",
-        "",
-        "| scenario | clients | req/s | p50 ms | p90 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"level after a warm-up" + (f", {args.rounds} interleaved rounds, medians reported" if args.rounds > 1 else "")
+        + f"; a random one of {len(data['tokens'])} real customers (DRF token or session) and "
+        f"of {len(data['products'])} in-stock products per request. Latency in ms; the client shares the 2 cores "
+        "with the server. No Celery worker runs: the event buffer is emptied every 2 s.",
     ]
+    for kind in results:
+        lines += ["", f"### gunicorn `{' '.join(gunicorn_args(kind, args.workers, args.threads))}`"
+                      + (" (sync: every request opens a new connection)" if kind == "sync" else
+                         " (threaded workers, keep-alive)"), ""]
+        lines += server_tables(results[kind], levels)
+    if training:
+        lines += ["", "Nightly retrain on the full data (`python manage.py train_recommenders --model M`, wall "
+                      "time, 2 shared cores, after the serving runs):", "",
+                  "| model | wall s | exit |", "|---|---:|---:|"]
+        lines += [f"| {model} | {seconds:.1f} | {code} |" for model, seconds, code in training]
+    if args.note:
+        lines += ["", args.note]
+    return "\n".join(lines)
+
+
+def server_tables(results: dict[str, dict[int, dict[str, Any]]], levels: list[int]) -> list[str]:
+    """The latency table, the p99 ratios to the floor and the targets of one server configuration."""
+    ms = lambda us: us / 1000  # noqa: E731
+    lines = ["| scenario | clients | req/s | p50 ms | p90 ms | p99 ms | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for key, label in SCENARIOS:
         for level in levels:
             row = results.get(key, {}).get(level)
@@ -310,20 +358,13 @@ def report(results: dict[str, dict[int, dict[str, Any]]], data: dict[str, Any], 
         except KeyError:
             continue
         lines.append(f"| {level} | " + " | ".join(f"{cell:.2f}" for cell in cells) + " |")
-    if 16 in levels and "for_you" in results and 16 in results["for_you"]:
+    if 16 in levels and 16 in results.get("for_you", {}) and 16 in results.get("ping", {}):
         p99 = ms(results["for_you"][16]["p99_us"])
         ratio = results["for_you"][16]["p99_us"] / results["ping"][16]["p99_us"]
         lines += ["", f"Targets (issue): API p99 < 15 ms at 16 clients -> for_you {p99:.1f} ms "
                       f"({'met' if p99 < 15 else 'missed'}); within 1.5x the trivial endpoint's p99 -> "
                       f"{ratio:.2f}x ({'met' if ratio <= 1.5 else 'missed'})."]
-    if training:
-        lines += ["", "Nightly retrain on the full data (`python manage.py train_recommenders --model M`, wall "
-                      "time, 2 shared cores, after the serving runs):", "",
-                  "| model | wall s | exit |", "|---|---:|---:|"]
-        lines += [f"| {model} | {seconds:.1f} | {code} |" for model, seconds, code in training]
-    if args.note:
-        lines += ["", args.note]
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> None:
@@ -331,10 +372,14 @@ def main() -> None:
     parser.add_argument("--db", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="Measure every scenario and level this many times (interleaved) and report the medians.")
     parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 16, 64])
     parser.add_argument("--scenarios", default=",".join(key for key, _ in SCENARIOS))
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--servers", default="sync,gthread", help="Server configurations to run: sync, gthread.")
+    parser.add_argument("--threads", type=int, default=4, help="Threads per gthread worker.")
     parser.add_argument("--train", default="", help="Models to time afterwards, e.g. simple,hybrid.")
     parser.add_argument("--note", default="", help="A line appended to the section.")
     parser.add_argument("--seed", type=int, default=0)
@@ -352,25 +397,37 @@ def main() -> None:
     data = prepare(args.customers, args.seed)
     print(f"Fixtures: {len(data['tokens'])} customers, {len(data['products'])} products; "
           f"recommender {data['version']}", flush=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = start_gunicorn(port, args.workers)
     scenarios = [key for key, _ in SCENARIOS if key in args.scenarios.split(",")]
-    results: dict[str, dict[int, dict[str, Any]]] = {}
-    try:
-        check_responses(url, data)
-        for key in scenarios:  # warm-up: every code path in both workers
-            run_wrk(url, lua_script(key, data), 4, 2)
-        for level in args.levels:  # scenarios interleaved per level so that machine noise hits them alike
-            for key in scenarios:
-                row = run_wrk(url, lua_script(key, data), level, args.seconds)
-                results.setdefault(key, {})[level] = row
-                print(f"  {key:10s} {level:3d} clients: {row['requests'] / (row['duration_us'] / 1e6):8.0f} req/s "
-                      f"p50 {row['p50_us'] / 1000:6.1f} ms p99 {row['p99_us'] / 1000:6.1f} ms "
-                      f"errors {row['status_errors'] + row['timeouts'] + row['read_errors']}", flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    results: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
+    stop = threading.Event()
+    threading.Thread(target=drain_buffer, args=(stop,), daemon=True).start()
+    for kind in args.servers.split(","):
+        if kind not in {"sync", "gthread"}:
+            raise SystemExit(f"Unknown server configuration {kind!r}: choose sync or gthread.")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        print(f"gunicorn {kind}:", flush=True)
+        server = start_gunicorn(port, gunicorn_args(kind, args.workers, args.threads))
+        per_server = results.setdefault(kind, {})
+        try:
+            check_responses(url, data)
+            for key in scenarios:  # warm-up: every code path in both workers
+                run_wrk(url, lua_script(key, data), 4, 2)
+            for level in args.levels:  # scenarios interleaved per level so that machine noise hits them alike
+                rounds: dict[str, list[dict[str, Any]]] = {}
+                for _ in range(args.rounds):
+                    for key in scenarios:
+                        row = run_wrk(url, lua_script(key, data), level, args.seconds)
+                        rounds.setdefault(key, []).append(row)
+                        print(f"  {key:10s} {level:3d} clients: {row['requests'] / (row['duration_us'] / 1e6):8.0f} "
+                              f"req/s p50 {row['p50_us'] / 1000:6.1f} ms p99 {row['p99_us'] / 1000:6.1f} ms "
+                              f"errors {row['status_errors'] + row['timeouts'] + row['read_errors']}", flush=True)
+                for key, rows in rounds.items():
+                    per_server.setdefault(key, {})[level] = median_row(rows)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    stop.set()
     load_end = os.getloadavg()
     training = time_training([m for m in args.train.split(",") if m]) if args.train else []
     section = report(results, data, args, command, training, load_end)

@@ -1,5 +1,9 @@
 """The Redis event buffer: a list that the storefront appends to and one flusher drains.
 
+Next to it, each visitor's latest product events (views, add-to-carts, purchases) are kept in a short
+Redis list per customer and per visitor id, written in the same round trip as the buffer push, so that
+serving sees fresh behaviour at once, before the flush stores the events (:func:`recent_keys`).
+
 Draining is crash-safe: a batch is read from the head of the list, handed to the database, and only
 then trimmed from the list — by a script that first checks the flusher still holds the lock. A
 flusher killed between the insert and the trim leaves the batch in place; the next flush inserts it
@@ -11,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import redis
 from django.conf import settings
@@ -88,10 +92,11 @@ def available() -> bool:
     return is_configured() and time.monotonic() >= _down_until
 
 
-def _mark_down(exc: Exception) -> None:
+def mark_down(exc: Exception) -> None:
+    """Go without Redis for a few seconds (events are stored directly, lists built from the database)."""
     global _down_until
     _down_until = time.monotonic() + RETRY_AFTER_SECONDS
-    logger.warning("Redis unavailable (%s); storing events directly for %.0fs.", exc, RETRY_AFTER_SECONDS)
+    logger.warning("Redis unavailable (%s); going without it for %.0fs.", exc, RETRY_AFTER_SECONDS)
 
 
 def buffer_key() -> str:
@@ -100,9 +105,19 @@ def buffer_key() -> str:
 
 
 # Append events and, once the list reaches the flush threshold, claim the right to enqueue a flush
-# (at most one claim every few seconds): one round trip per push, however full the buffer is.
+# (at most one claim every few seconds): one round trip per push, however full the buffer is. KEYS[3..]
+# are visitors' recent lists; after the events, ARGV holds per list a count and its entries.
 _PUSH = """
-local length = redis.call('rpush', KEYS[1], unpack(ARGV, 3))
+local n = tonumber(ARGV[3])
+local length = redis.call('rpush', KEYS[1], unpack(ARGV, 6, 5 + n))
+local i = 6 + n
+for k = 3, #KEYS do
+  local count = tonumber(ARGV[i])
+  redis.call('lpush', KEYS[k], unpack(ARGV, i + 1, i + count))
+  redis.call('ltrim', KEYS[k], 0, tonumber(ARGV[4]) - 1)
+  redis.call('expire', KEYS[k], tonumber(ARGV[5]))
+  i = i + 1 + count
+end
 if length >= tonumber(ARGV[1]) and redis.call('set', KEYS[2], '1', 'NX', 'EX', tonumber(ARGV[2])) then
   return -length
 end
@@ -110,11 +125,24 @@ return length
 """
 PUSH_CHUNK = 1000  # events per script call (Lua's unpack has a limit of a few thousand values)
 FLUSH_REQUEST_EVERY_SECONDS = 5
+RECENT_LENGTH = 50  # product events kept per visitor
+RECENT_SECONDS = 30 * 86_400
 
 
-def push(payload: Sequence[str]) -> int:
+def recent_keys(user_id: object = None, session_key: str = "") -> list[str]:
+    """The Redis lists of a customer's and a visitor id's latest product events (newest first).
+
+    Each entry reads ``<epoch ms>:<event type>:<product id>``.
+    """
+    prefix = f"{personalization_settings.REDIS_KEY_PREFIX}:recent"
+    keys = [f"{prefix}:u{user_id}"] if user_id is not None else []
+    return keys + ([f"{prefix}:s{session_key}"] if session_key else [])
+
+
+def push(payload: Sequence[str], recent: Mapping[str, Sequence[str]] | None = None) -> int:
     """Append serialised events to the buffer; returns how many were buffered (from the start).
 
+    ``recent`` (key -> entries, oldest first) goes to the visitors' recent lists in the same round trip.
     Fewer than ``len(payload)`` means Redis is unreachable (or failed part-way): the caller stores
     the rest some other way. Once the buffer holds ``EVENT_FLUSH_THRESHOLD`` events, a flush task is
     enqueued (at most once every few seconds, however many requests push).
@@ -129,13 +157,33 @@ def push(payload: Sequence[str]) -> int:
     try:
         for start in range(0, len(payload), PUSH_CHUNK):
             chunk = payload[start : start + PUSH_CHUNK]
-            flush_claimed |= int(client.eval(_PUSH, 2, *keys, threshold, FLUSH_REQUEST_EVERY_SECONDS, *chunk)) < 0
+            lists = dict(recent or {}) if start == 0 else {}
+            tail = [value for entries in lists.values() for value in (len(entries), *entries)]
+            flush_claimed |= int(client.eval(_PUSH, 2 + len(lists), *keys, *lists, threshold,
+                                             FLUSH_REQUEST_EVERY_SECONDS, len(chunk), RECENT_LENGTH, RECENT_SECONDS,
+                                             *chunk, *tail)) < 0
             pushed += len(chunk)
     except redis.RedisError as exc:
-        _mark_down(exc)
+        mark_down(exc)
     if flush_claimed:
         _request_flush()
     return pushed
+
+
+def note_recent(recent: Mapping[str, Sequence[str]]) -> None:
+    """Add entries to the visitors' recent lists (events stored without the buffer); never raises."""
+    client = get_client()
+    if client is None or not recent or not available():
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for key, entries in recent.items():
+            pipe.lpush(key, *entries)
+            pipe.ltrim(key, 0, RECENT_LENGTH - 1)
+            pipe.expire(key, RECENT_SECONDS)
+        pipe.execute()
+    except redis.RedisError as exc:
+        mark_down(exc)
 
 
 def _request_flush() -> None:

@@ -316,22 +316,67 @@ def record_events(events: Sequence[EventData], *, use_buffer: bool = True) -> in
 
     Inside a transaction the Redis push waits for the commit, so a rolled-back order never leaves a
     purchase behind in the buffer (the direct insert is part of the transaction and rolls back with
-    it). Returns how many events were handed over.
+    it). Views, add-to-carts and purchases also go to the visitors' recent lists in Redis, which
+    serving reads. Returns how many events were handed over.
     """
     if not events:
         return 0
+    recent = _recent_entries(events)
     if use_buffer and personalization_settings.EVENT_BUFFER and buffer.is_configured():
-        payload = [event.to_json() for event in events]
-
-        def push() -> None:
-            pushed = buffer.push(payload)
-            if pushed < len(events):  # Redis is down: never drop an event, store it directly
-                insert_events(events[pushed:])
-
-        transaction.on_commit(push)
+        _buffer([event.to_json() for event in events], recent)
     else:
         insert_events(events)
+        if recent:
+            transaction.on_commit(lambda: buffer.note_recent(recent))
     return len(events)
+
+
+def _buffer(payload: list[str], recent: dict[str, list[str]] | None = None) -> None:
+    """Push serialised events after the commit; what Redis does not take is inserted directly."""
+
+    def push() -> None:
+        pushed = buffer.push(payload, recent)
+        if pushed < len(payload):  # Redis is down: never drop an event, store it directly
+            insert_events([EventData.from_json(raw) for raw in payload[pushed:]])
+
+    transaction.on_commit(push)
+
+
+RECENT_TYPES = frozenset({EventType.VIEW, EventType.CART, EventType.PURCHASE})
+
+
+def _recent_entries(events: Sequence[EventData]) -> dict[str, list[str]]:
+    """The visitors' recent-list entries of these events (``<epoch ms>:<type>:<product>``, oldest first)."""
+    recent: dict[str, list[str]] = {}
+    for event in events:
+        if event.event_type in RECENT_TYPES and event.product_id is not None:
+            entry = f"{int(event.timestamp.timestamp() * 1000)}:{event.event_type}:{event.product_id}"
+            for key in buffer.recent_keys(event.user_id, event.session_key):
+                recent.setdefault(key, []).append(entry)
+    return {key: entries[-buffer.RECENT_LENGTH:] for key, entries in recent.items()}
+
+
+def record_impressions(product_ids: Sequence[int], *, user_id: int | None, session_key: str,
+                       recommendation_id: str) -> int:
+    """Store one ``impression`` event per product shown in a served list (the serving hot path).
+
+    The fields come from the list itself, so the events are written as buffer JSON directly, without
+    :func:`build_event`'s checks. Their ``client_event_id`` is ``imp:<recommendation id>:<product>``, so
+    each is stored once even if handed over twice. Returns how many were handed over.
+    """
+    if not product_ids or not (user_id or session_key):
+        return 0
+    now = timezone.now().isoformat()
+    head = (f'{{"event_type":"impression","timestamp":"{now}","received_at":"{now}","user_id":'
+            f'{json.dumps(user_id)},"session_key":{json.dumps(session_key)},"quantity":1,"price":null,"query":"",'
+            f'"recommendation_id":{json.dumps(recommendation_id)},"source":"web",')
+    payload = [f'{head}"product_id":{int(pk)},"client_event_id":"imp:{recommendation_id}:{int(pk)}"}}'
+               for pk in product_ids]
+    if personalization_settings.EVENT_BUFFER and buffer.is_configured():
+        _buffer(payload)
+    else:
+        insert_events([EventData.from_json(raw) for raw in payload])
+    return len(payload)
 
 
 def insert_events(events: Sequence[EventData]) -> int:

@@ -76,6 +76,8 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     "EVENT_FLUSH_THRESHOLD": 1000,
     "EVENT_FLUSH_LOCK_SECONDS": 120,
     "EVENT_BATCH_MAX": 1000,
+    # Prefix of the serving keys in Redis (model-registry generation, served lists, visitors' recent events).
+    "REDIS_KEY_PREFIX": "shopsense",
     # How far in the future a client timestamp may lie (clock skew) before it is refused.
     "EVENT_MAX_CLOCK_SKEW_SECONDS": 300,
     # GET /api/health/ calls the worker stale when its last heartbeat (every minute) is older than this.

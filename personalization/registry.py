@@ -5,6 +5,10 @@ A training job calls :func:`begin`, reports progress, stores its arrays with :fu
 the row), then :func:`finish` or :func:`fail`. :func:`activate` swaps the active version of a kind in
 one transaction, and refuses a version that is not better than the active one on a named metric, so a
 failed or worse model never replaces a good one. Torch models store their ``state_dict`` as arrays.
+
+Serving processes memoise which versions are live; every change of a version's status (or of an A/B
+test) calls :func:`changed`, which after the commit writes a new *generation* token to Redis. Servers
+read the token with their other per-request Redis reads and reload the versions when it differs.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import importlib.metadata
 import io
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,12 +28,48 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from . import buffer
+from .conf import personalization_settings
 from .models import ModelVersion
 
 logger = logging.getLogger(__name__)
 
 ARTIFACT_DIR = "shopsense/models"
 TRACKED_LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas", "torch", "implicit", "statsforecast")
+
+
+_local_changes = 0
+
+
+def generation_key() -> str:
+    """The Redis key holding the registry's generation token (see :func:`changed`)."""
+    return f"{personalization_settings.REDIS_KEY_PREFIX}:registry:generation"
+
+
+def local_changes() -> int:
+    """How many changes this process has made (a process sees its own changes even without Redis)."""
+    return _local_changes
+
+
+def changed() -> None:
+    """Announce that live versions changed: after the commit, a new generation token in Redis.
+
+    Call it after any change of a version's status or A/B share; every serving process reloads its
+    memoised versions on its next request (or within seconds when Redis is down).
+    """
+
+    def bump() -> None:
+        global _local_changes
+        _local_changes += 1
+        client = buffer.get_client()
+        if client is None:
+            return
+        try:
+            client.set(generation_key(), uuid.uuid4().hex)
+        except Exception:  # noqa: BLE001 - servers then reload on their memo's age instead
+            logger.warning("Could not announce a model version change in Redis.", exc_info=True)
+
+    transaction.on_commit(bump)
 
 
 class ArtifactError(RuntimeError):
@@ -176,6 +217,7 @@ def activate(
             ModelVersion.objects.filter(pk=current.pk).update(status=ModelVersion.Status.RETIRED)
         candidate.status, candidate.activated_at = ModelVersion.Status.ACTIVE, now
         candidate.save(update_fields=["status", "activated_at"])
+        changed()
     version.status, version.activated_at = candidate.status, candidate.activated_at
     return candidate
 
@@ -185,3 +227,4 @@ def retire(version: ModelVersion) -> None:
     ModelVersion.objects.filter(pk=version.pk).exclude(status=ModelVersion.Status.FAILED).update(
         status=ModelVersion.Status.RETIRED
     )
+    changed()

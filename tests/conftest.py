@@ -12,13 +12,16 @@ from django.core.cache import cache
 
 @pytest.fixture(autouse=True)
 def _clean_cache_and_buffer() -> Iterator[None]:
-    """Each test starts with an empty cache (throttle counts) and an empty event buffer."""
+    """Each test starts with an empty cache (throttle counts), an empty event buffer and nothing memoised."""
     from personalization import buffer
+    from personalization.recommending import serving
 
+    serving.reset()
     cache.clear()
     client = buffer.get_client()
     if client is not None:
-        client.delete(buffer.buffer_key(), buffer.buffer_key() + buffer.LOCK_KEY_SUFFIX, buffer.buffer_key() + buffer.ENQUEUED_KEY_SUFFIX)
+        key = buffer.buffer_key()
+        client.delete(key, key + buffer.LOCK_KEY_SUFFIX, key + buffer.ENQUEUED_KEY_SUFFIX)
     yield
 
 

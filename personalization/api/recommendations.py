@@ -2,6 +2,8 @@
 
 Staff with ``personalization.view_customerprofile`` may pass ``user=`` to read any customer's list;
 anyone else passing another customer's id gets 403. Bad parameters give 400 with a message per field.
+Parameters are checked and the response is written in plain Python (the serializers below document
+the response): this is the storefront's hot path.
 """
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..host import get_product_model
 from ..ids import MAX_ID, is_id
 from ..recommending import serving
 from ..recommending.config import PLACEMENTS
@@ -25,58 +26,70 @@ from ..visitor import get_visitor_id
 MAX_LIMIT = 50
 
 
-class RecommendationQuerySerializer(serializers.Serializer):
-    placement = serializers.ChoiceField(choices=PLACEMENTS)
-    product = serializers.CharField(required=False, help_text="Product id, or several separated by commas (a cart).")
-    limit = serializers.IntegerField(required=False, default=8, min_value=1, max_value=MAX_LIMIT)
-    category = serializers.CharField(required=False, max_length=255)
-    user = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_ID, help_text="Staff with view_customerprofile: whose list to read."
-    )
-    exclude_bought = serializers.BooleanField(required=False, default=False)
-    per_category = serializers.IntegerField(required=False, min_value=0, max_value=MAX_LIMIT)
+TRUE, FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
 
-    def validate_product(self, value: str) -> list[int]:
-        parts = [part.strip() for part in value.split(",") if part.strip()]
+
+def parse_query(query: Any) -> dict[str, Any]:
+    """The query parameters, checked (the hot path: plain Python, not a serializer, which costs ~0.2 ms).
+
+    Raises ``ValidationError`` listing each bad field.
+    """
+    errors: dict[str, list[str]] = {}
+    params: dict[str, Any] = {"limit": 8, "exclude_bought": False}
+    placement = query.get("placement")
+    if placement not in PLACEMENTS:
+        errors["placement"] = ["This field is required." if placement is None else
+                               f"{placement!r} is not a valid choice: {', '.join(PLACEMENTS)}."]
+    params["placement"] = placement
+    for name, low, high in (("limit", 1, MAX_LIMIT), ("user", 1, MAX_ID), ("per_category", 0, MAX_LIMIT)):
+        raw = query.get(name)
+        if raw is None:
+            continue
+        raw = raw.strip()
+        if not (raw[1:] if raw[:1] == "-" else raw).isdecimal():
+            errors[name] = ["A valid integer is required."]
+        elif not low <= int(raw) <= high:
+            errors[name] = [f"must be from {low} to {high}."]
+        else:
+            params[name] = int(raw)
+    raw = query.get("product")
+    if raw is not None:
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
         if not parts or not all(part.isdecimal() and is_id(int(part)) for part in parts) or len(parts) > 50:
-            raise serializers.ValidationError("must be one or more product ids separated by commas (at most 50).")
-        ids = [int(part) for part in parts]
-        found = set(get_product_model()._default_manager.filter(pk__in=ids).values_list("pk", flat=True))
-        missing = [pk for pk in ids if pk not in found]
-        if missing:
-            raise serializers.ValidationError(f"no product with id {missing[0]}.")
-        return ids
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["placement"] in {"similar", "bought_together"} and not attrs.get("product"):
-            raise serializers.ValidationError({"product": f"the {attrs['placement']} placement needs a product."})
-        return attrs
+            errors["product"] = ["must be one or more product ids separated by commas (at most 50)."]
+        else:
+            params["product"] = [int(part) for part in parts]
+    elif placement in {"similar", "bought_together"}:
+        errors["product"] = [f"the {placement} placement needs a product."]
+    raw = query.get("category")
+    if raw is not None:
+        if len(raw) > 255:
+            errors["category"] = ["must be at most 255 characters."]
+        params["category"] = raw
+    raw = query.get("exclude_bought")
+    if raw is not None:
+        if raw.strip().lower() not in TRUE | FALSE:
+            errors["exclude_bought"] = ["Must be a valid boolean."]
+        params["exclude_bought"] = raw.strip().lower() in TRUE
+    if errors:
+        raise ValidationError(errors)
+    return params
 
 
 class RecommendedItemSerializer(serializers.Serializer):
-    product = serializers.IntegerField(source="product_id")
-    name = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
+    product = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField(help_text="The product's page with ?rec= so that a click is attributed (empty if the "
+                                          "product has no page).")
     score = serializers.FloatField()
     source = serializers.CharField(help_text="Why it is in the list (model, bought before, because you viewed, ...).")
 
-    def get_name(self, obj: serving.RecommendedItem) -> str:
-        return str(obj.product)
-
-    def get_url(self, obj: serving.RecommendedItem) -> str:
-        """The product's page with ``?rec=`` so that a click is attributed (empty if the product has no page)."""
-        get_url = getattr(obj.product, "get_absolute_url", None)
-        return f"{get_url()}?rec={self.context['recommendation_id']}" if get_url else ""
-
 
 class RecommendationsSerializer(serializers.Serializer):
-    recommendation_id = serializers.CharField(source="id", help_text="Send it back with clicks (?rec= or events).")
+    recommendation_id = serializers.CharField(help_text="Send it back with clicks (?rec= or events).")
     placement = serializers.CharField()
-    model_version = serializers.IntegerField(source="model_version_id", allow_null=True)
-    items = serializers.SerializerMethodField()
-
-    def get_items(self, obj: serving.Recommendations) -> list[dict[str, Any]]:
-        return RecommendedItemSerializer(obj.items, many=True, context={"recommendation_id": obj.id}).data
+    model_version = serializers.IntegerField(allow_null=True)
+    items = RecommendedItemSerializer(many=True)
 
     class Meta:
         ref_name = "PersonalizationRecommendations"
@@ -85,6 +98,18 @@ class RecommendationsSerializer(serializers.Serializer):
 def _may_read_others(user: Any) -> bool:
     """Staff who may see customers' profiles may also read their recommendations."""
     return bool(user.is_staff and user.has_perm("personalization.view_customerprofile"))
+
+
+def response_body(result: serving.Recommendations) -> dict[str, Any]:
+    """The API's answer for a served list (the fields of :class:`RecommendationsSerializer`)."""
+    return {
+        "recommendation_id": result.id,
+        "placement": result.placement,
+        "model_version": result.model_version_id,
+        "items": [{"product": item.product_id, "name": item.name,
+                   "url": f"{item.path}?rec={result.id}" if item.path else "", "score": item.score,
+                   "source": item.source} for item in result.items],
+    }
 
 
 class RecommendationsView(APIView):
@@ -115,9 +140,7 @@ class RecommendationsView(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        query = RecommendationQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = parse_query(request.query_params)
         caller = request.user if isinstance(request.user, get_user_model()) and request.user.is_authenticated \
             else None
         user, session_key = caller, get_visitor_id(request._request) if caller is None else ""
@@ -135,5 +158,6 @@ class RecommendationsView(APIView):
                 per_category=params.get("per_category"), record_impressions=user is caller,
             )
         except serving.InvalidRequest as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(RecommendationsSerializer(result).data)
+            body = {exc.field: [str(exc)]} if exc.field else {"detail": str(exc)}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(response_body(result))

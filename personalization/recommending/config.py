@@ -22,7 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "POPULAR_WINDOW_DAYS": 90,
     "SESSION_ITEMS": 10,  # recent views / carts that drive the session's list
     "PER_CATEGORY": 0,  # at most this many items of one category in a list (0: no limit)
-    "CACHE_SECONDS": 3_600,
+    "CACHE_SECONDS": 3_600,  # precomputed lists and served lists stay this long in the cache
+    # How long a product that went inactive or out of stock may still be served from a cached list: each
+    # server process re-reads the unavailable product ids this often (see serving.py).
+    "AVAILABILITY_SECONDS": 5,
     "LOCK_SECONDS": 3_600,
     "RECORD_IMPRESSIONS": True,
     "RANDOM_STATE": 0,

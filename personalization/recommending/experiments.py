@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from .. import registry
 from ..models import Event, EventType, ModelVersion
 from .config import KIND
 
@@ -32,11 +33,11 @@ def bucket(version_id: int, visitor: str) -> float:
     return int(digest[:8], 16) / 2**32
 
 
-def assign(active: ModelVersion | None, user_id: int | None, session_key: str) -> ModelVersion | None:
+def assign(active: ModelVersion | None, challenger: ModelVersion | None, user_id: int | None,
+           session_key: str) -> ModelVersion | None:
     """The version a visitor is served: the challenger for its share of visitors, else the active one."""
     if not (user_id or session_key):
         return active
-    challenger = challenger_version()
     if challenger is None or active is None:
         return active
     visitor = f"u{user_id}" if user_id else f"s{session_key}"
@@ -59,6 +60,7 @@ def start(version: ModelVersion, share: float = 0.5) -> None:
         version.refresh_from_db()
         version.metadata["ab_share"] = share
         version.save(update_fields=["metadata"])
+        registry.changed()
 
 
 def stop() -> int:
@@ -69,6 +71,7 @@ def stop() -> int:
             version.metadata.pop("ab_share", None)
             version.save(update_fields=["metadata"])
             stopped += 1
+        registry.changed()
     return stopped
 
 

@@ -11,30 +11,50 @@
 - ``best_sellers``: overall or per category.
 
 Request-time rules, always: inactive and out-of-stock products never appear; optionally already-bought
-ones are left out; a category filter; at most ``per_category`` items of one category. Lists are read
-from the cache (Redis in production) and fall back to the database when the cache is down. Each answer
+ones are left out; a category filter; at most ``per_category`` items of one category. Each answer
 carries a recommendation id (``<version>-<placement>-<random>``); the products shown are recorded as
 ``impression`` events with it, and a click (``?rec=`` on the product page) as a ``click`` event.
+
+How a request is served (one Redis round trip when nothing changed, one more for the impressions):
+
+- the active and challenger versions are memoised per process; the registry's generation token is
+  read with the request's other keys and a new token (``registry.changed``) reloads them, so an
+  activation reaches every server process on its next request (within 5 s when Redis is down);
+- the *served list* of (version, placement, parameters, and the visitor for personal placements) is
+  cached in Redis as ready-to-send rows (product id, score, source, name, page) with spare items, for
+  ``CACHE_SECONDS``; for personal placements it records the newest entries of the visitor's recent
+  lists (written by capture with each view, add-to-cart and purchase), so fresh behaviour rebuilds it
+  on the very next request, before the events are even flushed to the database;
+- unavailable products are dropped from the cached rows with a per-process snapshot of the inactive
+  and out-of-stock product ids, refreshed every ``AVAILABILITY_SECONDS`` (default 5): that is how
+  long a product that goes out of stock may still be shown. (Adapters whose stock or activity is not a
+  database field are checked when a list is built, so within ``CACHE_SECONDS`` only.)
+
+Without Redis every request builds its list from the database (the same code a cache miss runs).
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import logging
+import pickle
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from .. import capture, registry
+from .. import buffer, capture, registry
 from ..adapters import get_adapter
 from ..conf import personalization_settings
+from ..host import get_product_model
 from ..models import CustomerProfile, Event, EventType, ModelVersion, RecommendationList
 from . import experiments
 from .config import KIND, PLACEMENTS, rec_settings
@@ -42,22 +62,40 @@ from .data import product_queryset
 
 logger = logging.getLogger(__name__)
 Candidate = tuple[int, float, str]
+Row = tuple[int, float, str, str, str]  # product id, score, source, name, product page
 _TABLES: dict[int, dict[str, Any]] = {}
 _TABLES_LOCK = threading.Lock()
 CACHE_PREFIX = "shopsense:recs"
 _SAFE_KEY = re.compile(r"[A-Za-z0-9:_.-]*")
+PERSONAL_PLACEMENTS = frozenset({"for_you", "recently_viewed"})
+_clock = time.monotonic
 
 
 class InvalidRequest(ValueError):
-    """A request the caller got wrong (unknown placement, missing product, bad limit)."""
+    """A request the caller got wrong (unknown placement, missing product, bad limit); ``field`` names it."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
 class RecommendedItem:
-    product: Any
+    """One recommended product; ``product`` (the host's object) is loaded on first use, for the whole list."""
+
     product_id: int
     score: float
     source: str
+    name: str = ""
+    path: str = ""  # the product's page (without ``?rec=``), empty when it has none
+    _product: Any = field(default=None, repr=False)
+    _list: Recommendations | None = field(default=None, repr=False)
+
+    @property
+    def product(self) -> Any:
+        if self._product is None and self._list is not None:
+            self._list.load_products()
+        return self._product
 
 
 @dataclass
@@ -69,6 +107,10 @@ class Recommendations:
     items: list[RecommendedItem] = field(default_factory=list)
     model_version_id: int | None = None
 
+    def __post_init__(self) -> None:
+        for item in self.items:
+            item._list = self
+
     def __iter__(self) -> Iterator[RecommendedItem]:
         return iter(self.items)
 
@@ -78,6 +120,13 @@ class Recommendations:
     @property
     def product_ids(self) -> list[int]:
         return [item.product_id for item in self.items]
+
+    def load_products(self) -> None:
+        """Attach the host's product objects to the items (one query; the API never needs them)."""
+        products = product_queryset().in_bulk([item.product_id for item in self.items if item._product is None])
+        for item in self.items:
+            item._product = item._product or products.get(item.product_id)
+            item._list = None
 
 
 def new_recommendation_id(version_id: int | None, placement: str) -> str:
@@ -188,25 +237,45 @@ def _actor_q(user_id: int | None, session_key: str) -> Q | None:
     return q
 
 
-def recent_products(user_id: int | None, session_key: str, n: int,
-                    types: Sequence[str] = (EventType.VIEW, EventType.CART)) -> list[int]:
-    """The visitor's most recently viewed / carted products, newest first, without repeats."""
+Behaviour = list[tuple[float, str, int]]  # (epoch seconds, event type, product id), newest first
+
+
+def stored_behaviour(user_id: int | None, session_key: str, n: int = buffer.RECENT_LENGTH) -> Behaviour:
+    """The visitor's latest views, add-to-carts and purchases in the database, newest first."""
     q = _actor_q(user_id, session_key)
     if q is None:
         return []
-    rows = (Event.objects.filter(q, event_type__in=list(types), product__isnull=False)
-            .order_by("-timestamp", "-id").values_list("product_id", flat=True)[: n * 5])
+    rows = (Event.objects.filter(q, event_type__in=list(capture.RECENT_TYPES), product__isnull=False)
+            .order_by("-timestamp", "-id").values_list("timestamp", "event_type", "product_id")[:n])
+    return [(when.timestamp(), str(kind), int(pk)) for when, kind, pk in rows]
+
+
+def parse_recent(lists: Sequence[Sequence[bytes]]) -> Behaviour:
+    """The entries of the visitors' recent lists in Redis (see ``buffer.recent_keys``), newest first."""
+    out: Behaviour = []
+    for entries in lists:
+        for raw in entries:
+            millis, kind, pk = raw.decode().split(":", 2)
+            if pk.isdigit():
+                out.append((int(millis) / 1000, kind, int(pk)))
+    out.sort(key=lambda row: -row[0])
+    return out
+
+
+def recent_products(behaviour: Behaviour, n: int,
+                    types: Sequence[str] = (EventType.VIEW, EventType.CART)) -> list[int]:
+    """The most recently viewed / carted products of a behaviour, newest first, without repeats."""
     out: list[int] = []
-    for pk in rows:
-        if pk not in out:
-            out.append(int(pk))
-        if len(out) >= n:
-            break
+    for _, kind, pk in sorted(behaviour, key=lambda row: -row[0]):
+        if kind in types and pk not in out:
+            out.append(pk)
+            if len(out) >= n:
+                break
     return out
 
 
 def bought_products(user_id: int | None, session_key: str) -> set[int]:
-    """Everything the visitor bought."""
+    """Everything the visitor bought (in the database)."""
     q = _actor_q(user_id, session_key)
     if q is None:
         return set()
@@ -246,8 +315,8 @@ def interleave(*lists: Sequence[Candidate]) -> list[Candidate]:
 
 # ------------------------------------------------------------------------------------------- rules
 def apply_rules(candidates: Iterable[Candidate], limit: int, *, category: str | None = None,
-                per_category: int = 0, exclude: Iterable[int] = ()) -> list[RecommendedItem]:
-    """The first ``limit`` candidates that pass the rules, in order, each product once.
+                per_category: int = 0, exclude: Iterable[int] = ()) -> list[Row]:
+    """The first ``limit`` candidates that pass the rules, in order, each product once, as ready rows.
 
     Rules: active, in stock (when the adapter knows stock), not in ``exclude``, in ``category`` when
     given, at most ``per_category`` per category when > 0.
@@ -264,7 +333,7 @@ def apply_rules(candidates: Iterable[Candidate], limit: int, *, category: str | 
         return []
     adapter = get_adapter()
     tracks_stock = bool(personalization_settings.PRODUCT_FIELDS.get("stock"))
-    out: list[RecommendedItem] = []
+    out: list[Row] = []
     per_cat: dict[str, int] = {}
     chunk = max(limit * 4, 50)
     for lo in range(0, len(ordered), chunk):
@@ -283,7 +352,8 @@ def apply_rules(candidates: Iterable[Candidate], limit: int, *, category: str | 
             if per_category and per_cat.get(cat, 0) >= per_category:
                 continue
             per_cat[cat] = per_cat.get(cat, 0) + 1
-            out.append(RecommendedItem(product, pk, round(float(score), 6), source))
+            get_url = getattr(product, "get_absolute_url", None)
+            out.append((pk, round(float(score), 6), source, str(product), get_url() if get_url else ""))
             if len(out) >= limit:
                 return out
     return out
@@ -294,7 +364,154 @@ def _category_relation() -> tuple[str, ...]:
     return tuple(relation) if isinstance(relation, dict) else ()
 
 
+_hidden: tuple[float, frozenset[int]] = (float("-inf"), frozenset())
+
+
+def unavailable_products(max_age: float) -> frozenset[int]:
+    """Ids of inactive and out-of-stock products: one query per process every ``max_age`` seconds."""
+    global _hidden
+    loaded, ids = _hidden
+    now = _clock()
+    if now - loaded < max_age:
+        return ids
+    available = get_adapter().active_products()
+    stock = personalization_settings.PRODUCT_FIELDS.get("stock")
+    if stock:
+        available = available.filter(**{f"{stock}__gt": 0})
+    ids = frozenset(get_product_model()._default_manager.exclude(pk__in=available.values("pk"))
+                    .values_list("pk", flat=True))
+    _hidden = (now, ids)
+    return ids
+
+
+# ------------------------------------------------------------------------------------- live versions
+@dataclass(frozen=True)
+class LiveVersions:
+    active: ModelVersion | None
+    challenger: ModelVersion | None
+    generation: bytes | None  # the registry's token in Redis when they were loaded
+    local: int  # registry.local_changes() when they were loaded
+    loaded: float
+
+
+MEMO_SECONDS = 60.0  # the longest a process keeps its versions while Redis shows no change
+MEMO_SECONDS_WITHOUT_REDIS = 5.0
+_live: LiveVersions | None = None
+
+
+def live_versions(max_age: float = MEMO_SECONDS) -> LiveVersions:
+    """The active version and the A/B challenger, memoised per process (see ``registry.changed``)."""
+    global _live
+    live = _live
+    if live is not None and live.local == registry.local_changes() and _clock() - live.loaded <= max_age:
+        return live
+    local, loaded, generation = registry.local_changes(), _clock(), None
+    client = buffer.get_client()
+    if client is not None and buffer.available():
+        try:
+            generation = client.get(registry.generation_key())
+        except redis.RedisError as exc:
+            buffer.mark_down(exc)
+    live = LiveVersions(active_version(), experiments.challenger_version(), generation, local, loaded)
+    _live = live
+    return live
+
+
+def reset() -> None:
+    """Forget what this process memoised (versions, neighbour tables, unavailable products)."""
+    global _live, _hidden
+    _live, _hidden = None, (float("-inf"), frozenset())
+    with _TABLES_LOCK:
+        _TABLES.clear()
+
+
+# ------------------------------------------------------------------------------------------ served lists
+@dataclass
+class _Reply:
+    generation: bytes | None
+    entry: Any  # an Entry, or None
+    recent: list[list[bytes]]
+
+    @property
+    def fingerprint(self) -> tuple[bytes, ...]:
+        return tuple(entries[0] if entries else b"" for entries in self.recent)
+
+
+def _served_key(version: ModelVersion | None, placement: str, params: tuple[Any, ...]) -> str:
+    digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
+    return f"{personalization_settings.REDIS_KEY_PREFIX}:served:v{version.pk if version else 0}:{placement}:{digest}"
+
+
+def _read(key: str, recent_keys: Sequence[str]) -> _Reply | None:
+    """The registry token, the served list and the visitor's recent lists: one round trip (None: no Redis)."""
+    client = buffer.get_client()
+    if client is None or not buffer.available():
+        return None
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.get(registry.generation_key())
+        pipe.get(key)
+        for recent in recent_keys:
+            pipe.lrange(recent, 0, -1)
+        generation, raw, *lists = pipe.execute()
+    except redis.RedisError as exc:
+        buffer.mark_down(exc)
+        return None
+    try:
+        entry = pickle.loads(raw) if raw is not None else None  # noqa: S301 - our own Redis, our own rows
+    except Exception:  # noqa: BLE001 - an entry written by another version of the code: build it again
+        entry = None
+    return _Reply(generation, entry if isinstance(entry, Entry) else None, list(lists))
+
+
+def _store(key: str, entry: Any, seconds: int) -> None:
+    client = buffer.get_client()
+    try:
+        client.set(key, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL), ex=seconds)
+    except redis.RedisError as exc:
+        buffer.mark_down(exc)
+
+
 # ------------------------------------------------------------------------------------------ entry
+@dataclass
+class Request:
+    """What one list depends on, apart from the model version and the visitor's fresh behaviour."""
+
+    placement: str
+    user_id: int | None
+    session_key: str
+    product_ids: list[int]
+    limit: int
+    category: str | None
+    exclude_bought: bool
+    per_category: int
+
+    @property
+    def personal(self) -> bool:
+        """Whether the list depends on the visitor's behaviour (and is cached per visitor)."""
+        return self.placement in PERSONAL_PLACEMENTS or self.exclude_bought
+
+    def key(self) -> tuple[Any, ...]:
+        visitor = (self.user_id, self.session_key) if self.personal else None
+        return (tuple(self.product_ids), self.limit, self.category, self.exclude_bought, self.per_category, visitor)
+
+
+@dataclass
+class Entry:
+    """A served list in the cache: ready rows with spare items, and what it was built from.
+
+    ``base`` holds the candidates read from the database and the cache (the customer's list, segment,
+    category and best sellers, the behaviour stored in the database), so that fresh behaviour costs one
+    product query to fold in, not a rebuild from scratch; it is re-read after ``CACHE_SECONDS``.
+    """
+
+    fingerprint: tuple[bytes, ...]  # the newest entry of each recent list it saw
+    rows: list[Row]
+    complete: bool  # no more candidates than these rows
+    base: dict[str, Any]
+    base_time: float  # epoch seconds
+
+
 def recommend(
     placement: str,
     *,
@@ -309,56 +526,115 @@ def recommend(
 ) -> Recommendations:
     """One placement's list for a visitor (see the module docstring). Raises :class:`InvalidRequest`."""
     if placement not in PLACEMENTS:
-        raise InvalidRequest(f"Unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}.")
+        raise InvalidRequest(f"Unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}.", "placement")
     if placement in {"similar", "bought_together"} and not product_ids:
-        raise InvalidRequest(f"The {placement} placement needs a product.")
+        raise InvalidRequest(f"The {placement} placement needs a product.", "product")
     if not 1 <= int(limit) <= 100:
-        raise InvalidRequest("limit must be between 1 and 100.")
+        raise InvalidRequest("limit must be between 1 and 100.", "limit")
     settings = rec_settings()
-    user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
-    version = experiments.assign(active_version(), user_id, session_key)
+    request = Request(placement, user.pk if user is not None and getattr(user, "is_authenticated", False) else None,
+                      session_key, [int(pk) for pk in product_ids], int(limit), category, exclude_bought,
+                      int(settings["PER_CATEGORY"] if per_category is None else per_category))
+    recent_keys = buffer.recent_keys(request.user_id, session_key) if request.personal else []
+
+    live = live_versions()
+    version = experiments.assign(live.active, live.challenger, request.user_id, session_key)
+    reply = _read(_served_key(version, placement, request.key()), recent_keys)
+    stale = (reply is None and _clock() - live.loaded > MEMO_SECONDS_WITHOUT_REDIS
+             or reply is not None and reply.generation != live.generation)
+    if stale:
+        live = live_versions(max_age=0)
+        version = experiments.assign(live.active, live.challenger, request.user_id, session_key)
+        reply = _read(_served_key(version, placement, request.key()), recent_keys)
+
+    entry: Entry | None = reply.entry if reply is not None else None
+    rows: list[Row] | None = None
+    if entry is not None and entry.fingerprint == reply.fingerprint:
+        hidden = unavailable_products(float(settings["AVAILABILITY_SECONDS"]))
+        rows = [row for row in entry.rows if row[0] not in hidden][:request.limit]
+        if len(rows) < request.limit and not entry.complete:  # many went out of stock since: compose again
+            rows = None
+    if rows is None:
+        if entry is None or time.time() - entry.base_time > int(settings["CACHE_SECONDS"]):
+            entry = Entry((), [], False, _base(request, version), time.time())
+        wanted = request.limit + max(request.limit, 10)  # spare items for products that go out of stock
+        fresh = parse_recent(reply.recent) if reply is not None else []
+        entry.rows = _compose(request, version, entry.base, fresh, wanted, settings)
+        entry.complete = len(entry.rows) < wanted
+        if reply is not None:
+            entry.fingerprint = reply.fingerprint
+            _store(_served_key(version, placement, request.key()), entry, int(settings["CACHE_SECONDS"]))
+        rows = entry.rows[:request.limit]
+
+    result = Recommendations(
+        new_recommendation_id(version.pk if version else None, placement), placement,
+        [RecommendedItem(pk, score, source, name, path) for pk, score, source, name, path in rows],
+        version.pk if version else None,
+    )
+    if record_impressions if record_impressions is not None else settings["RECORD_IMPRESSIONS"]:
+        try:
+            capture.record_impressions(result.product_ids, user_id=request.user_id, session_key=session_key,
+                                       recommendation_id=result.id)
+        except Exception:  # noqa: BLE001 - a page never fails because an impression was not stored
+            logger.exception("Impressions of %s not recorded.", result.id)
+    return result
+
+
+def _base(request: Request, version: ModelVersion | None) -> dict[str, Any]:
+    """The candidates a list is built from that come from the database and the cache (see :class:`Entry`)."""
+    missing = capture.missing_product_ids(request.product_ids)
+    if missing:
+        raise InvalidRequest(f"no product with id {min(missing)}.", "product")
+    user_id, session_key, placement = request.user_id, request.session_key, request.placement
+    base: dict[str, Any] = {
+        "popular": (stored_list(version, "best_sellers", key="popular") or live_best_sellers())
+        if placement not in {"bought_together", "recently_viewed"} else [],
+        "category": stored_list(version, "best_sellers", key=f"category:{request.category}")
+        if request.category else [],
+        "stored": stored_behaviour(user_id, session_key) if request.personal else [],
+        "bought": bought_products(user_id, session_key) if request.exclude_bought else set(),
+    }
+    if placement == "for_you" and user_id:
+        base["own"] = stored_list(version, "for_you", user_id=user_id)
+        cluster = CustomerProfile.objects.filter(user_id=user_id).values_list("cluster", flat=True).first()
+        base["segment"] = stored_list(version, "best_sellers", key=f"segment:{cluster}") if cluster is not None else []
+    elif placement == "similar":
+        base["product_categories"] = [(pk, s, "best seller in category")
+                                      for pk, s, _ in _category_lists(version, request.product_ids)]
+    return base
+
+
+def _compose(request: Request, version: ModelVersion | None, base: dict[str, Any], fresh: Behaviour, limit: int,
+             settings: dict[str, Any]) -> list[Row]:
+    """The list's rows: the fallback chain of the placement over ``base`` and the fresh behaviour, then the rules."""
     tables = tables_of(version)
-    popular = stored_list(version, "best_sellers", key="popular") or live_best_sellers()
+    product_ids, placement = request.product_ids, request.placement
+    behaviour = fresh + base["stored"]
     exclude: set[int] = set(product_ids)
-    if exclude_bought:
-        exclude |= bought_products(user_id, session_key)
+    if request.exclude_bought:
+        exclude |= base["bought"] | {pk for _, kind, pk in fresh if kind == EventType.PURCHASE}
     chain: list[Sequence[Candidate]]
     if placement == "for_you":
-        recent = recent_products(user_id, session_key, int(settings["SESSION_ITEMS"]))
+        recent = recent_products(behaviour, int(settings["SESSION_ITEMS"]))
         weights = [1.0 / (1 + rank) for rank in range(len(recent))]
         session = interleave(neighbours(tables, recent, "together", "because you viewed", weights),
                              neighbours(tables, recent, "similar", "because you viewed", weights))
-        own = stored_list(version, "for_you", user_id=user_id) if user_id else []
-        chain = [interleave(session, own) if own else session]
-        if user_id:
-            cluster = CustomerProfile.objects.filter(user_id=user_id).values_list("cluster", flat=True).first()
-            if cluster is not None:
-                chain.append(stored_list(version, "best_sellers", key=f"segment:{cluster}"))
+        own = base.get("own") or []
+        chain = [interleave(session, own) if own else session, base.get("segment") or []]
         exclude |= set(recent[:1])  # not the page they have just seen
     elif placement == "similar":
-        chain = [neighbours(tables, product_ids, "similar", "similar item"),
-                 [(pk, s, "best seller in category") for pk, s, _ in _category_lists(version, product_ids)]]
+        chain = [neighbours(tables, product_ids, "similar", "similar item"), base["product_categories"]]
     elif placement == "bought_together":
         chain = [neighbours(tables, product_ids, "together", "bought together"),
                  neighbours(tables, product_ids, "similar", "similar item")]
-        popular = []
     elif placement == "recently_viewed":
-        recent = recent_products(user_id, session_key, 50, types=(EventType.VIEW,))
+        recent = recent_products(behaviour, 50, types=(EventType.VIEW,))
         chain = [[(pk, 1.0 / (1 + rank), "recently viewed") for rank, pk in enumerate(recent)]]
-        popular = []
     else:  # best_sellers
-        chain = [stored_list(version, "best_sellers", key=f"category:{category}")] if category else []
-    if category:
-        chain.append(stored_list(version, "best_sellers", key=f"category:{category}"))
-    chain.append(popular)
-    per_cat = int(settings["PER_CATEGORY"] if per_category is None else per_category)
-    items = apply_rules((c for part in chain for c in part), int(limit), category=category,
-                        per_category=per_cat, exclude=exclude)
-    result = Recommendations(new_recommendation_id(version.pk if version else None, placement), placement,
-                             items, version.pk if version else None)
-    if record_impressions if record_impressions is not None else settings["RECORD_IMPRESSIONS"]:
-        record_impression_events(result, user_id, session_key)
-    return result
+        chain = [base["category"]]
+    chain += [base["category"], base["popular"]]
+    return apply_rules((c for part in chain for c in part), limit, category=request.category,
+                       per_category=request.per_category, exclude=exclude)
 
 
 def _category_lists(version: ModelVersion | None, product_ids: Sequence[int]) -> list[Candidate]:
@@ -367,18 +643,3 @@ def _category_lists(version: ModelVersion | None, product_ids: Sequence[int]) ->
     for product in product_queryset().filter(pk__in=list(product_ids)):
         out.extend(stored_list(version, "best_sellers", key=f"category:{adapter.get_category(product)}"))
     return out
-
-
-def record_impression_events(result: Recommendations, user_id: int | None, session_key: str) -> int:
-    """One ``impression`` event per product shown, with the list's recommendation id (never raises)."""
-    if not result.items or not (user_id or session_key):
-        return 0
-    try:
-        events = [capture.build_event(event_type=EventType.IMPRESSION, product_id=item.product_id, user_id=user_id,
-                                      session_key=session_key, recommendation_id=result.id)
-                  for item in result.items]
-        return capture.record_events(events)
-    except Exception:  # noqa: BLE001 - a page never fails because an impression was not stored
-        logger.exception("Impressions of %s not recorded.", result.id)
-        return 0
-

@@ -180,6 +180,8 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
     name_field = personalization_settings.PRODUCT_FIELDS.get("name")
     items = []
     for item in recs:
+        if item.product is None:  # deleted since the list was cached
+            continue
         get_url = getattr(item.product, "get_absolute_url", None)
         try:
             price = adapter.get_price(item.product)

@@ -184,19 +184,55 @@ def test_training_refuses_to_run_twice_at_once(shop):
 
 
 # --- request-time rules ---------------------------------------------------------------------------
+@pytest.fixture
+def later(monkeypatch):
+    """Move serving's clock forward by some seconds."""
+    def advance(seconds: float) -> None:
+        now = serving._clock()
+        monkeypatch.setattr(serving, "_clock", lambda: now + seconds)
+
+    return advance
+
+
 @pytest.mark.parametrize("change", [{"stock": 0}, {"available": False}])
 @pytest.mark.parametrize("placement", ["for_you", "best_sellers", "similar"])
-def test_out_of_stock_or_inactive_products_never_appear(trained, change, placement):
+def test_out_of_stock_or_inactive_products_leave_every_list_within_the_availability_bound(
+        trained, change, placement, later):
     customer, items = trained["users"][0], trained["items"]
-    product = [items[1]] if placement == "similar" else ()
-    before = serving.recommend(placement, user=customer, product_ids=[p.pk for p in product], limit=12)
+    product = [items[1].pk] if placement == "similar" else ()
+    before = serving.recommend(placement, user=customer, product_ids=product, limit=12)
+    assert serving.recommend(placement, user=customer, product_ids=product, limit=12).product_ids == before.product_ids
     hidden = before.product_ids[0]
-    Item.objects.filter(pk=hidden).update(**change)
+    Item.objects.filter(pk=hidden).update(**change)  # a bulk update: no signal tells serving
 
-    after = serving.recommend(placement, user=customer, product_ids=[p.pk for p in product], limit=12)
+    later(serving.rec_settings()["AVAILABILITY_SECONDS"])
+    after = serving.recommend(placement, user=customer, product_ids=product, limit=12)
 
     assert hidden not in after.product_ids
     assert len(after) == len(before) - 1
+
+
+def test_a_list_served_again_runs_no_database_query(trained, django_assert_num_queries, redis_client):
+    customer = trained["users"][0]
+    first = serving.recommend("for_you", user=customer, limit=5)
+    serving.recommend("for_you", user=customer, limit=5)  # reads the unavailable products (once per 5 s)
+
+    with django_assert_num_queries(0):
+        again = serving.recommend("for_you", user=customer, limit=5)
+
+    assert again.product_ids == first.product_ids
+    assert again.id != first.id
+
+
+def test_when_many_products_go_out_of_stock_the_list_is_built_again_full(trained, later, redis_client):
+    customer = trained["users"][0]
+    before = serving.recommend("best_sellers", user=customer, limit=3)
+    Item.objects.filter(pk__in=before.product_ids).update(stock=0)
+
+    later(serving.rec_settings()["AVAILABILITY_SECONDS"])
+    after = serving.recommend("best_sellers", user=customer, limit=3)
+
+    assert len(after) == 3 and not set(after.product_ids) & set(before.product_ids)
 
 
 def test_already_bought_products_can_be_left_out(trained):
@@ -252,6 +288,23 @@ def test_a_new_view_changes_the_next_list_without_retraining(trained):
     assert after.items[0].product.department.title == "Toys"
 
 
+@pytest.mark.parametrize("event_type", ["view", "cart"])
+def test_a_captured_view_or_cart_changes_the_next_list_before_the_events_are_flushed(
+        trained, event_type, redis_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    customer, items = trained["users"][0], trained["items"]  # a Kitchen buyer
+    before = serving.recommend("for_you", user=customer, limit=4)
+    assert serving.recommend("for_you", user=customer, limit=4).product_ids == before.product_ids  # cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        capture.record_event(event_type=event_type, product_id=items[9].pk, user_id=customer.pk)  # buffered
+    with django_assert_max_num_queries(1):  # the products of the new candidates, nothing else
+        after = serving.recommend("for_you", user=customer, limit=4)
+
+    assert not Event.objects.filter(event_type=event_type).exists()
+    assert after.items[0].source == "because you viewed"
+    assert after.items[0].product.department.title == "Toys"
+
+
 def test_recently_viewed_lists_the_visitors_views_newest_first(trained):
     items = trained["items"]
     view(items[2], session_key="g", minutes_ago=5)
@@ -291,6 +344,75 @@ def test_impressions_are_recorded_with_the_recommendation_id(trained, django_cap
     assert serving.version_of_recommendation(result.id) == trained["version"].pk
 
 
+def test_impressions_are_stored_exactly_once_even_when_handed_over_twice(trained, django_capture_on_commit_callbacks):
+    customer = trained["users"][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        served = serving.recommend("for_you", user=customer, limit=4, record_impressions=True)
+        again = serving.recommend("for_you", user=customer, limit=4, record_impressions=True)  # from the cache
+        capture.record_impressions(served.product_ids, user_id=customer.pk, session_key="",
+                                   recommendation_id=served.id)  # a retry of the first list's impressions
+    capture.flush_buffer()
+    capture.flush_buffer()
+
+    stored = Event.objects.filter(event_type="impression")
+    assert stored.count() == 8
+    for result in (served, again):
+        assert sorted(stored.filter(recommendation_id=result.id).values_list("product_id", flat=True)) == sorted(
+            result.product_ids)
+    assert set(stored.values_list("user_id", flat=True)) == {customer.pk}
+
+
+SERVER = """
+import os, sys
+import django
+django.setup()
+from django.conf import settings
+settings.MEDIA_ROOT = os.environ["TEST_MEDIA_ROOT"]
+from django.contrib.auth import get_user_model
+from personalization.recommending import serving
+for line in sys.stdin:
+    user = get_user_model().objects.get(pk=int(line))
+    print(serving.recommend("for_you", user=user, record_impressions=False).model_version_id, flush=True)
+"""
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_an_activation_reaches_another_server_process_on_its_next_request(trained, settings, redis_client):
+    import os
+    import subprocess
+    import sys
+
+    from tests.apps.test_worker import ROOT, _database_url
+
+    customer, first = trained["users"][0], trained["version"]
+    second = training.train("popular").version  # ready, not active (not better)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _database_url(),
+           "REDIS_URL": settings.REDIS_URL, "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+    server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, env=env, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def served_version() -> int:
+        server.stdin.write(f"{customer.pk}\n")
+        server.stdin.flush()
+        return int(server.stdout.readline())
+
+    try:
+        assert served_version() == first.pk
+        ModelVersion.objects.filter(pk=first.pk).update(status="retired")  # behind the registry's back
+        ModelVersion.objects.filter(pk=second.pk).update(status="active")
+        assert served_version() == first.pk  # the other process memoised its versions
+        ModelVersion.objects.filter(pk=second.pk).update(status="ready")
+        ModelVersion.objects.filter(pk=first.pk).update(status="active")
+
+        registry.activate(second)  # through the registry (the admin's action)
+
+        assert served_version() == second.pk
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
+
+
 # --- the API ----------------------------------------------------------------------------------------------
 def test_a_customer_reads_their_own_list(trained):
     customer = trained["users"][0]
@@ -305,6 +427,19 @@ def test_a_customer_reads_their_own_list(trained):
     assert [item["product"] for item in body["items"]] == expected.product_ids
     assert body["model_version"] == trained["version"].pk
     assert body["recommendation_id"].startswith(f"{trained['version'].pk}-for_you-")
+
+
+def test_the_api_passes_its_parameters_to_serving(trained):
+    customer = trained["users"][0]
+    client = APIClient()
+    client.force_authenticate(customer)
+
+    response = client.get(URL, {"placement": "for_you", "limit": "5", "exclude_bought": "true", "per_category": "1"})
+
+    expected = serving.recommend("for_you", user=customer, limit=5, exclude_bought=True, per_category=1,
+                                 record_impressions=False)
+    assert [item["product"] for item in response.json()["items"]] == expected.product_ids
+    assert len(expected) == 3  # one per department
 
 
 def test_a_customer_cannot_read_another_customers_list(trained):
@@ -346,6 +481,11 @@ def test_a_guest_gets_a_list_from_their_session(trained):
     ({"placement": "similar", "product": "abc"}, "product"),
     ({"placement": "bought_together", "product": "999999"}, "product"),
     ({"placement": "for_you", "per_category": "-1"}, "per_category"),
+    ({"placement": "for_you", "per_category": "²"}, "per_category"),
+    ({"placement": "similar", "product": "1,²"}, "product"),
+    ({"placement": "for_you", "user": "0"}, "user"),
+    ({"placement": "for_you", "exclude_bought": "maybe"}, "exclude_bought"),
+    ({"placement": "best_sellers", "category": "x" * 256}, "category"),
 ])
 def test_bad_parameters_give_400_naming_the_field(db, params, field):
     response = APIClient().get(URL, params)
