@@ -136,6 +136,21 @@ def fail(version: ModelVersion, error: BaseException | str) -> None:
     version.status, version.error = ModelVersion.Status.FAILED, message[:5000]
 
 
+def fail_abandoned(kind: str) -> int:
+    """Mark the versions of ``kind`` still *training* as failed; returns how many.
+
+    Call it only while holding the kind's job lock: no live run is then training a version of that
+    kind, so one still *training* belongs to a run whose worker died (killed, out of memory, machine
+    lost). Its artifact, if any was stored, is never served.
+    """
+    stale = ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.TRAINING)
+    count = stale.update(status=ModelVersion.Status.FAILED, stage="Failed",
+                         error="Abandoned: the process training it stopped before it finished.")
+    if count:
+        logger.warning("Marked %d abandoned %s version(s) as failed.", count, kind)
+    return count
+
+
 def active_version(kind: str) -> ModelVersion | None:
     return ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
 
