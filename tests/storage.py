@@ -36,13 +36,16 @@ class SlowStorage(FileSystemStorage):
         return name
 
 
-class FullDiskStorage(FileSystemStorage):
-    """A disk that fills up half-way through every file (``OSError(ENOSPC)``), leaving the half on disk."""
+class FailingStorage(FileSystemStorage):
+    """A disk that fails half-way through every new file with ``OSError(SHOPSENSE_TEST_STORAGE_ERRNO)``
+    (default ``ENOSPC``: full; ``EROFS``: read-only; ``EACCES``: not writable), leaving the half on disk.
+    Reading existing files works."""
 
     def _save(self, name, content):
+        code = getattr(errno, os.environ.get("SHOPSENSE_TEST_STORAGE_ERRNO", "ENOSPC"))
         payload = content.read()
         path = Path(self.path(name))
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
             handle.write(payload[: len(payload) // 2])
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        raise OSError(code, os.strerror(code), str(path))
