@@ -105,7 +105,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Reads miss and writes are skipped while Redis is down: the shop keeps serving.
+            "BACKEND": "personalization.cache.FailSafeRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "shopsense",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},

@@ -128,9 +128,10 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict[str, st
 # --- private servers ------------------------------------------------------------------------------
 @dataclass
 class PrivateRedis:
-    """A throw-away ``redis-server`` on a free port, without persistence."""
+    """A throw-away ``redis-server`` on a free port (no snapshots; an append-only file if ``persistent``)."""
 
     directory: Path
+    persistent: bool = False  # an append-only file with fsync on every write (survives a kill -9)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -142,8 +143,9 @@ class PrivateRedis:
         binary = shutil.which("redis-server")
         if not binary:
             pytest.skip("redis-server is not installed")
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         self.process = logged_popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
              "--dir", str(self.directory)],
             self.directory / "redis.log", dict(os.environ),
         )

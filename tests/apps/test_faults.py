@@ -6,13 +6,18 @@ test host, and private Redis / PostgreSQL servers on free ports for the tests th
 """
 from __future__ import annotations
 
+import json
 import re
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 
-from personalization import registry
-from personalization.models import ModelVersion
+from personalization import api_keys, buffer, capture, registry
+from personalization.models import Event, ModelVersion
 from personalization.recommending import serving, training
 from personalization.recommending.config import KIND
 from personalization.tasks import retrain_recommenders
@@ -113,3 +118,126 @@ def test_a_full_or_unwritable_model_storage_fails_clearly_and_keeps_the_previous
     assert not list((Path(settings.MEDIA_ROOT) / registry.ARTIFACT_DIR / KIND).glob(f"{failed.pk}-*"))  # no half file
     assert _active().pk == before.pk and registry.load_artifact(_active())
     assert _served_version_id(shop["users"][0]) == before.pk
+
+
+# --- serving while Redis or PostgreSQL restarts -----------------------------------------------------
+EVENTS_URL = "/api/personalization/events/"
+
+
+def _server_env(process_env: dict[str, str], **overrides: str) -> dict[str, str]:
+    """gunicorn as in production: DEBUG off, rates high enough not to refuse the test's load."""
+    return {**process_env, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "fault-tests-" + uuid.uuid4().hex,
+            "THROTTLE_ANON": "100000/min", "THROTTLE_USER": "100000/min", "THROTTLE_EVENTS": "100000/min",
+            **overrides}
+
+
+class Traffic:
+    """Event batches (10 events, unique ids) and public reads sent to a server, with every answer kept."""
+
+    def __init__(self, base: str, key: str, product_ids: list[int], reads: list[str]) -> None:
+        self.base, self.key, self.product_ids, self.reads = base, key, product_ids, reads
+        self.batches: list[tuple[float, int, list[str]]] = []  # (time, status, client_event_ids)
+        self.responses: list[tuple[float, str, int, bytes]] = []  # (time, path, status, start of the body)
+        self._lock = threading.Lock()
+
+    def post_batch(self) -> int:
+        ids = [uuid.uuid4().hex for _ in range(10)]
+        body = json.dumps({"events": [
+            {"type": "view", "product": self.product_ids[n % len(self.product_ids)], "client_event_id": event_id,
+             "session_key": "fault-test-visitor"}
+            for n, event_id in enumerate(ids)
+        ]}).encode()
+        status, answer = processes.http("POST", self.base + EVENTS_URL, body, {
+            "Content-Type": "application/json", "Authorization": f"Api-Key {self.key}"})
+        with self._lock:
+            self.batches.append((time.monotonic(), status, ids))
+            self.responses.append((time.monotonic(), EVENTS_URL, status, answer[:300]))
+        return status
+
+    def read(self, n: int) -> int:
+        path = self.reads[n % len(self.reads)]
+        status, answer = processes.http("GET", self.base + path)
+        with self._lock:
+            self.responses.append((time.monotonic(), path, status, answer[:300]))
+        return status
+
+    def round(self, n: int) -> None:
+        self.post_batch()
+        self.read(n)
+
+    def run(self, seconds: float, threads: int = 3) -> None:
+        """Send traffic from ``threads`` threads for ``seconds``."""
+        deadline = time.monotonic() + seconds
+
+        def loop(offset: int) -> None:
+            n = offset
+            while time.monotonic() < deadline:
+                self.round(n)
+                n += threads
+
+        workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    def accepted_ids(self) -> list[str]:
+        return [event_id for _, status, ids in self.batches if status == 202 for event_id in ids]
+
+
+def _stored_client_ids() -> list[str]:
+    """The ``client_event_id`` of every stored view event, as the client sent it (without the API's prefix)."""
+    ids = Event.objects.filter(event_type="view").values_list("client_event_id", flat=True)
+    return [stored.rsplit(":", 1)[-1] for stored in ids]
+
+
+@pytest.fixture
+def served_shop(shop, transactional_db):  # noqa: F811
+    """The shop with an active recommender and an API key; reads that need Redis, the cache and the database."""
+    training.train("simple")
+    _, key = api_keys.create_api_key("fault tests")
+    items = [item.pk for item in shop["items"]]
+    reads = [
+        "/api/personalization/recommendations/?placement=best_sellers&limit=5",
+        f"/api/personalization/recommendations/?placement=similar&product={items[1]}&limit=5",
+        "/api/pricing/prices/?products=" + ",".join(map(str, items[:5])),
+    ]
+    return {**shop, "key": key, "product_ids": items, "reads": reads}
+
+
+@pytest.mark.redis
+def test_redis_stopped_and_restarted_the_apis_keep_serving_and_no_event_is_lost(served_shop, process_env, tmp_path):
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    # The event buffer's Redis keeps an append-only file (fsync always), as the operations guide asks.
+    private = processes.PrivateRedis(redis_dir, persistent=True)
+    private.start()
+    server, base = processes.start_gunicorn(_server_env(process_env, REDIS_URL=private.url), tmp_path / "gunicorn.log")
+    traffic = Traffic(base, served_shop["key"], served_shop["product_ids"], served_shop["reads"])
+    try:
+        with override_settings(REDIS_URL=private.url):
+            traffic.run(3)  # Redis up: events are buffered
+            buffered_before = buffer.length()
+            processes.kill(private.process.pid)  # Redis crashes
+            private.process.wait(timeout=10)
+            down_from = time.monotonic()
+            traffic.run(4)
+            down_until = time.monotonic()
+            private.start()  # same port, same append-only file
+            traffic.run(3)
+            stored_while_down = set(_stored_client_ids())
+            buffer.reset()
+            flushed = capture.flush_buffer()
+    finally:
+        processes.stop(server)
+        private.stop()
+
+    statuses = [(path, status, body) for _, path, status, body in traffic.responses if status not in (200, 202)]
+    assert statuses == [], f"{statuses[:10]}\n{processes.tail([tmp_path / 'gunicorn.log'])}"
+    assert buffered_before > 0  # the first phase went through the buffer
+    during_outage = [i for at, status, ids in traffic.batches if down_from <= at <= down_until for i in ids]
+    assert during_outage and set(during_outage) <= stored_while_down  # capture fell back to the database
+    sent = traffic.accepted_ids()
+    stored = _stored_client_ids()
+    assert flushed > 0
+    assert sorted(stored) == sorted(sent)  # every accepted event exactly once
