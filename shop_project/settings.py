@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "shop_project.middleware.DatabaseUnavailableMiddleware",  # 503 + Retry-After while the database is away
 ]
 
 ROOT_URLCONF = "shop_project.urls"

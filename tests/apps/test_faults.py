@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.test import override_settings
 
@@ -241,3 +244,68 @@ def test_redis_stopped_and_restarted_the_apis_keep_serving_and_no_event_is_lost(
     stored = _stored_client_ids()
     assert flushed > 0
     assert sorted(stored) == sorted(sent)  # every accepted event exactly once
+
+
+_SEED_PRIVATE_DATABASE = """
+import json, django
+django.setup()
+from decimal import Decimal
+from personalization import api_keys
+from tests.testhost.models import Department, Item
+department = Department.objects.create(title="Candles")
+items = [Item.objects.create(code=f"P{n}", title=f"Item {n}", department=department, price=Decimal("2.50"), stock=5)
+         for n in range(5)]
+print(json.dumps({"key": api_keys.create_api_key("fault tests")[1], "items": [item.pk for item in items]}))
+"""
+
+
+def test_postgresql_restarted_under_load_requests_fail_cleanly_recover_and_write_nothing_partially(
+        process_env, tmp_path):
+    postgres = processes.PrivatePostgres()
+    try:
+        postgres.init()
+        postgres.start()
+        postgres.create_database("shop")
+        env = _server_env(process_env, DATABASE_URL=postgres.url("shop"), REDIS_URL="", SHOPSENSE_TEST_EAGER="1")
+        for command in (["-m", "django", "migrate", "--noinput", "-v", "0"], ["-c", _SEED_PRIVATE_DATABASE]):
+            done = subprocess.run([sys.executable, *command], cwd=processes.ROOT, env=env, capture_output=True,
+                                  text=True, timeout=300)
+            assert done.returncode == 0, done.stderr[-3000:]
+        seed = json.loads(done.stdout.strip().splitlines()[-1])
+        server, base = processes.start_gunicorn(env, tmp_path / "gunicorn.log")
+        reads = ["/api/pricing/prices/?products=" + ",".join(map(str, seed["items"])),
+                 "/api/personalization/recommendations/?placement=best_sellers&limit=5"]
+        traffic = Traffic(base, seed["key"], seed["items"], reads)
+        try:
+            traffic.run(2)  # warm both gunicorn workers up
+            load = threading.Thread(target=traffic.run, args=(12,))
+            load.start()
+            time.sleep(3)
+            restart_from = time.monotonic()
+            postgres.stop("fast")  # every connection is cut, in-flight transactions roll back
+            time.sleep(1)
+            postgres.start()
+            restart_until = time.monotonic()
+            load.join()
+        finally:
+            processes.stop(server)
+        with psycopg.connect(postgres.url("shop")) as conn:
+            stored = [row[0].rsplit(":", 1)[-1] for row in
+                      conn.execute("SELECT client_event_id FROM personalization_event").fetchall()]
+    finally:
+        postgres.destroy()
+
+    statuses = {status for _, _, status, _ in traffic.responses}
+    failures = [(path, status, body) for _, path, status, body in traffic.responses if status not in (200, 202)]
+    assert statuses <= {200, 202, 503}, f"{failures[:5]}\n{processes.tail([tmp_path / 'gunicorn.log'])}"
+    assert all(b"retry" in body for _, _, body in failures)  # a clean 503, not an error page
+    after = [status for at, _, status, _ in traffic.responses if at > restart_until + 1]
+    assert after and set(after) <= {200, 202}  # recovered
+    assert {status for at, _, status, _ in traffic.responses if restart_from - 1 < at < restart_from} == {200, 202}
+    print(f"{len(traffic.responses)} responses, {len(failures)} answered 503 during the restart")
+    stored_set = set(stored)
+    assert len(stored) == len(stored_set)  # no event twice
+    for _, status, ids in traffic.batches:  # all or nothing per batch; every accepted batch in full
+        kept = sum(event_id in stored_set for event_id in ids)
+        assert kept == len(ids) if status == 202 else kept in (0, len(ids))
+    assert stored_set <= {event_id for _, _, ids in traffic.batches for event_id in ids}
