@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -309,3 +310,57 @@ def test_postgresql_restarted_under_load_requests_fail_cleanly_recover_and_write
         kept = sum(event_id in stored_set for event_id in ids)
         assert kept == len(ids) if status == 202 else kept in (0, len(ids))
     assert stored_set <= {event_id for _, _, ids in traffic.batches for event_id in ids}
+
+
+# --- beat firing twice --------------------------------------------------------------------------------
+@pytest.mark.worker
+def test_beat_firing_every_scheduled_task_twice_at_once_does_each_job_once(shop, start_worker):  # noqa: F811
+    from django.db.models import Count
+
+    from inventory.models import RestockSuggestion
+    from personalization.management.commands.install_schedules import collect_schedules
+    from personalization.models import CustomerProfile
+    from pricing.models import PriceSuggestion, PricingPolicy
+    from tests.apps.test_pricing_support import make_item, make_policy, make_sales
+    from tests.testhost.models import Purchase
+
+    make_policy(strategy=PricingPolicy.Strategy.OPTIMISE, max_change=Decimal("0.10"))
+    for n in range(3):
+        make_sales(make_item(code=f"P{n}", price="10.00", cost="8.00"), weeks=20, seed=n)
+    purchases = list(Purchase.objects.order_by("pk"))
+    for n, purchase in enumerate(purchases):  # the orders are the customers'
+        purchase.buyer = shop["users"][n % 8]
+    Purchase.objects.bulk_update(purchases, ["buyer"])
+    client = buffer.get_client()
+    views = [capture.build_event(event_type="view", session_key="beat", product_id=shop["items"][0].pk,
+                                 client_event_id=f"beat-{n}") for n in range(300)]
+    client.rpush(buffer.buffer_key(), *(event.to_json() for event in views))
+    events_before = Event.objects.count()
+    worker = start_worker("default,ml", pool="prefork", concurrency=2)
+    names = sorted({spec.task for spec in collect_schedules()})
+
+    for name in names:  # two beats (or one beat restarted) send every job twice
+        retrain_recommenders.app.send_task(name)
+        retrain_recommenders.app.send_task(name)
+
+    def finished() -> int:
+        return len(re.findall(r"\] (?:succeeded in|raised unexpected)", worker.log.read_text()))
+
+    processes.wait_for(lambda: finished() == 2 * len(names), f"{2 * len(names)} tasks to finish", [worker.log],
+                       timeout=TRAINING_WAIT)
+    assert "raised unexpected" not in worker.log.read_text()
+    assert Event.objects.count() == events_before + len(views) and buffer.length() == 0
+    assert not Event.objects.values("client_event_id").annotate(n=Count("pk")).filter(n__gt=1).exists()
+    assert CustomerProfile.objects.count() == 8
+    versions = ModelVersion.objects.values("kind", "status").annotate(n=Count("pk"))
+    assert {(v["kind"], v["n"]) for v in versions if v["status"] == "active"} == {
+        (KIND, 1), ("pricing.elasticity", 1), ("inventory.forecaster", 1)}
+    assert not [v for v in versions if v["status"] in ("training", "failed")]
+    # The second retrain was refused (overlapping) or trained on the same data and, not being better,
+    # was not activated: the first version serves either way.
+    recommenders = list(ModelVersion.objects.filter(kind=KIND).order_by("pk"))
+    assert len(recommenders) <= 2 and recommenders[0].status == ModelVersion.Status.ACTIVE
+    pending = PriceSuggestion.objects.filter(status="pending").values("product_id").annotate(n=Count("pk"))
+    assert len(pending) == 3 and all(row["n"] == 1 for row in pending)
+    open_restock = RestockSuggestion.objects.filter(status="open").values("product_id").annotate(n=Count("pk"))
+    assert open_restock and all(row["n"] == 1 for row in open_restock)
