@@ -114,15 +114,15 @@ def start_gunicorn(env: dict[str, str], log: Path, workers: int = 2,
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
          timeout: float = 10) -> tuple[int, bytes]:
-    """(status, body) of one request; a connection failure is status 0."""
+    """(status, body) of one request; a connection failure is status 0 with the error as the body."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-    except (OSError, urllib.error.URLError):
-        return 0, b""
+    except (OSError, urllib.error.URLError) as exc:
+        return 0, repr(exc).encode()
 
 
 # --- private servers ------------------------------------------------------------------------------

@@ -49,6 +49,11 @@ def _served_version_id(user) -> int | None:
     return serving.recommend("for_you", user=user, limit=5, record_impressions=False).model_version_id
 
 
+def _results(log: Path, task: str) -> list[str]:
+    """What each finished run of ``task`` returned, from a worker's log."""
+    return re.findall(rf"{task}\[[^\]]+\] succeeded in [\d.]+s: (\S+)", log.read_text())
+
+
 # --- training ---------------------------------------------------------------------------------------
 @pytest.mark.worker
 def test_a_worker_killed_mid_training_keeps_the_active_model_and_the_job_is_retried(shop, start_worker, settings,  # noqa: F811
@@ -72,11 +77,9 @@ def test_a_worker_killed_mid_training_keeps_the_active_model_and_the_job_is_retr
     assert _active().pk == before.pk and _served_version_id(shop["users"][0]) == before.pk
 
     # acks_late + reject_on_worker_lost: the task is redelivered, retakes its lock and trains again.
-    processes.wait_for(
-        lambda: ModelVersion.objects.filter(kind=KIND, pk__gt=killed.pk,
-                                            status__in=["ready", "active"]).exists(),
-        "the redelivered task to train a new version", [worker.log], timeout=TRAINING_WAIT,
-    )
+    processes.wait_for(lambda: _results(worker.log, "retrain_recommenders"), "the redelivered task to finish",
+                       [worker.log], timeout=TRAINING_WAIT)
+    assert ModelVersion.objects.filter(kind=KIND, pk__gt=killed.pk, status__in=["ready", "active"]).exists()
     killed.refresh_from_db()
     assert killed.status == ModelVersion.Status.FAILED and "Abandoned" in killed.error
     active = _active()
@@ -97,7 +100,7 @@ def test_two_retrains_started_at_once_train_one_version(shop, start_worker, tmp_
     retrain_recommenders.delay("simple")
 
     def outcomes() -> list[str]:
-        return re.findall(r"retrain_recommenders\[[^\]]+\] succeeded in [\d.]+s: (\S+)", worker.log.read_text())
+        return _results(worker.log, "retrain_recommenders")
 
     processes.wait_for(lambda: len(outcomes()) == 2, "both retrain tasks to finish", [worker.log],
                        timeout=TRAINING_WAIT)
