@@ -1,8 +1,10 @@
 """Load test of the whole stack (issue #7 §3): storefront, recommendation, price and event endpoints under
 rising concurrency, with a real Celery worker flushing the event buffer, then an exactly-once check.
 
-gunicorn (2 sync workers, DJANGO_DEBUG=0) serves the demo project on PostgreSQL (the real import, database
-``importer_bench`` as for bench/serving.py) and Redis (cache, event buffer, broker); a Celery worker on the
+gunicorn (2 sync workers, DJANGO_DEBUG=0) serves the demo project on PostgreSQL (the real import with a trained
+recommender: database ``load_bench``, a copy of bench/serving.py's ``importer_bench`` made with
+``createdb load_bench && pg_dump importer_bench | psql load_bench``, so that no other bench touches its events)
+and Redis (cache, event buffer, broker); a Celery worker on the
 ``default`` queue flushes the buffer whenever it passes 1,000 events. From SECOND processes on loopback,
 each scenario runs for a fixed time at 1, 4, 16 and 64 concurrent clients:
 
@@ -44,7 +46,7 @@ from typing import Any
 from harness import ROOT, errors_of, free_port, run_wrk, start_celery_worker, start_gunicorn, stop
 from results_md import RESULTS, write_section
 
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/importer_bench"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/load_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/10"
 EVENTS_URL = "/api/personalization/events/"
 BATCH = 20
