@@ -367,3 +367,16 @@ def test_beat_firing_every_scheduled_task_twice_at_once_does_each_job_once(shop,
     assert len(pending) == 3 and all(row["n"] == 1 for row in pending)
     open_restock = RestockSuggestion.objects.filter(status="open").values("product_id").annotate(n=Count("pk"))
     assert open_restock and all(row["n"] == 1 for row in open_restock)
+
+
+def test_a_profile_build_left_running_by_a_dead_worker_is_marked_failed_by_the_next_build(shop):  # noqa: F811
+    from personalization import profiles
+    from personalization.models import ProfileBuild
+
+    dead = ProfileBuild.objects.create(trigger="schedule", status=ProfileBuild.Status.RUNNING)
+
+    build = profiles.run_build(trigger="command")
+
+    dead.refresh_from_db()
+    assert build.status == ProfileBuild.Status.DONE
+    assert dead.status == ProfileBuild.Status.FAILED and "Abandoned" in dead.message
