@@ -113,7 +113,7 @@ def start_gunicorn(env: dict[str, str], log: Path, workers: int = 2,
 
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-         timeout: float = 10) -> tuple[int, bytes]:
+         timeout: float = 30) -> tuple[int, bytes]:
     """(status, body) of one request; a connection failure is status 0 with the error as the body."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
