@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from celery import shared_task
@@ -22,7 +23,7 @@ def plan_restock(self: Any, forecast: bool = True) -> dict[str, int] | None:
     The lock's owner is the task id, so a task redelivered after its worker died retakes it; a
     forecaster version that run left *training* is marked failed.
     """
-    owner = self.request.id
+    owner = self.request.id or uuid.uuid4().hex  # no id when called as a plain function
     if not locks.acquire(PLAN_LOCK, owner, int(inventory_settings.PLAN_LOCK_SECONDS)):
         return None
     try:
