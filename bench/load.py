@@ -21,6 +21,7 @@ worker drains the buffer) the check is exact: every accepted event stored once, 
 The run's events are deleted afterwards (``--keep-events`` keeps them), leaving the bench database as it was.
 
     flock /tmp/shopsense-bench.lock python bench/load.py               # ~6 min; Redis db 10
+    SHOPSENSE_MEDIA_ROOT=/path/to/media python bench/load.py             # where the active model's artifact is
     python bench/load.py --seconds 3 --levels 1,4 --no-write           # a quick look
 
 Needs ``wrk`` (``apt-get install -y wrk``). Results go to the ``load`` section of bench/RESULTS.md.
@@ -261,7 +262,9 @@ def main() -> None:
         return
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
-    command = "python bench/load.py " + " ".join(sys.argv[1:])
+    media_root = os.environ.get("SHOPSENSE_MEDIA_ROOT")
+    media = f"SHOPSENSE_MEDIA_ROOT={media_root} " if media_root else ""
+    command = f"{media}python bench/load.py {' '.join(sys.argv[1:])}".rstrip()
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "shop_project.settings", "DATABASE_URL": args.db, "REDIS_URL": args.redis,
         "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "load-" + os.urandom(8).hex()),
