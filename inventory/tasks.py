@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from celery import shared_task
 
-from personalization import locks
+from personalization import locks, registry
 
 from . import services
 from .conf import inventory_settings
+from .forecasting import MODEL_KIND
 
 PLAN_LOCK = "inventory.plan_restock"
 
 
-@shared_task(name="inventory.plan_restock", ignore_result=True, time_limit=3_600, soft_time_limit=3_300)
-def plan_restock(forecast: bool = True) -> dict[str, int] | None:
-    """Forecast demand and refresh the restock suggestions; skipped while another run holds the lock."""
-    owner = uuid.uuid4().hex
+@shared_task(bind=True, name="inventory.plan_restock", ignore_result=True, time_limit=3_600, soft_time_limit=3_300)
+def plan_restock(self: Any, forecast: bool = True) -> dict[str, int] | None:
+    """Forecast demand and refresh the restock suggestions; skipped while another run holds the lock.
+
+    The lock's owner is the task id, so a task redelivered after its worker died retakes it; a
+    forecaster version that run left *training* is marked failed.
+    """
+    owner = self.request.id or uuid.uuid4().hex  # no id when called as a plain function
     if not locks.acquire(PLAN_LOCK, owner, int(inventory_settings.PLAN_LOCK_SECONDS)):
         return None
     try:
+        registry.fail_abandoned(MODEL_KIND)
         run = services.run_planning(forecast=forecast)
     finally:
         locks.release(PLAN_LOCK, owner)

@@ -188,6 +188,11 @@ def run_build(
             status=ProfileBuild.Status.FAILED, message="Another rebuild was running.", finished_at=timezone.now()
         )
         raise BuildAlreadyRunning("Another profile rebuild is running; try again when it has finished.")
+    # Holding the lock, no other build runs: one still marked running was left by a worker that died.
+    ProfileBuild.objects.filter(status=ProfileBuild.Status.RUNNING).exclude(pk=build.pk).update(
+        status=ProfileBuild.Status.FAILED, message="Abandoned: the process running it stopped before it finished.",
+        finished_at=timezone.now(),
+    )
 
     def report(percent: int, stage: str) -> None:
         _set_progress(build, percent, stage)

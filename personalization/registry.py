@@ -121,23 +121,32 @@ def store_artifact(
     """Write ``arrays`` as one ``.npz`` (no pickles) to the default storage and record it on the version.
 
     The file is written completely before the row points at it, so a crash never leaves a version
-    naming a half-written artifact. Raises :class:`ArtifactError` when the storage refuses the write.
+    naming a half-written artifact. Raises :class:`ArtifactError` when the storage refuses the write
+    (disk full, read-only), after removing what part of the file was written.
     """
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
     payload = buffer.getvalue()
     digest = hashlib.sha256(payload).hexdigest()
+    name = f"{ARTIFACT_DIR}/{version.kind}/{version.pk}-{digest[:12]}.npz"
     try:
-        path = default_storage.save(
-            f"{ARTIFACT_DIR}/{version.kind}/{version.pk}-{digest[:12]}.npz", ContentFile(payload)
-        )
+        path = default_storage.save(name, ContentFile(payload))
     except OSError as exc:
-        raise ArtifactError(f"Cannot write the model artifact: {exc}") from exc
+        _remove_partial(name)
+        raise ArtifactError(f"Cannot write the model artifact of {version}: {exc}") from exc
     ModelVersion.objects.filter(pk=version.pk).update(
         artifact=path, artifact_sha256=digest, metadata=dict(metadata or {})
     )
     version.artifact, version.artifact_sha256, version.metadata = path, digest, dict(metadata or {})
     return path
+
+
+def _remove_partial(name: str) -> None:
+    try:
+        if default_storage.exists(name):
+            default_storage.delete(name)
+    except OSError:
+        logger.warning("Could not remove the partial artifact %s", name)
 
 
 def load_artifact(version: ModelVersion) -> dict[str, np.ndarray]:
@@ -175,6 +184,21 @@ def fail(version: ModelVersion, error: BaseException | str) -> None:
         status=ModelVersion.Status.FAILED, error=message[:5000], stage="Failed"
     )
     version.status, version.error = ModelVersion.Status.FAILED, message[:5000]
+
+
+def fail_abandoned(kind: str) -> int:
+    """Mark the versions of ``kind`` still *training* as failed; returns how many.
+
+    Call it only while holding the kind's job lock: no live run is then training a version of that
+    kind, so one still *training* belongs to a run whose worker died (killed, out of memory, machine
+    lost). Its artifact, if any was stored, is never served.
+    """
+    stale = ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.TRAINING)
+    count = stale.update(status=ModelVersion.Status.FAILED, stage="Failed",
+                         error="Abandoned: the process training it stopped before it finished.")
+    if count:
+        logger.warning("Marked %d abandoned %s version(s) as failed.", count, kind)
+    return count
 
 
 def active_version(kind: str) -> ModelVersion | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from personalization import locks
+from personalization import locks, registry
 
 from .actions import (
     CircuitBreakerTripped,
@@ -64,16 +64,19 @@ class JobAlreadyRunning(RuntimeError):
     """Another refit-and-suggest run holds the lock."""
 
 
-def refit_and_suggest(*, refit: bool = True) -> SuggestionRun:
+def refit_and_suggest(*, refit: bool = True, owner: str | None = None) -> SuggestionRun:
     """The nightly job: refit the elasticities (unless ``refit`` is off), then suggest prices.
 
-    Takes a lock so two runs never overlap (:class:`JobAlreadyRunning`). With no sales to learn
-    from, suggestions are still made (strategies without a model hold, floors still apply).
+    Takes a lock so two runs never overlap (:class:`JobAlreadyRunning`); ``owner`` (the Celery task
+    id) lets a redelivered task retake it. An elasticity version left *training* by a run that died
+    is marked failed. With no sales to learn from, suggestions are still made (strategies without a
+    model hold, floors still apply).
     """
-    owner = uuid.uuid4().hex
+    owner = owner or uuid.uuid4().hex
     if not locks.acquire(LOCK_NAME, owner, int(pricing_settings.LOCK_SECONDS)):
         raise JobAlreadyRunning("Another price refit is running.")
     try:
+        registry.fail_abandoned(MODEL_KIND)
         model = None
         if refit:
             try:

@@ -37,4 +37,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tasks run in-process, except in a real worker started by tests/apps/test_worker.py.
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("SHOPSENSE_TEST_EAGER", "1") == "1"
 if REDIS_URL:
-    CACHES["default"]["KEY_PREFIX"] = f"shopsense-test-{uuid.uuid4().hex[:8]}"  # noqa: F405
+    # One cache namespace per test run; a worker or server started by a test gets the run's prefix (job locks).
+    CACHES["default"]["KEY_PREFIX"] = (  # noqa: F405
+        os.environ.get("SHOPSENSE_TEST_CACHE_PREFIX") or f"shopsense-test-{uuid.uuid4().hex[:8]}"
+    )
+if os.environ.get("SHOPSENSE_TEST_STORAGE"):  # a failing or slow model storage (tests/storage.py) for fault tests
+    STORAGES = {
+        "default": {"BACKEND": os.environ["SHOPSENSE_TEST_STORAGE"]},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

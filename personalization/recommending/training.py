@@ -218,13 +218,19 @@ def prune_lists(keep: ModelVersion | None = None) -> int:
     return deleted
 
 
-def train(model: str | None = None, *, activate: bool = True, progress: Progress | None = None) -> TrainResult:
-    """One training run (see the module docstring). Raises :class:`TrainingError` when it cannot run."""
+def train(model: str | None = None, *, activate: bool = True, progress: Progress | None = None,
+          owner: str | None = None) -> TrainResult:
+    """One training run (see the module docstring). Raises :class:`TrainingError` when it cannot run.
+
+    ``owner`` names the run for the job lock (the Celery task id: a redelivered task may retake it).
+    A version left *training* by a run that died is marked failed first.
+    """
     settings = rec_settings()
-    owner = uuid.uuid4().hex
+    owner = owner or uuid.uuid4().hex
     if not locks.acquire(LOCK_NAME, owner, int(settings["LOCK_SECONDS"])):
         raise AlreadyRunning("Another recommender training run is in progress.")
     try:
+        registry.fail_abandoned(KIND)
         return _train(model or settings["MODEL"], settings, activate, progress)
     finally:
         locks.release(LOCK_NAME, owner)

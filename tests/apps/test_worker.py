@@ -6,117 +6,18 @@ worker subprocess started with the same settings, test database, Redis and buffe
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from personalization import buffer, capture
 from personalization.models import Event
 from personalization.tasks import flush_events
+from tests.processes import wait_for
 from tests.testhost.models import Department, Item
 
 pytestmark = [pytest.mark.worker, pytest.mark.redis]
-
-ROOT = Path(__file__).resolve().parents[2]
-WAIT_SECONDS = 25
-
-
-def _database_url() -> str:
-    """The URL of the database this test runs against (pytest-django's test database)."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip(f"no worker URL for {db['ENGINE']}")
-    auth = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}@{host}{port}/{quote(db['NAME'], safe='')}"
-
-
-def _wait_for(condition: Callable[[], bool], what: str, logs: list[Path], timeout: float = WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    tail = "\n".join(path.read_text(errors="replace")[-3000:] for path in logs if path.exists())
-    pytest.fail(f"Timed out waiting for {what}. Worker log:\n{tail}")
-
-
-@pytest.fixture
-def start_worker(settings, transactional_db, tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start Celery worker processes on the ``default`` queue; all are terminated at the end."""
-    if not settings.REDIS_URL:
-        pytest.skip("REDIS_URL is not set")
-    app = flush_events.app
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False  # .delay() goes through the broker to the worker
-    processes: list[subprocess.Popen] = []
-    base_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "SHOPSENSE_TEST_EAGER": "0",
-        "SHOPSENSE_TEST_BUFFER_KEY": buffer.buffer_key(),
-        "PYTHONUNBUFFERED": "1",
-    }
-
-    def start(batch_size: int = 5000) -> subprocess.Popen:
-        log = tmp_path / f"worker-{len(processes) + 1}.log"
-        env = {**base_env, "SHOPSENSE_TEST_FLUSH_BATCH_SIZE": str(batch_size)}
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "shop_project",
-            "worker",
-            "-Q",
-            "default",
-            "--pool=solo",
-            "--concurrency=1",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "info",
-            "-n",
-            f"capture-test-{uuid.uuid4().hex[:8]}@%h",
-        ]
-        with log.open("wb") as out:
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        process.log = log  # type: ignore[attr-defined]
-        processes.append(process)
-        return process
-
-    yield start
-
-    app.conf.task_always_eager = eager
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    client = buffer.get_client()
-    client.delete(buffer.buffer_key(), buffer.lock_key())
 
 
 @pytest.fixture
@@ -150,7 +51,7 @@ def test_a_real_worker_flushes_the_buffer_exactly_once(start_worker, item):
     worker = start_worker()
 
     flush_events.delay()
-    _wait_for(lambda: buffer.length() == 0 and not buffer.is_flushing(), "the worker to drain the buffer", [worker.log])
+    wait_for(lambda: buffer.length() == 0 and not buffer.is_flushing(), "the worker to drain the buffer", [worker.log])
 
     assert Event.objects.count() == 50
     assert _stored_ids() == pushed
@@ -163,7 +64,7 @@ def test_a_worker_killed_mid_flush_loses_and_duplicates_nothing(start_worker, it
     first = start_worker(batch_size=500)
 
     flush_events.delay()
-    _wait_for(lambda: Event.objects.count() >= 3000, "the first batches to be stored", [first.log])
+    wait_for(lambda: Event.objects.count() >= 3000, "the first batches to be stored", [first.log])
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
 
@@ -175,7 +76,7 @@ def test_a_worker_killed_mid_flush_loses_and_duplicates_nothing(start_worker, it
     second = start_worker(batch_size=500)
 
     flush_events.delay()
-    _wait_for(
+    wait_for(
         lambda: buffer.length() == 0 and not buffer.is_flushing(),
         "the second worker to drain the buffer",
         [first.log, second.log],
