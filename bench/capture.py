@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,9 +36,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from harness import ROOT, free_port, run_threads, start_gunicorn, stop
 from results_md import RESULTS, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/capture_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/3"
 LOAD_AT_START = os.getloadavg()[0]
@@ -89,15 +88,8 @@ def load_client(url: str, api_key: str, seconds: float, concurrency: int, produc
                     totals["duplicates"] += result["duplicates"]
             batch += 1
 
-    began = time.monotonic()
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    Path(out).write_text(
-        json.dumps({"latencies": latencies, "statuses": statuses, "wall": time.monotonic() - began, **totals})
-    )
+    wall = run_threads(worker, concurrency)
+    Path(out).write_text(json.dumps({"latencies": latencies, "statuses": statuses, "wall": wall, **totals}))
 
 
 # --- set-up ------------------------------------------------------------------------------------
@@ -240,12 +232,6 @@ def bench_signal_path(product_ids: list[int], iterations: int, pages: int, round
 
 
 # --- (b) the batch endpoint --------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def bench_endpoint(product_ids: list[int], seconds: float, levels: list[int]) -> list[dict[str, Any]]:
     from personalization import api_keys, buffer, capture
     from personalization.models import Event
@@ -253,11 +239,7 @@ def bench_endpoint(product_ids: list[int], seconds: float, levels: list[int]) ->
     _, raw_key = api_keys.create_api_key(f"bench {dt.datetime.now():%Y-%m-%d %H:%M}")
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/personalization/events/"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "shop_project.wsgi:application", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--timeout", "120"],
-        cwd=ROOT, env=os.environ.copy(),
-    )
+    server = start_gunicorn(port, 2)
     results = []
 
     def run_load(seconds: float, concurrency: int) -> dict[str, Any]:
@@ -270,7 +252,6 @@ def bench_endpoint(product_ids: list[int], seconds: float, levels: list[int]) ->
             return json.loads(Path(out.name).read_text())
 
     try:
-        wait_for_server(port)
         client = buffer.get_client()
         run_load(2, 2)  # warm both gunicorn workers up (imports, connections); not measured
         capture.flush_buffer()
@@ -305,20 +286,8 @@ def bench_endpoint(product_ids: list[int], seconds: float, levels: list[int]) ->
             )
         client.delete("default")  # flush tasks the pushes requested (no worker runs here)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
     return results
-
-
-def wait_for_server(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start")
 
 
 # --- report ------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Pieces shared by the server benchmarks (bench/load.py, bench/scaling.py): a free port, gunicorn,
-a Celery worker and ``wrk`` runs, all as separate processes on loopback."""
+"""Pieces shared by the server benchmarks (bench/serving.py, bench/load.py, bench/scaling.py,
+bench/capture.py): a free port, gunicorn, a Celery worker, ``wrk`` runs and client threads, all as
+separate processes on loopback."""
 from __future__ import annotations
 
 import json
@@ -9,11 +10,29 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The start of a wrk request script: a per-thread random seed and ``pick(list)``.
+WRK_SETUP = r"""
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+end
+
+function init(args)
+  math.randomseed(id * 7919 + os.time())
+end
+
+local function pick(list) return list[math.random(#list)] end
+"""
 
 # wrk's summary as one JSON line (append to a request script that defines ``request``).
 WRK_DONE = r"""
@@ -48,14 +67,20 @@ def wait_for_port(port: int, timeout: float = 60, process: subprocess.Popen | No
     raise SystemExit(f"nothing listens on port {port} after {timeout:.0f} s")
 
 
-def start_gunicorn(port: int, workers: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """gunicorn (sync workers) serving the demo project on loopback; returns once it listens."""
+def start_gunicorn(port: int, workers: int, env: dict[str, str] | None = None,
+                   options: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """gunicorn serving the demo project on loopback (sync workers unless ``options`` say otherwise, e.g.
+    ``-k gthread --threads 4``); returns once it listens, stops it when it does not start."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "shop_project.wsgi:application", "-w", str(workers),
+        [sys.executable, "-m", "gunicorn", "shop_project.wsgi:application", "-w", str(workers), *options,
          "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
         cwd=ROOT, env=env or os.environ.copy(),
     )
-    wait_for_port(port, process=server)
+    try:
+        wait_for_port(port, process=server)
+    except SystemExit:
+        stop(server)
+        raise
     return server
 
 
@@ -99,6 +124,20 @@ def run_wrk(url: str, script: str, connections: int, seconds: float) -> dict[str
     return json.loads(match.group(1))
 
 
+ERROR_KEYS = ("connect_errors", "read_errors", "write_errors", "timeouts", "status_errors")
+
+
 def errors_of(row: dict[str, Any]) -> int:
     """Non-2xx/3xx answers, timeouts and socket errors of a ``run_wrk`` summary."""
-    return sum(row[key] for key in ("connect_errors", "read_errors", "write_errors", "timeouts", "status_errors"))
+    return sum(row[key] for key in ERROR_KEYS)
+
+
+def run_threads(worker: Callable[[int], None], count: int) -> float:
+    """Run ``worker(0)`` .. ``worker(count - 1)`` in threads until all return; the wall seconds it took."""
+    began = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.monotonic() - began

@@ -44,7 +44,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, errors_of, free_port, run_wrk, start_celery_worker, start_gunicorn, stop
+from harness import ROOT, errors_of, free_port, run_threads, run_wrk, start_celery_worker, start_gunicorn, stop
 from results_md import RESULTS, write_section
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/load_bench"
@@ -61,56 +61,6 @@ SCENARIOS = [
     ("prices", "API prices, 5 products (public)"),
     ("events", f"API events, {BATCH}-event batches (API key)"),
 ]
-
-LUA = r"""
-local tokens = {TOKENS}
-local sessions = {SESSIONS}
-local products = {PRODUCTS}
-local scenario = "SCENARIO"
-local counter = 0
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-end
-
-function init(args)
-  math.randomseed(id * 7919 + os.time())
-end
-
-local function pick(list) return list[math.random(#list)] end
-
-request = function()
-  local headers = {}
-  local path
-  if scenario == "home" then
-    path = "/"
-    headers["Cookie"] = "sessionid=" .. pick(sessions)
-  elseif scenario == "product" then
-    path = "/product/" .. pick(products) .. "/"
-    headers["Cookie"] = "sessionid=" .. pick(sessions)
-  elseif scenario == "for_you" then
-    path = "/api/personalization/recommendations/?placement=for_you&limit=10"
-    headers["Authorization"] = "Token " .. pick(tokens)
-  elseif scenario == "similar" then
-    path = "/api/personalization/recommendations/?placement=similar&limit=10&product=" .. pick(products)
-    headers["Authorization"] = "Token " .. pick(tokens)
-  elseif scenario == "prices" then
-    path = "/api/pricing/prices/?products=" .. pick(products) .. "," .. pick(products) .. "," .. pick(products) ..
-      "," .. pick(products) .. "," .. pick(products)
-  end
-  return wrk.format("GET", path, headers)
-end
-"""
-
-
-def lua_script(scenario: str, data: dict[str, Any]) -> str:
-    def quoted(values: list[Any]) -> str:
-        return ",".join(f'"{value}"' for value in values)
-
-    return (LUA.replace("TOKENS", quoted(data["tokens"])).replace("SESSIONS", quoted(data["sessions"]))
-            .replace("PRODUCTS", ",".join(map(str, data["products"]))).replace("SCENARIO", scenario))
-
 
 # --- the events client (its own process) -------------------------------------------------------------
 def events_client(url: str, api_key: str, seconds: float, concurrency: int, prefix: str, products: list[int],
@@ -147,14 +97,9 @@ def events_client(url: str, api_key: str, seconds: float, concurrency: int, pref
                     accepted.extend(ids)
             batch += 1
 
-    began = time.monotonic()
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    wall = run_threads(worker, concurrency)
     Path(out).write_text(json.dumps({"latencies": latencies, "statuses": statuses, "accepted": accepted,
-                                     "wall": time.monotonic() - began}))
+                                     "wall": wall}))
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -272,7 +217,8 @@ def main() -> None:
         "THROTTLE_USER": "100000000/min", "THROTTLE_EVENTS": "100000000/min", "LOG_LEVEL": "WARNING",
     })
     sys.path.insert(0, str(ROOT / "bench"))
-    from serving import prepare  # set Django up; tokens, sessions, products (trains a model if none is active)
+    # set Django up; tokens, sessions, products (trains a model if none is active); the wrk request scripts
+    from serving import lua_script, prepare
 
     data = prepare(args.customers, seed=0)
     from personalization import api_keys, buffer

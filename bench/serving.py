@@ -33,21 +33,17 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+from harness import ERROR_KEYS, ROOT, WRK_SETUP, errors_of, free_port, run_wrk, start_gunicorn, stop
 from results_md import RESULTS, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/importer_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
 API = "/api/personalization/recommendations/"
@@ -107,26 +103,13 @@ def prepare(customers: int, seed: int) -> dict[str, Any]:
 
 
 # --- wrk -----------------------------------------------------------------------------------------
-LUA = r"""
+# The request script of every scenario here and in bench/load.py (``home``, ``product``, ``prices`` are load's).
+LUA = WRK_SETUP + r"""
 local tokens = {%(tokens)s}
 local sessions = {%(sessions)s}
 local guests = {%(guests)s}
 local products = {%(products)s}
 local scenario = "%(scenario)s"
-local counter = 0
-local threads = {}
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  math.randomseed(id * 7919 + os.time())
-end
-
-local function pick(list) return list[math.random(#list)] end
 
 request = function()
   local headers = {}
@@ -145,21 +128,17 @@ request = function()
   elseif scenario == "guest" then
     path = "%(api)s?placement=for_you&limit=10"
     headers["Cookie"] = "sessionid=" .. pick(guests)
-  elseif scenario == "page" then
+  elseif scenario == "page" or scenario == "product" then
     path = "/product/" .. pick(products) .. "/"
     headers["Cookie"] = "sessionid=" .. pick(sessions)
+  elseif scenario == "home" then
+    path = "/"
+    headers["Cookie"] = "sessionid=" .. pick(sessions)
+  elseif scenario == "prices" then
+    path = "/api/pricing/prices/?products=" .. pick(products) .. "," .. pick(products) .. "," .. pick(products) ..
+      "," .. pick(products) .. "," .. pick(products)
   end
   return wrk.format("GET", path, headers)
-end
-
-done = function(summary, latency, requests)
-  io.write(string.format(
-    "RESULT {\"requests\": %%d, \"duration_us\": %%d, \"p50_us\": %%d, \"p90_us\": %%d, \"p99_us\": %%d, " ..
-    "\"max_us\": %%d, \"mean_us\": %%f, \"connect_errors\": %%d, \"read_errors\": %%d, \"write_errors\": %%d, " ..
-    "\"timeouts\": %%d, \"status_errors\": %%d}\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.max, latency.mean, summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.timeout, summary.errors.status))
 end
 """
 
@@ -185,25 +164,6 @@ def lua_script(scenario: str, data: dict[str, Any]) -> str:
     }
 
 
-def run_wrk(url: str, script: str, connections: int, seconds: float) -> dict[str, Any]:
-    """One wrk run; returns its RESULT line as a dict."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    try:
-        threads = min(connections, 2)
-        completed = subprocess.run(
-            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
-             "-s", handle.name, url],
-            capture_output=True, text=True, check=True,
-        )
-    finally:
-        os.unlink(handle.name)
-    match = re.search(r"^RESULT (.*)$", completed.stdout, re.M)
-    if not match:
-        raise SystemExit(f"wrk printed no result:\n{completed.stdout}\n{completed.stderr}")
-    return json.loads(match.group(1))
-
-
 def drain_buffer(stop: threading.Event) -> None:
     """No Celery worker runs during the bench: drop the buffered events (impressions, views) every 2 s so that
     Redis stays small. Flushing is a worker's job, not part of the request path measured here."""
@@ -216,45 +176,15 @@ def drain_buffer(stop: threading.Event) -> None:
 
 def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Several rounds of one scenario and level: the median of each figure, the sum of the errors."""
-    errors = ("connect_errors", "read_errors", "write_errors", "timeouts", "status_errors")
-    merged = {key: statistics.median(row[key] for row in rows) for key in rows[0] if key not in errors}
-    merged.update({key: sum(row[key] for row in rows) for key in errors})
+    merged = {key: statistics.median(row[key] for row in rows) for key in rows[0] if key not in ERROR_KEYS}
+    merged.update({key: sum(row[key] for row in rows) for key in ERROR_KEYS})
     return merged
 
 
 # --- server --------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def gunicorn_args(kind: str, workers: int, threads: int) -> list[str]:
-    """The gunicorn options of a server configuration (``sync`` or ``gthread``)."""
-    args = ["-w", str(workers)]
-    if kind == "gthread":
-        args += ["-k", "gthread", "--threads", str(threads), "--keep-alive", "5"]
-    return args
-
-
-def start_gunicorn(port: int, options: list[str]) -> subprocess.Popen[bytes]:
-    """gunicorn on loopback; waits until it answers."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "shop_project.wsgi:application", *options,
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
-        cwd=ROOT, env=os.environ.copy(),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"GET /api/ping/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-                if sock.recv(64):
-                    return server
-        except OSError:
-            time.sleep(0.3)
-    server.terminate()
-    raise SystemExit("gunicorn did not start")
+def worker_options(kind: str, threads: int) -> list[str]:
+    """The gunicorn worker options of a server configuration (``sync``: none; ``gthread``)."""
+    return ["-k", "gthread", "--threads", str(threads), "--keep-alive", "5"] if kind == "gthread" else []
 
 
 def check_responses(url: str, data: dict[str, Any]) -> None:
@@ -316,7 +246,7 @@ def report(results: dict[str, dict[str, dict[int, dict[str, Any]]]], data: dict[
         "with the server. No Celery worker runs: the event buffer is emptied every 2 s.",
     ]
     for kind in results:
-        lines += ["", f"### gunicorn `{' '.join(gunicorn_args(kind, args.workers, args.threads))}`"
+        lines += ["", f"### gunicorn `{' '.join(['-w', str(args.workers), *worker_options(kind, args.threads)])}`"
                       + (" (sync: every request opens a new connection)" if kind == "sync" else
                          " (threaded workers, keep-alive)"), ""]
         lines += server_tables(results[kind], levels)
@@ -340,8 +270,7 @@ def server_tables(results: dict[str, dict[int, dict[str, Any]]], levels: list[in
             row = results.get(key, {}).get(level)
             if not row:
                 continue
-            errors = sum(row[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts",
-                                          "status_errors"))
+            errors = errors_of(row)
             rps = row["requests"] / (row["duration_us"] / 1e6)
             lines.append(f"| {label} | {level} | {rps:,.0f} | {ms(row['p50_us']):.1f} | {ms(row['p90_us']):.1f} | "
                          f"{ms(row['p99_us']):.1f} | {errors} |")
@@ -399,15 +328,15 @@ def main() -> None:
           f"recommender {data['version']}", flush=True)
     scenarios = [key for key, _ in SCENARIOS if key in args.scenarios.split(",")]
     results: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
-    stop = threading.Event()
-    threading.Thread(target=drain_buffer, args=(stop,), daemon=True).start()
+    draining = threading.Event()
+    threading.Thread(target=drain_buffer, args=(draining,), daemon=True).start()
     for kind in args.servers.split(","):
         if kind not in {"sync", "gthread"}:
             raise SystemExit(f"Unknown server configuration {kind!r}: choose sync or gthread.")
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         print(f"gunicorn {kind}:", flush=True)
-        server = start_gunicorn(port, gunicorn_args(kind, args.workers, args.threads))
+        server = start_gunicorn(port, args.workers, options=worker_options(kind, args.threads))
         per_server = results.setdefault(kind, {})
         try:
             check_responses(url, data)
@@ -425,9 +354,8 @@ def main() -> None:
                 for key, rows in rounds.items():
                     per_server.setdefault(key, {})[level] = median_row(rows)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-    stop.set()
+            stop(server)
+    draining.set()
     load_end = os.getloadavg()
     training = time_training([m for m in args.train.split(",") if m]) if args.train else []
     section = report(results, data, args, command, training, load_end)
