@@ -4,17 +4,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from personalization.api import errors
 
 logger = logging.getLogger(__name__)
-RETRY_AFTER_SECONDS = 5
 
 
 class DatabaseUnavailableMiddleware:
-    """Answer 503 with ``Retry-After`` when the database cannot be reached (restarting, failing over),
+    """Answer 503 with ``Retry-After`` when a view cannot reach the database (restarting, failing over),
     instead of a 500: clients and load balancers retry, and nothing half-done was committed (each
-    write is one transaction)."""
+    write is one transaction). Errors raised outside the view (the session middleware saving a session)
+    reach ``handler500``, which answers the same (:mod:`personalization.api.errors`)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -23,13 +24,7 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, OperationalError | InterfaceError):
+        if not errors.is_database_unavailable(exception):
             return None
         logger.error("Database unavailable for %s %s: %s", request.method, request.path, exception)
-        message = "The service is briefly unavailable; please retry."
-        if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse({"detail": message}, status=503)
-        else:
-            response = HttpResponse(message, status=503, content_type="text/plain")
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return errors.database_unavailable(request)

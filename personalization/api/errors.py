@@ -2,14 +2,36 @@
 URLconf).
 
 A URL that matches no route (``/api/pricing/suggestions/abc/``) is answered by Django's 404 page,
-HTML; API clients get ``{"detail": ...}`` instead. Other paths keep Django's pages.
+HTML; API clients get ``{"detail": ...}`` instead. Other paths keep Django's pages. An error raised because
+the database cannot be reached (restarting, failing over) is answered 503 with ``Retry-After`` instead of a
+500, wherever in the request it was raised (a view, or a middleware such as the session's saving).
 """
 from __future__ import annotations
 
+import sys
+
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
 API_PATH_PREFIX = "/api/"
+RETRY_AFTER_SECONDS = 5
+
+
+def is_database_unavailable(exception: BaseException | None) -> bool:
+    """The database could not be reached (Django's wrappers of the driver's connection errors)."""
+    return isinstance(exception, OperationalError | InterfaceError)
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with ``Retry-After``: clients and load balancers retry; nothing half-done was committed."""
+    message = "The service is briefly unavailable; please retry."
+    if request.path.startswith(API_PATH_PREFIX):
+        response: HttpResponse = JsonResponse({"detail": message}, status=503)
+    else:
+        response = HttpResponse(message, status=503, content_type="text/plain")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -27,7 +49,9 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """``handler500 = "personalization.api.errors.server_error"``."""
+    """``handler500 = "personalization.api.errors.server_error"`` (called while the exception is handled)."""
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable(request)
     if request.path.startswith(API_PATH_PREFIX):
         return JsonResponse({"detail": "Server error."}, status=500)
     return defaults.server_error(request)

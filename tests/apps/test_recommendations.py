@@ -383,12 +383,15 @@ def test_an_activation_reaches_another_server_process_on_its_next_request(traine
     import subprocess
     import sys
 
-    from tests.apps.test_worker import ROOT, _database_url
+    from django.db import connection
+
+    from tests.processes import ROOT, database_url
 
     customer, first = trained["users"][0], trained["version"]
     second = training.train("popular").version  # ready, not active (not better)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _database_url(),
-           "REDIS_URL": settings.REDIS_URL, "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+           "DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": settings.REDIS_URL,
+           "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT)}
     server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, env=env, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
