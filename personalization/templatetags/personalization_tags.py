@@ -230,6 +230,7 @@ def recently_viewed(context: template.Context, limit: int = 8, title: str | None
 
 @register.simple_tag(takes_context=True)
 def best_sellers(context: template.Context, category: str | None = None, limit: int = 8,
-                 title: str | None = None) -> str:
-    """``{% best_sellers category="Garden" %}``: the best sellers, overall or of one category."""
-    return recommendations(context, "best_sellers", category=category, limit=limit, title=title)
+                 title: str | None = None, product: Any = None) -> str:
+    """``{% best_sellers category="Garden" %}``: the best sellers, overall or of one category
+    (``product=`` leaves out the product of the page)."""
+    return recommendations(context, "best_sellers", product=product, category=category, limit=limit, title=title)

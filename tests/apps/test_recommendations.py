@@ -520,6 +520,18 @@ def test_the_widget_shows_the_list_with_its_recommendation_id(trained):
     assert re.search(r'data-recommendation-id="\d+-for_you-[0-9a-f]{16}"', html)
 
 
+def test_the_best_sellers_widget_leaves_out_the_product_of_the_page(trained):
+    top = serving.recommend("best_sellers", session_key="g", limit=3, category="Garden").product_ids[0]
+    page_product = Item.objects.get(pk=top)
+
+    html = Template('{% load personalization_tags %}{% best_sellers category="Garden" product=page limit=3 %}').render(
+        Context({"request": guest_request(), "page": page_product}))
+
+    shown = [int(pk) for pk in re.findall(r'data-product-id="(\d+)"', html)]
+    assert len(shown) == 3
+    assert top not in shown
+
+
 def test_similar_items_widget_renders_nothing_without_a_product(trained):
     html = Template("{% load personalization_tags %}{% similar_items product %}").render(
         Context({"request": guest_request(), "product": None}))
