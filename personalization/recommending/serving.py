@@ -37,7 +37,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import pickle
 import re
 import threading
 import time
@@ -47,7 +46,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -56,13 +54,13 @@ from ..adapters import get_adapter
 from ..conf import personalization_settings
 from ..host import get_product_model
 from ..models import CustomerProfile, Event, EventType, ModelVersion, RecommendationList
-from . import experiments
+from . import experiments, served_cache
 from .config import KIND, PLACEMENTS, rec_settings
 from .data import product_queryset
 
 logger = logging.getLogger(__name__)
 Candidate = tuple[int, float, str]
-Row = tuple[int, float, str, str, str]  # product id, score, source, name, product page
+Row = served_cache.Row
 _TABLES: dict[int, dict[str, Any]] = {}
 _TABLES_LOCK = threading.Lock()
 CACHE_PREFIX = "shopsense:recs"
@@ -140,22 +138,6 @@ def version_of_recommendation(recommendation_id: str) -> int | None:
     return int(head) if head.isdecimal() and int(head) > 0 else None
 
 
-# ------------------------------------------------------------------------------------------- storage
-def _cache_get(key: str) -> Any:
-    try:
-        return cache.get(key)
-    except Exception:  # noqa: BLE001 - a cache that is down must not take the shop down
-        logger.warning("Cache unavailable: reading recommendations from the database.")
-        return None
-
-
-def _cache_set(key: str, value: Any, seconds: int) -> None:
-    try:
-        cache.set(key, value, seconds)
-    except Exception:  # noqa: BLE001
-        logger.warning("Cache unavailable: recommendations not cached.")
-
-
 def active_version() -> ModelVersion | None:
     """The active recommender version (None before the first training)."""
     return registry.active_version(KIND)
@@ -191,14 +173,14 @@ def stored_list(version: ModelVersion | None, placement: str, *, user_id: int | 
     if version is None:
         return []
     cache_key = f"{CACHE_PREFIX}:v{version.pk}:{placement}:{'u' + str(user_id) if user_id else 'k' + _safe_key(key)}"
-    cached = _cache_get(cache_key)
+    cached = served_cache.cache_get(cache_key)
     if cached is not None:
         return cached
     query = RecommendationList.objects.filter(model_version=version, placement=placement)
     query = query.filter(user_id=user_id) if user_id else query.filter(user__isnull=True, key=key)
     row = query.order_by("-id").values_list("items", "scores", "sources").first()
     result = [] if row is None else [(int(p), float(s), str(src)) for p, s, src in zip(*row, strict=False)]
-    _cache_set(cache_key, result, int(rec_settings()["CACHE_SECONDS"]))
+    served_cache.cache_set(cache_key, result, int(rec_settings()["CACHE_SECONDS"]))
     return result
 
 
@@ -212,7 +194,7 @@ def _safe_key(key: str) -> str:
 def live_best_sellers(limit: int = 100) -> list[Candidate]:
     """Products with the most buyers in the last 90 days, straight from the events (no model needed)."""
     cache_key = f"{CACHE_PREFIX}:live-best-sellers"
-    cached = _cache_get(cache_key)
+    cached = served_cache.cache_get(cache_key)
     if cached is not None:
         return cached
     since = timezone.now() - dt.timedelta(days=int(rec_settings()["POPULAR_WINDOW_DAYS"]))
@@ -223,7 +205,7 @@ def live_best_sellers(limit: int = 100) -> list[Candidate]:
         rows = (Event.objects.filter(event_type=EventType.PURCHASE, product__isnull=False)
                 .values("product_id").annotate(n=Count("id")).order_by("-n", "product_id")[:limit])
         result = [(int(r["product_id"]), float(r["n"]), "best seller") for r in rows]
-    _cache_set(cache_key, result, 600)
+    served_cache.cache_set(cache_key, result, 600)
     return result
 
 
@@ -425,53 +407,6 @@ def reset() -> None:
         _TABLES.clear()
 
 
-# ------------------------------------------------------------------------------------------ served lists
-@dataclass
-class _Reply:
-    generation: bytes | None
-    entry: Any  # an Entry, or None
-    recent: list[list[bytes]]
-
-    @property
-    def fingerprint(self) -> tuple[bytes, ...]:
-        return tuple(entries[0] if entries else b"" for entries in self.recent)
-
-
-def _served_key(version: ModelVersion | None, placement: str, params: tuple[Any, ...]) -> str:
-    digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
-    return f"{personalization_settings.REDIS_KEY_PREFIX}:served:v{version.pk if version else 0}:{placement}:{digest}"
-
-
-def _read(key: str, recent_keys: Sequence[str]) -> _Reply | None:
-    """The registry token, the served list and the visitor's recent lists: one round trip (None: no Redis)."""
-    client = buffer.get_client()
-    if client is None or not buffer.available():
-        return None
-    try:
-        pipe = client.pipeline(transaction=False)
-        pipe.get(registry.generation_key())
-        pipe.get(key)
-        for recent in recent_keys:
-            pipe.lrange(recent, 0, -1)
-        generation, raw, *lists = pipe.execute()
-    except redis.RedisError as exc:
-        buffer.mark_down(exc)
-        return None
-    try:
-        entry = pickle.loads(raw) if raw is not None else None  # noqa: S301 - our own Redis, our own rows
-    except Exception:  # noqa: BLE001 - an entry written by another version of the code: build it again
-        entry = None
-    return _Reply(generation, entry if isinstance(entry, Entry) else None, list(lists))
-
-
-def _store(key: str, entry: Any, seconds: int) -> None:
-    client = buffer.get_client()
-    try:
-        client.set(key, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL), ex=seconds)
-    except redis.RedisError as exc:
-        buffer.mark_down(exc)
-
-
 # ------------------------------------------------------------------------------------------ entry
 @dataclass
 class Request:
@@ -494,22 +429,6 @@ class Request:
     def key(self) -> tuple[Any, ...]:
         visitor = (self.user_id, self.session_key) if self.personal else None
         return (tuple(self.product_ids), self.limit, self.category, self.exclude_bought, self.per_category, visitor)
-
-
-@dataclass
-class Entry:
-    """A served list in the cache: ready rows with spare items, and what it was built from.
-
-    ``base`` holds the candidates read from the database and the cache (the customer's list, segment,
-    category and best sellers, the behaviour stored in the database), so that fresh behaviour costs one
-    product query to fold in, not a rebuild from scratch; it is re-read after ``CACHE_SECONDS``.
-    """
-
-    fingerprint: tuple[bytes, ...]  # the newest entry of each recent list it saw
-    rows: list[Row]
-    complete: bool  # no more candidates than these rows
-    base: dict[str, Any]
-    base_time: float  # epoch seconds
 
 
 def recommend(
@@ -539,15 +458,17 @@ def recommend(
 
     live = live_versions()
     version = experiments.assign(live.active, live.challenger, request.user_id, session_key)
-    reply = _read(_served_key(version, placement, request.key()), recent_keys)
+    key = served_cache.key(version, placement, request.key())
+    reply = served_cache.read(key, recent_keys)
     stale = (reply is None and _clock() - live.loaded > MEMO_SECONDS_WITHOUT_REDIS
              or reply is not None and reply.generation != live.generation)
     if stale:
         live = live_versions(max_age=0)
         version = experiments.assign(live.active, live.challenger, request.user_id, session_key)
-        reply = _read(_served_key(version, placement, request.key()), recent_keys)
+        key = served_cache.key(version, placement, request.key())
+        reply = served_cache.read(key, recent_keys)
 
-    entry: Entry | None = reply.entry if reply is not None else None
+    entry: served_cache.Entry | None = reply.entry if reply is not None else None
     rows: list[Row] | None = None
     if entry is not None and entry.fingerprint == reply.fingerprint:
         hidden = unavailable_products(float(settings["AVAILABILITY_SECONDS"]))
@@ -556,14 +477,14 @@ def recommend(
             rows = None
     if rows is None:
         if entry is None or time.time() - entry.base_time > int(settings["CACHE_SECONDS"]):
-            entry = Entry((), [], False, _base(request, version), time.time())
+            entry = served_cache.Entry((), [], False, _base(request, version), time.time())
         wanted = request.limit + max(request.limit, 10)  # spare items for products that go out of stock
         fresh = parse_recent(reply.recent) if reply is not None else []
         entry.rows = _compose(request, version, entry.base, fresh, wanted, settings)
         entry.complete = len(entry.rows) < wanted
         if reply is not None:
             entry.fingerprint = reply.fingerprint
-            _store(_served_key(version, placement, request.key()), entry, int(settings["CACHE_SECONDS"]))
+            served_cache.store(key, entry, int(settings["CACHE_SECONDS"]))
         rows = entry.rows[:request.limit]
 
     result = Recommendations(
@@ -581,7 +502,8 @@ def recommend(
 
 
 def _base(request: Request, version: ModelVersion | None) -> dict[str, Any]:
-    """The candidates a list is built from that come from the database and the cache (see :class:`Entry`)."""
+    """The candidates a list is built from that come from the database and the cache
+    (see :class:`~.served_cache.Entry`)."""
     missing = capture.missing_product_ids(request.product_ids)
     if missing:
         raise InvalidRequest(f"no product with id {min(missing)}.", "product")
