@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import ROOT, free_port, run_threads, start_gunicorn, stop
-from results_md import RESULTS, write_section
+from results_md import publish
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/capture_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/3"
@@ -382,10 +382,7 @@ def run_bench(args: argparse.Namespace) -> None:
     endpoint = bench_endpoint(product_ids, args.seconds, [int(n) for n in args.concurrency.split(",")])
     command = "python bench/capture.py" + "".join(f" {a}" for a in sys.argv[1:])
     section = report(signal_samples, endpoint, command)
-    print(section)
-    if not args.no_write:
-        write_section("capture", section)
-        print(f"Wrote the Capture section of {RESULTS.relative_to(ROOT)}")
+    publish("capture", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

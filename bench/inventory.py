@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from results_md import RESULTS, write_section  # noqa: E402
+from results_md import publish  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
@@ -543,10 +543,7 @@ def main() -> None:
         print(dev_summary(fc, sim))
         return
     section = render(fc, sim, args, seconds, (load0, os.getloadavg()[0]))
-    print(section)
-    if not args.no_write:
-        write_section("inventory", section)
-        log(f"wrote the inventory section of {RESULTS.relative_to(ROOT)} ({seconds / 60:.1f} min)")
+    publish("inventory", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

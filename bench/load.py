@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import ROOT, errors_of, free_port, run_threads, run_wrk, start_celery_worker, start_gunicorn, stop
-from results_md import RESULTS, write_section
+from results_md import publish
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/load_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/10"
@@ -267,10 +267,7 @@ def main() -> None:
             Event.objects.filter(client_event_id__startswith=f"api:k{key_row.pk}:{prefix}-").delete()
         ApiKey.objects.filter(pk=key_row.pk).delete()
     section = report(results, check, data, args, command, drain_seconds, os.getloadavg())
-    print(section)
-    if not args.no_write:
-        write_section("load", section)
-        print(f"Wrote the load section of {RESULTS.relative_to(ROOT)}")
+    publish("load", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # before bench/ (this file is bench/pricing.py; the package is pricing/)
 
-from results_md import write_section  # noqa: E402  (bench/ is on sys.path: the script's own folder)
+from results_md import publish  # noqa: E402  (bench/ is on sys.path: the script's own folder)
 
 from pricing.ml.demand_data import weekly_demand_panel  # noqa: E402
 from pricing.ml.elasticity import ElasticityEstimator, loglog_ols  # noqa: E402
@@ -419,10 +419,7 @@ def main() -> None:
     command = ("python bench/pricing.py " + " ".join(sys.argv[1:])).strip()
     text = section(results, names, recovery, real, command, seeds, (load_start, os.getloadavg()[0]),
                    time.perf_counter() - t0)
-    print(text)
-    if not (args.no_write or args.quick):
-        path = write_section("pricing", text)
-        print(f"Wrote the Dynamic pricing section of {path.relative_to(ROOT)}")
+    publish("pricing", text, write=not (args.no_write or args.quick))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from results_md import RESULTS, write_section
+from results_md import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -315,10 +315,7 @@ def main() -> None:
     rows = scaling(sizes)
     command = "python bench/profiles.py " + " ".join(sys.argv[1:])
     text = section(full, rows, command.strip(), (load_start, os.getloadavg()[0]))
-    print(text)
-    if not args.no_write:
-        write_section("profiles", text)
-        print(f"Wrote the Customer profiles section of {RESULTS.relative_to(ROOT)}")
+    publish("profiles", text, write=not args.no_write)
 
 
 if __name__ == "__main__":

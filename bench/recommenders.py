@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from results_md import RESULTS, write_section  # noqa: E402
+from results_md import publish  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from personalization.ml import evaluation as ev  # noqa: E402
@@ -261,10 +261,7 @@ def main() -> None:
     total = time.perf_counter() - t0
     loads = (load_start, os.getloadavg()[0])
     section = render(args, anchor_rows, tuned_rows, hybrid_rows, hybrid_val, tuned, retrain, total, test, loads)
-    print(section)
-    if not args.no_write:
-        write_section("recs", section)
-        log(f"wrote {RESULTS.relative_to(ROOT)}")
+    publish("recs", section, write=not args.no_write)
 
 
 def validation_count(split: ev.Split, task: str) -> int:

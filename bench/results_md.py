@@ -21,3 +21,11 @@ def write_section(name: str, text: str) -> Path:
     tmp.write_text(current)
     os.replace(tmp, RESULTS)
     return RESULTS
+
+
+def publish(name: str, text: str, write: bool = True) -> None:
+    """Print a benchmark's section and, with ``write``, store it in bench/RESULTS.md (see :func:`write_section`)."""
+    print(text)
+    if write:
+        path = write_section(name, text)
+        print(f"Wrote the {name} section of {path.relative_to(path.parents[1])}", flush=True)

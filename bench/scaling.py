@@ -36,7 +36,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from results_md import RESULTS, write_section  # noqa: E402
+from results_md import publish  # noqa: E402
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/scaling_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/10"
@@ -293,10 +293,7 @@ def main() -> None:
     print("(a) event volume ...", flush=True)
     events = bench_events(args, deadline)
     section = report(events, catalogues, args, command)
-    print(section)
-    if not args.no_write:
-        write_section("scaling", section)
-        print(f"Wrote the scaling section of {RESULTS.relative_to(ROOT)}")
+    publish("scaling", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ import time
 from typing import Any
 
 from harness import ERROR_KEYS, ROOT, WRK_SETUP, errors_of, free_port, run_wrk, start_gunicorn, stop
-from results_md import RESULTS, write_section
+from results_md import publish
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/importer_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
@@ -359,10 +359,7 @@ def main() -> None:
     load_end = os.getloadavg()
     training = time_training([m for m in args.train.split(",") if m]) if args.train else []
     section = report(results, data, args, command, training, load_end)
-    print(section)
-    if not args.no_write:
-        write_section("serving", section)
-        print(f"Wrote the serving section of {RESULTS.relative_to(ROOT)}")
+    publish("serving", section, write=not args.no_write)
 
 
 if __name__ == "__main__":
