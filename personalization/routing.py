@@ -15,7 +15,8 @@ TASK_QUEUES: dict[str, str] = {
     "personalization.worker_heartbeat": "default",
     "personalization.build_profiles": "ml",
     "personalization.update_profile": "default",
-    "inventory.plan_restock": "ml",
+    # The served forecaster trains a PyTorch MLP (when torch is installed; on CUDA when the worker has it).
+    "inventory.plan_restock": "gpu",
     "pricing.refit_and_suggest": "ml",
     # The served recommenders are numpy / scikit-learn: CPU. A torch model would go to "gpu".
     "personalization.retrain_recommenders": "ml",

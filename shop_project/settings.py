@@ -192,6 +192,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# A worker consumes the "gpu" queue (torch training on CUDA): set on every process, so routing sends it there.
+SHOPSENSE_GPU_QUEUE = env_bool("SHOPSENSE_GPU_QUEUE")
 
 # --- The host contract: which models are the shop's ------------------------------------------
 SHOP_PRODUCT_MODEL = "shop.Product"

@@ -36,3 +36,24 @@ def test_the_worker_heartbeat_runs_every_minute_on_the_default_queue():
     heartbeat = PeriodicTask.objects.get(task="personalization.worker_heartbeat")
     assert (heartbeat.interval.every, heartbeat.interval.period) == (60, "seconds")
     assert route_task("personalization.worker_heartbeat", (), {}, {}) == {"queue": "default"}
+
+
+@pytest.mark.parametrize(("gpu_worker", "queue"), [(False, "ml"), (True, "gpu")])
+def test_torch_training_goes_to_the_gpu_queue_only_when_a_gpu_worker_exists(settings, gpu_worker, queue):
+    from personalization.routing import route_task
+
+    settings.SHOPSENSE_GPU_QUEUE = gpu_worker
+    assert route_task("inventory.plan_restock", (), {}, {}) == {"queue": queue}  # trains the torch MLP
+    assert route_task("personalization.retrain_recommenders", (), {}, {}) == {"queue": "ml"}  # numpy / sklearn
+    assert route_task("personalization.flush_events", (), {}, {}) == {"queue": "default"}
+
+
+def test_the_gpu_queue_setting_is_read_from_the_environment(monkeypatch):
+    import importlib
+
+    import shop_project.settings as project_settings
+
+    monkeypatch.setenv("SHOPSENSE_GPU_QUEUE", "1")
+    assert importlib.reload(project_settings).SHOPSENSE_GPU_QUEUE is True
+    monkeypatch.delenv("SHOPSENSE_GPU_QUEUE")
+    assert importlib.reload(project_settings).SHOPSENSE_GPU_QUEUE is False
