@@ -13,6 +13,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,23 @@ def _recent_mean_forecast(panel: pd.DataFrame, horizon: int, quantiles: Sequence
     return out
 
 
+def _trained_models(model: Forecaster) -> dict[str, Any]:
+    """What a fitted forecaster consists of, for its version's params: the selector's chosen candidates and
+    the device its torch members trained on."""
+    out: dict[str, Any] = {}
+    if isinstance(model, ClassSelector):
+        out["candidates"] = model.chosen_candidates()
+    stack, devices = [model], set()
+    while stack:
+        m = stack.pop()
+        stack.extend(getattr(m, "fitted_", {}).values())
+        if getattr(m, "device_", None):
+            devices.add(m.device_)
+    if devices:
+        out["torch_device"] = ", ".join(sorted(devices))
+    return out
+
+
 def _selector_metrics(model: ClassSelector) -> dict[str, float]:
     chosen = model.chosen_backtest()
     total = float(chosen["y"].sum())
@@ -164,6 +182,8 @@ def forecast_demand(
                 warnings.simplefilter("ignore")
                 model.fit(history)
                 fc = model.predict(horizon, quantiles)
+            version.params = {**version.params, **_trained_models(model)}
+            version.save(update_fields=["params"])
             if isinstance(model, ClassSelector):
                 metrics = _selector_metrics(model)
                 method_of = {uid: model.choice_[cls][0] for uid, cls in model.classes_.items()}

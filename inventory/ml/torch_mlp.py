@@ -140,6 +140,7 @@ class GlobalMLPForecaster(GlobalForecaster):
                 opt.step()
                 sched.step()
         net.eval()
+        self.device_ = str(device)  # where it trained ("cuda:0" on a GPU worker)
         self.net_ = net.to("cpu")
         self.matrix_ = pm
         self.ids_ = pm.ids

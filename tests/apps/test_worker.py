@@ -84,3 +84,31 @@ def test_a_worker_killed_mid_flush_loses_and_duplicates_nothing(start_worker, it
 
     assert Event.objects.count() == total
     assert _stored_ids() == pushed
+
+
+def test_with_a_gpu_worker_the_forecast_job_travels_on_the_gpu_queue_and_trains_there(start_worker, settings,
+                                                                                        transactional_db):
+    """A worker consuming only ``gpu`` (a CUDA host; here torch runs on its CPU) takes the nightly forecast,
+    which trains the torch MLP: the job is routed there, not to ``ml``."""
+    from inventory.forecasting import MODEL_KIND
+    from inventory.models import RestockSuggestion
+    from inventory.tasks import plan_restock
+    from personalization.models import ModelVersion
+    from tests.apps.test_pricing_support import make_item, make_sales
+
+    for n in range(3):
+        make_sales(make_item(code=f"G{n}", price="10.00", cost="8.00"), weeks=20, seed=n)
+    settings.SHOPSENSE_GPU_QUEUE = True
+    worker = start_worker("gpu", env={"SHOPSENSE_GPU_QUEUE": "1"})
+
+    plan_restock.delay()
+    wait_for(lambda: "succeeded in" in worker.log.read_text() or "raised unexpected" in worker.log.read_text(),
+             "the gpu worker to run the forecast", [worker.log], timeout=180)
+
+    assert "inventory.plan_restock" in worker.log.read_text() and "raised unexpected" not in worker.log.read_text()
+    version = ModelVersion.objects.get(kind=MODEL_KIND, status=ModelVersion.Status.ACTIVE)
+    assert "MLP" in "".join(version.params["candidates"]), version.params  # the served average holds the MLP
+    import torch
+
+    assert version.params["torch_device"] == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    assert RestockSuggestion.objects.exists()
