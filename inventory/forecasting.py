@@ -28,6 +28,7 @@ from personalization.host import get_order_model
 from personalization.models import ModelVersion
 
 from .conf import inventory_settings
+from .demand_signals import exposure_weeks, stockout_weeks
 from .ml import demand as dm
 from .ml import served
 from .ml.base import Forecaster, quantile_column
@@ -103,21 +104,45 @@ def demand_panel(origin: dt.date, adapter: ShopAdapter | None = None, weeks: int
         if line.quantity > 0 and line.price > 0:
             rows.append((line.product_id, line.placed_at, line.quantity, float(line.price), line.user_id))
     if not rows:
-        return pd.DataFrame(columns=["unique_id", "ds", "y", "price", "n_lines", "n_customers"])
+        return pd.DataFrame(columns=["unique_id", "ds", "y", "price", "n_lines", "n_customers", "stockout"])
     tx = pd.DataFrame(rows, columns=["StockCode", "InvoiceDate", "Quantity", "UnitPrice", "CustomerID"])
     tx["StockCode"] = tx["StockCode"].astype(str)
     tx["InvoiceDate"] = pd.to_datetime(tx["InvoiceDate"], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
-    return dm.weekly_demand(tx, end=pd.Timestamp(origin - dt.timedelta(days=7)))
+    panel = dm.weekly_demand(tx, end=pd.Timestamp(origin - dt.timedelta(days=7)))
+    return _with_demand_signals(panel, since, end, origin)
+
+
+def _with_demand_signals(panel: pd.DataFrame, since: dt.datetime | None, end: dt.datetime,
+                         origin: dt.date) -> pd.DataFrame:
+    """Add ``stockout`` (a recorded stock-out day in the week) and, once the shop has recommendation
+    impressions, ``exposures`` (see :mod:`inventory.demand_signals`)."""
+    out = stockout_weeks(since.date() if since else None, origin).assign(stockout=True)
+    panel = panel.merge(out, on=["unique_id", "ds"], how="left")
+    panel["stockout"] = panel["stockout"].eq(True)
+    shown = exposure_weeks(since, end)
+    if not shown.empty:
+        panel = panel.merge(shown, on=["unique_id", "ds"], how="left")
+        panel["exposures"] = panel["exposures"].fillna(0.0)
+    return panel
+
+
+def _known_demand(panel: pd.DataFrame) -> pd.DataFrame:
+    """The panel with censored weeks (stock-out, no sale) as NaN demand, as the forecasters read it."""
+    if "stockout" not in panel:
+        return panel
+    censored = panel["stockout"] & (panel["y"] == 0)
+    return panel.assign(y=panel["y"].mask(censored))
 
 
 def _recent_mean_forecast(panel: pd.DataFrame, horizon: int, quantiles: Sequence[float]) -> pd.DataFrame:
-    """Mean of the last weeks for every series, flat over the horizon; quantiles from the same weeks."""
-    recent = panel.groupby("unique_id", sort=True).tail(RECENT_WEEKS)
+    """Mean of the last known weeks (censored ones skipped) for every series, flat over the horizon; quantiles
+    from the same weeks; 0 for a series with no known week."""
+    recent = panel[panel["y"].notna()].groupby("unique_id", sort=True).tail(RECENT_WEEKS)
     g = recent.groupby("unique_id", sort=True)["y"]
     base = pd.DataFrame({"mean": g.mean()})
     for tau in quantiles:
         base[quantile_column(tau)] = g.quantile(tau)
-    base = base.reset_index()
+    base = base.reindex(sorted(panel["unique_id"].unique()), fill_value=0.0).rename_axis("unique_id").reset_index()
     out = base.loc[base.index.repeat(horizon)].reset_index(drop=True)
     out["step"] = np.tile(np.arange(1, horizon + 1), len(base))
     return out
@@ -188,12 +213,12 @@ def forecast_demand(
                 metrics = _selector_metrics(model)
                 method_of = {uid: model.choice_[cls][0] for uid, cls in model.classes_.items()}
             parts.append(fc)
-        rest = panel[~panel["unique_id"].isin(set(modelled))]
+        rest = _known_demand(panel[~panel["unique_id"].isin(set(modelled))])
         if not rest.empty:
             parts.append(_recent_mean_forecast(rest, horizon, quantiles).assign(_recent=True))
         registry.report_progress(version, 80, "Storing forecasts")
         fc = pd.concat(parts, ignore_index=True).sort_values(["unique_id", "step"], kind="mergesort")
-        classes = dm.classify_demand(panel).set_index("unique_id")["demand_class"]
+        classes = dm.classify_demand(_known_demand(panel)).set_index("unique_id")["demand_class"]
         n_modelled = _store(version, origin, horizon, quantiles, fc, panel, classes, name, method_of)
         metrics = {**metrics, "n_series": float(fc["unique_id"].nunique()), "n_modelled": float(len(modelled))}
         registry.finish(version, metrics)

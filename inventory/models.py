@@ -106,6 +106,24 @@ class ReplenishmentPolicy(models.Model):
             raise ValidationError(errors)
 
 
+class StockoutDay(models.Model):
+    """A day a product was seen with no stock (recorded by the hourly ``inventory.record_stockouts`` task).
+
+    A week with such a day and no sale is censored demand: the forecaster treats it as unknown, not as zero.
+    """
+
+    product = models.ForeignKey(settings.SHOP_PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+    class Meta:
+        ordering = ("-day", "product_id")
+        constraints = [models.UniqueConstraint(fields=["product", "day"], name="inv_stockout_once_a_day")]
+        indexes = [models.Index(fields=["day"], name="inv_stockout_day")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} out of stock on {self.day}"
+
+
 class DemandForecast(models.Model):
     """Weekly demand forecast of one product from one origin (the Monday of the first forecast week)."""
 

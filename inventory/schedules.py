@@ -10,4 +10,10 @@ DEFAULT_SCHEDULES = [
         description="Refits the demand forecaster on all orders and refreshes the restock suggestions.",
         crontab="0 3 * * *",
     ),
+    ScheduleSpec(
+        name="ShopSense: record stock-outs",
+        task="inventory.record_stockouts",
+        description="Notes every product with no stock today, so that sold-out weeks count as unknown demand.",
+        crontab="17 * * * *",
+    ),
 ]

@@ -9,7 +9,7 @@ from celery import shared_task
 
 from personalization import locks, registry
 
-from . import services
+from . import demand_signals, services
 from .conf import inventory_settings
 from .forecasting import MODEL_KIND
 
@@ -33,3 +33,10 @@ def plan_restock(self: Any, forecast: bool = True) -> dict[str, int] | None:
         locks.release(PLAN_LOCK, owner)
     plan = run.plan
     return {"products": plan.products, "created": plan.created, "updated": plan.updated, "removed": plan.removed}
+
+
+@shared_task(name="inventory.record_stockouts", ignore_result=True, time_limit=600, soft_time_limit=540)
+def record_stockouts() -> int:
+    """Record today as a stock-out day of every active product with no stock (idempotent: hourly, and safe to
+    run twice); the forecaster reads weeks with such a day and no sale as unknown demand."""
+    return demand_signals.record_stockouts()

@@ -15,6 +15,7 @@ TASK_QUEUES: dict[str, str] = {
     "personalization.worker_heartbeat": "default",
     "personalization.build_profiles": "ml",
     "personalization.update_profile": "default",
+    "inventory.record_stockouts": "default",
     # The served forecaster trains a PyTorch MLP (when torch is installed; on CUDA when the worker has it).
     "inventory.plan_restock": "gpu",
     "pricing.refit_and_suggest": "ml",

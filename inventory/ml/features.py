@@ -17,7 +17,9 @@ import pandas as pd
 
 from .base import Forecaster, infer_freq_days, prepare_history
 
-EXTRA_COLUMNS = ("price", "n_lines", "n_customers")
+#: Optional panel columns the features use when present: price, breadth of demand (order lines, customers) and
+#: recommendation exposure (impressions of the product in recommendation lists that week).
+EXTRA_COLUMNS = ("price", "n_lines", "n_customers", "exposures")
 
 
 @dataclass
@@ -111,6 +113,13 @@ def origin_features(pm: PanelMatrix, t: int, windows: tuple[int, ...], n_lags: i
             f[f"{name}_4"] = np.log1p(m4)
             f[f"{name}_trend"] = np.log((m4 + 0.1) / (m13 + 0.1))
             f[f"size_per_{name}"] = np.log1p(scale / np.maximum(m13, 0.1))
+    if "exposures" in pm.values:  # recommendation exposure: known up to the origin, so its recent change leads demand
+        e = np.nan_to_num(pm.values["exposures"][:, :t])
+        e4, e13 = _nanmean(_window(e, t, 4)), _nanmean(_window(e, t, 13))
+        f["exposures_last"] = np.log1p(e[:, -1]) if t > 0 else np.full(n, np.nan)
+        f["exposures_4"] = np.log1p(e4)
+        f["exposures_trend"] = np.log((e[:, -1] + 1.0) / (e13 + 1.0)) if t > 0 else np.full(n, np.nan)
+        f["units_per_exposure"] = np.log1p(scale / np.maximum(e13, 1.0))
     if "price" in pm.values:
         p = pm.values["price"][:, :t]
         p_last = pd.DataFrame(p.T).ffill().to_numpy().T[:, -1] if t > 0 else np.full(n, np.nan)
