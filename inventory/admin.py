@@ -44,6 +44,7 @@ class ReplenishmentPolicyAdmin(admin.ModelAdmin):
         "min_order_quantity",
         "pack_size",
         "max_days_of_cover",
+        "order_cost",
         "is_active",
     )
     list_filter = ("scope", "service_level_type", "is_active", "supplier")

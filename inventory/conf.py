@@ -35,6 +35,8 @@ INVENTORY_DEFAULTS: dict[str, Any] = {
         "min_order_quantity": 0,
         "pack_size": 1,
         "max_days_of_cover": None,
+        "holding_cost_rate": 0.25,
+        "order_cost": None,
     },
     # Exception thresholds: on hand + on order above EXCESS_FACTOR x order-up-to is excess; stock without
     # a sale for DEAD_STOCK_WEEKS weeks is dead.

@@ -36,6 +36,7 @@ class ReplenishmentPolicy(models.Model):
     class ServiceLevelType(models.TextChoices):
         CYCLE = "csl", "Cycle service level (chance of no stock-out per cycle)"
         FILL_RATE = "fill_rate", "Fill rate (share of demand served from stock)"
+        MARGIN = "margin", "From the margin (newsvendor critical ratio; the service level is the fallback)"
 
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.PRODUCT)
     product = models.ForeignKey(
@@ -51,7 +52,18 @@ class ReplenishmentPolicy(models.Model):
     service_level_type = models.CharField(
         max_length=16, choices=ServiceLevelType.choices, default=ServiceLevelType.CYCLE
     )
-    service_level = models.FloatField(default=0.95, help_text="Target between 0 and 1, e.g. 0.95.")
+    service_level = models.FloatField(
+        default=0.95,
+        help_text="Target between 0 and 1, e.g. 0.95. With 'from the margin', used where the unit cost is unknown.",
+    )
+    holding_cost_rate = models.FloatField(
+        default=0.25, help_text="Cost of holding stock per year, as a share of its unit cost (0.25 = 25 %)."
+    )
+    order_cost = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True,
+        help_text="Fixed cost of placing one order. When set, orders are the economic order quantity "
+                  "sqrt(2 x annual demand x order cost / holding cost) instead of one review period's demand.",
+    )
     min_order_quantity = models.PositiveIntegerField(default=0)
     pack_size = models.PositiveIntegerField(default=1)
     max_days_of_cover = models.PositiveIntegerField(
@@ -96,6 +108,10 @@ class ReplenishmentPolicy(models.Model):
             errors["lead_time_std_days"] = "The lead time spread cannot be negative."
         if self.review_period_days is not None and self.review_period_days <= 0:
             errors["review_period_days"] = "The review period must be more than 0 days."
+        if self.holding_cost_rate is not None and not 0 < self.holding_cost_rate <= 5:
+            errors["holding_cost_rate"] = "The holding cost rate must be more than 0 and at most 5 (500 % a year)."
+        if self.order_cost is not None and self.order_cost < 0:
+            errors["order_cost"] = "The order cost cannot be negative."
         if self.service_level is not None and not 0.5 <= self.service_level < 1.0:
             errors["service_level"] = "The service level must lie between 0.5 and 1 (e.g. 0.95), 1 excluded."
         if self.pack_size is not None and self.pack_size < 1:
@@ -239,7 +255,9 @@ class RestockSuggestion(models.Model):
     )
     excess = models.BooleanField(default=False)
     dead_stock = models.BooleanField(default=False)
-    method = models.CharField(max_length=16, blank=True, help_text="normal or empirical safety stock.")
+    method = models.CharField(
+        max_length=16, blank=True, help_text="normal or empirical safety stock; +eoq: economic order quantities."
+    )
     policy = models.JSONField(default=dict, blank=True, help_text="The policy values used.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

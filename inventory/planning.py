@@ -45,6 +45,8 @@ class PolicyValues:
     min_order_quantity: int = 0
     pack_size: int = 1
     max_days_of_cover: int | None = None
+    holding_cost_rate: float = 0.25
+    order_cost: float | None = None
     supplier_id: int | None = None
     source: str = "default"
 
@@ -59,6 +61,8 @@ class PolicyValues:
             min_order_quantity=policy.min_order_quantity,
             pack_size=policy.pack_size,
             max_days_of_cover=policy.max_days_of_cover,
+            holding_cost_rate=policy.holding_cost_rate,
+            order_cost=None if policy.order_cost is None else float(policy.order_cost),
             supplier_id=policy.supplier_id,
             source=str(policy),
         )
@@ -75,6 +79,7 @@ class PlanInput:
     policy: PolicyValues
     today: dt.date
     price: Decimal = Decimal("0")
+    unit_cost: Decimal | None = None
     history: list[float] = field(default_factory=list)
     intermittent: bool = False
     weeks_since_last_sale: float | None = None
@@ -102,9 +107,32 @@ class PlanResult:
         return self.suggested_quantity > 0 or self.stockout_before_arrival or self.excess or self.dead_stock
 
 
-def cycle_service_level(values: PolicyValues, demand_mean: float, demand_std: float) -> float:
+def margin_service_level(values: PolicyValues, price: Decimal, unit_cost: Decimal | None) -> float | None:
+    """Newsvendor critical ratio ``cu / (cu + co)``: ``cu`` the margin lost on a unit short (price − unit cost),
+    ``co`` the cost of carrying a unit for one review period (unit cost × holding rate × R / 365); within
+    [0.5, 0.9999]. None when the unit cost is unknown or there is no margin."""
+    if unit_cost is None or unit_cost <= 0 or price <= unit_cost:
+        return None
+    under = float(price - unit_cost)
+    over = float(unit_cost) * values.holding_cost_rate * values.review_period_days / 365.0
+    return float(min(max(pm.newsvendor_service_level(under, over), 0.5), 0.9999))
+
+
+def lot_size(values: PolicyValues, demand_mean: float, unit_cost: Decimal | None) -> float | None:
+    """The economic order quantity (units) when the policy has an order cost and the unit cost is known."""
+    if values.order_cost is None or unit_cost is None or unit_cost <= 0:
+        return None
+    return pm.eoq(demand_mean * 52.0, values.order_cost, float(unit_cost) * values.holding_cost_rate)
+
+
+def cycle_service_level(values: PolicyValues, demand_mean: float, demand_std: float,
+                        price: Decimal = Decimal("0"), unit_cost: Decimal | None = None) -> float:
     """The policy's target as a cycle service level; a fill rate β goes through the normal loss function:
-    smallest k with σ_LTD·G(k) ≤ (1 − β)·Q, Q = demand over one review period, then Φ(k)."""
+    smallest k with σ_LTD·G(k) ≤ (1 − β)·Q, Q = demand over one review period, then Φ(k); "from the margin"
+    is :func:`margin_service_level` (the policy's service level where that is unknown)."""
+    if values.service_level_type == ReplenishmentPolicy.ServiceLevelType.MARGIN:
+        margin = margin_service_level(values, price, unit_cost)
+        return float(values.service_level) if margin is None else margin
     if values.service_level_type != ReplenishmentPolicy.ServiceLevelType.FILL_RATE:
         return float(values.service_level)
     lead, lead_std, review = values.lead_time_days / 7, values.lead_time_std_days / 7, values.review_period_days / 7
@@ -123,6 +151,7 @@ def compute_plan(data: PlanInput) -> PlanResult:
     """
     v = data.policy
     d, sigma = max(data.demand_mean, 0.0), max(data.demand_std, 0.0)
+    lot = lot_size(v, d, data.unit_cost)
     lead, lead_std, review = v.lead_time_days / 7, v.lead_time_std_days / 7, v.review_period_days / 7
     plan = pm.plan_restock(
         on_hand=data.on_hand,
@@ -131,12 +160,13 @@ def compute_plan(data: PlanInput) -> PlanResult:
         demand_std=sigma,
         lead_time=lead,
         review_period=review,
-        service_level=cycle_service_level(v, d, sigma),
+        service_level=cycle_service_level(v, d, sigma, data.price, data.unit_cost),
         lead_time_std=lead_std,
         demand_history=data.history or None,
         intermittent=data.intermittent and len(data.history) >= 8,
         pack_size=max(int(v.pack_size), 1),
         moq=int(v.min_order_quantity),
+        lot_size=lot,
     )
     position = data.on_hand + data.on_order
     qty = plan.order_quantity if d > 0 else 0
@@ -175,7 +205,7 @@ def compute_plan(data: PlanInput) -> PlanResult:
         stockout_before_arrival=pm.EXCEPTION_STOCKOUT in exceptions,
         excess=pm.EXCEPTION_EXCESS in exceptions,
         dead_stock=pm.EXCEPTION_DEAD in exceptions,
-        method=plan.method,
+        method=plan.method if lot is None else f"{plan.method}+eoq",
     )
 
 
@@ -228,7 +258,8 @@ class PlanSummary:
 
 
 def plan_input_for(
-    forecast: DemandForecast, on_hand: int, on_order: int, policy: PolicyValues, today: dt.date, price: Decimal
+    forecast: DemandForecast, on_hand: int, on_order: int, policy: PolicyValues, today: dt.date, price: Decimal,
+    unit_cost: Decimal | None = None,
 ) -> PlanInput:
     """Plan input from a stored forecast: mean of its weekly means, spread of its recent history."""
     history = [float(v) for v in forecast.history]
@@ -242,6 +273,7 @@ def plan_input_for(
         policy=policy,
         today=today,
         price=price,
+        unit_cost=unit_cost,
         history=recent,
         intermittent=forecast.demand_class in INTERMITTENT_CLASSES,
         weeks_since_last_sale=weeks_since_last_sale(history),
@@ -302,6 +334,7 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
             values,
             today,
             adapter.get_price(product),
+            adapter.get_unit_cost(product),
         )
         result = compute_plan(data)
         summary.products += 1

@@ -382,9 +382,11 @@ def plan_restock(
     pack_size: int = 1,
     moq: int = 0,
     periods_since_last_sale: float | None = None,
+    lot_size: float | None = None,
 ) -> RestockPlan:
     """(s, S) plan for one product: normal safety stock, or the empirical lead-time-demand quantile for
     intermittent items (needs ``demand_history`` per period); order when the position is at or below s.
+    ``S = s + lot_size`` (e.g. the :func:`eoq`), or ``s`` + the demand over one review period by default.
     """
     if intermittent and demand_history is not None and len(demand_history) > 0:
         lo, hi = math.floor(lead_time - lead_time_std * 1.7), math.ceil(lead_time + lead_time_std * 1.7)
@@ -399,7 +401,7 @@ def plan_restock(
         ss = safety_stock(z_value(service_level), lead_time, demand_mean, demand_std, lead_time_std)
         s = reorder_point(demand_mean, lead_time, ss)
         method = "normal"
-    big_s = s + demand_mean * review_period
+    big_s = s + (demand_mean * review_period if lot_size is None else max(float(lot_size), 0.0))
     position = on_hand + on_order
     qty = order_quantity_s_s(position, s, big_s, pack_size, moq)
     exceptions = restock_exceptions(

@@ -2,7 +2,9 @@
 
 import datetime as dt
 import math
+import statistics
 from decimal import Decimal
+from statistics import NormalDist
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -117,6 +119,8 @@ def test_the_most_specific_policy_wins(settings):
         ({"scope": "global", "pack_size": 0}, "pack_size"),
         ({"scope": "global", "lead_time_std_days": -1}, "lead_time_std_days"),
         ({"scope": "global", "max_days_of_cover": 3, "lead_time_days": 7}, "max_days_of_cover"),
+        ({"scope": "global", "holding_cost_rate": 0}, "holding_cost_rate"),
+        ({"scope": "global", "order_cost": Decimal("-1")}, "order_cost"),
     ],
 )
 def test_policy_validation_names_the_bad_field(fields, error_field):
@@ -260,3 +264,53 @@ def test_planning_costs_the_same_few_queries_for_any_number_of_products(django_a
         summary = services.plan_restock(TODAY)
 
     assert summary.created == 8
+
+
+def _costed_plan(price="10.00", cost="6.00", **policy):
+    values = PolicyValues(**{"lead_time_days": 14.0, "review_period_days": 7.0, **policy})
+    data = services.PlanInput(5, 0, 10.0, 4.0, values, TODAY, Decimal(price), None if cost is None else Decimal(cost))
+    return services.compute_plan(data)
+
+
+def test_a_margin_target_is_the_newsvendor_critical_ratio():
+    result = _costed_plan(service_level_type="margin", holding_cost_rate=0.25)
+
+    under, over = 10.0 - 6.0, 6.0 * 0.25 * 7 / 365  # margin lost per unit short; a unit held one review period
+    z = NormalDist().inv_cdf(under / (under + over))  # 0.99286 -> z = 2.4507
+    assert result.safety_stock == pytest.approx(z * math.sqrt(2 * 4.0**2))
+    assert result.order_up_to == pytest.approx(10 * 3 + z * math.sqrt(2 * 4.0**2))
+
+
+def test_a_thin_margin_targets_less_service_and_an_unknown_cost_falls_back_to_the_service_level():
+    rich = _costed_plan(service_level_type="margin")
+    thin = _costed_plan(price="6.05", service_level_type="margin", holding_cost_rate=2.0)
+    unknown = _costed_plan(cost=None, service_level_type="margin", service_level=0.95)
+
+    assert thin.safety_stock < rich.safety_stock
+    assert unknown.safety_stock == pytest.approx(Z95 * math.sqrt(2 * 4.0**2))
+
+
+def test_an_order_cost_orders_the_economic_order_quantity():
+    result = _costed_plan(order_cost=20.0, holding_cost_rate=0.25)
+
+    eoq = math.sqrt(2 * (10 * 52) * 20.0 / (6.0 * 0.25))  # 117.76 units
+    ss = Z95 * math.sqrt(2 * 4.0**2)
+    assert result.order_up_to == pytest.approx(10 * 2 + ss + eoq)
+    assert result.suggested_quantity == math.ceil(10 * 2 + ss + eoq - 5)
+    assert result.method == "normal+eoq"
+    assert _costed_plan(cost=None, order_cost=20.0).order_up_to == pytest.approx(10 * 3 + ss)  # no cost, no EOQ
+
+
+def test_planning_reads_the_unit_cost_for_margin_policies():
+    item = Item.objects.create(code="C1", title="C1", department=Department.objects.get_or_create(title="Toys")[0],
+                               price=Decimal("10.00"), cost=Decimal("6.00"), stock=0)
+    _forecast(item, 10.0, [10.0, 6.0, 14.0, 10.0] * 4)
+    ReplenishmentPolicy.objects.create(scope="global", service_level_type="margin", service_level=0.6,
+                                       lead_time_days=14)
+
+    services.plan_restock(TODAY)
+
+    suggestion = RestockSuggestion.objects.get(product=item)
+    z = NormalDist().inv_cdf(4.0 / (4.0 + 6.0 * 0.25 * 7 / 365))
+    sigma = statistics.stdev([10.0, 6.0, 14.0, 10.0] * 4)
+    assert suggestion.safety_stock == pytest.approx(z * math.sqrt(2 * sigma**2))
