@@ -39,6 +39,7 @@ class ReplenishmentPolicyAdmin(admin.ModelAdmin):
         "lead_time_days",
         "lead_time_std_days",
         "review_period_days",
+        "review_policy",
         "service_level_type",
         "service_level",
         "min_order_quantity",
@@ -47,7 +48,7 @@ class ReplenishmentPolicyAdmin(admin.ModelAdmin):
         "order_cost",
         "is_active",
     )
-    list_filter = ("scope", "service_level_type", "is_active", "supplier")
+    list_filter = ("scope", "review_policy", "service_level_type", "is_active", "supplier")
     raw_id_fields = ("product",)
     search_fields = ("category",)
 

@@ -30,6 +30,7 @@ INVENTORY_DEFAULTS: dict[str, Any] = {
         "lead_time_days": 7.0,
         "lead_time_std_days": 0.0,
         "review_period_days": 7.0,
+        "review_policy": "sS",
         "service_level_type": "csl",
         "service_level": 0.95,
         "min_order_quantity": 0,

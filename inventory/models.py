@@ -33,6 +33,10 @@ class ReplenishmentPolicy(models.Model):
         CATEGORY = "category", "Category"
         GLOBAL = "global", "Whole shop"
 
+    class ReviewPolicy(models.TextChoices):
+        CONTINUOUS = "sS", "(s, S): at every plan, order up to S once the position is at or below s"
+        PERIODIC = "RS", "(R, S): once every review period, order up to S"
+
     class ServiceLevelType(models.TextChoices):
         CYCLE = "csl", "Cycle service level (chance of no stock-out per cycle)"
         FILL_RATE = "fill_rate", "Fill rate (share of demand served from stock)"
@@ -49,6 +53,7 @@ class ReplenishmentPolicy(models.Model):
     lead_time_days = models.FloatField(default=7.0, help_text="Mean days from order to arrival.")
     lead_time_std_days = models.FloatField(default=0.0, help_text="Standard deviation of the lead time, in days.")
     review_period_days = models.FloatField(default=7.0, help_text="Days between two ordering decisions.")
+    review_policy = models.CharField(max_length=2, choices=ReviewPolicy.choices, default=ReviewPolicy.CONTINUOUS)
     service_level_type = models.CharField(
         max_length=16, choices=ServiceLevelType.choices, default=ServiceLevelType.CYCLE
     )
@@ -112,6 +117,10 @@ class ReplenishmentPolicy(models.Model):
             errors["holding_cost_rate"] = "The holding cost rate must be more than 0 and at most 5 (500 % a year)."
         if self.order_cost is not None and self.order_cost < 0:
             errors["order_cost"] = "The order cost cannot be negative."
+        if self.order_cost is not None and self.review_policy == self.ReviewPolicy.PERIODIC:
+            errors["order_cost"] = (
+                "An (R, S) policy orders once per review period; economic order quantities need (s, S)."
+            )
         if self.service_level is not None and not 0.5 <= self.service_level < 1.0:
             errors["service_level"] = "The service level must lie between 0.5 and 1 (e.g. 0.95), 1 excluded."
         if self.pack_size is not None and self.pack_size < 1:

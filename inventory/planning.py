@@ -18,7 +18,7 @@ from decimal import Decimal
 import numpy as np
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 from scipy import stats
 
@@ -27,7 +27,7 @@ from personalization.adapters import DefaultShopAdapter, ShopAdapter, get_adapte
 from .conf import inventory_settings
 from .forecasting import planning_date
 from .ml import policy as pm
-from .models import DemandForecast, PurchaseOrderLine, ReplenishmentPolicy, RestockSuggestion
+from .models import DemandForecast, PurchaseOrder, PurchaseOrderLine, ReplenishmentPolicy, RestockSuggestion
 
 INTERMITTENT_CLASSES = {"intermittent", "lumpy"}
 STD_WEEKS = 26
@@ -40,6 +40,7 @@ class PolicyValues:
     lead_time_days: float = 7.0
     lead_time_std_days: float = 0.0
     review_period_days: float = 7.0
+    review_policy: str = "sS"
     service_level_type: str = "csl"
     service_level: float = 0.95
     min_order_quantity: int = 0
@@ -56,6 +57,7 @@ class PolicyValues:
             lead_time_days=policy.lead_time_days,
             lead_time_std_days=policy.lead_time_std_days,
             review_period_days=policy.review_period_days,
+            review_policy=policy.review_policy,
             service_level_type=policy.service_level_type,
             service_level=policy.service_level,
             min_order_quantity=policy.min_order_quantity,
@@ -80,6 +82,7 @@ class PlanInput:
     today: dt.date
     price: Decimal = Decimal("0")
     unit_cost: Decimal | None = None
+    last_ordered: dt.date | None = None
     history: list[float] = field(default_factory=list)
     intermittent: bool = False
     weeks_since_last_sale: float | None = None
@@ -125,6 +128,20 @@ def lot_size(values: PolicyValues, demand_mean: float, unit_cost: Decimal | None
     return pm.eoq(demand_mean * 52.0, values.order_cost, float(unit_cost) * values.holding_cost_rate)
 
 
+def review_due(values: PolicyValues, last_ordered: dt.date | None, today: dt.date) -> bool:
+    """Whether an (R, S) product is due for review: no purchase order of it in the last review period."""
+    return last_ordered is None or (today - last_ordered).days >= values.review_period_days
+
+
+def last_ordered_by_product(product_ids: Iterable[int] | None = None) -> dict[int, dt.date]:
+    """Day of the newest purchase order (not cancelled) with each product."""
+    lines = PurchaseOrderLine.objects.exclude(purchase_order__status=PurchaseOrder.Status.CANCELLED)
+    if product_ids is not None:
+        lines = lines.filter(product_id__in=list(product_ids))
+    newest = lines.values("product_id").annotate(at=Max("purchase_order__created_at"))
+    return {row["product_id"]: timezone.localtime(row["at"]).date() for row in newest}
+
+
 def cycle_service_level(values: PolicyValues, demand_mean: float, demand_std: float,
                         price: Decimal = Decimal("0"), unit_cost: Decimal | None = None) -> float:
     """The policy's target as a cycle service level; a fill rate β goes through the normal loss function:
@@ -151,7 +168,8 @@ def compute_plan(data: PlanInput) -> PlanResult:
     """
     v = data.policy
     d, sigma = max(data.demand_mean, 0.0), max(data.demand_std, 0.0)
-    lot = lot_size(v, d, data.unit_cost)
+    periodic = v.review_policy == ReplenishmentPolicy.ReviewPolicy.PERIODIC
+    lot = None if periodic else lot_size(v, d, data.unit_cost)
     lead, lead_std, review = v.lead_time_days / 7, v.lead_time_std_days / 7, v.review_period_days / 7
     plan = pm.plan_restock(
         on_hand=data.on_hand,
@@ -167,6 +185,8 @@ def compute_plan(data: PlanInput) -> PlanResult:
         pack_size=max(int(v.pack_size), 1),
         moq=int(v.min_order_quantity),
         lot_size=lot,
+        periodic=periodic,
+        review_due=review_due(v, data.last_ordered, data.today),
     )
     position = data.on_hand + data.on_order
     qty = plan.order_quantity if d > 0 else 0
@@ -260,6 +280,7 @@ class PlanSummary:
 def plan_input_for(
     forecast: DemandForecast, on_hand: int, on_order: int, policy: PolicyValues, today: dt.date, price: Decimal,
     unit_cost: Decimal | None = None,
+    last_ordered: dt.date | None = None,
 ) -> PlanInput:
     """Plan input from a stored forecast: mean of its weekly means, spread of its recent history."""
     history = [float(v) for v in forecast.history]
@@ -274,6 +295,7 @@ def plan_input_for(
         today=today,
         price=price,
         unit_cost=unit_cost,
+        last_ordered=last_ordered,
         history=recent,
         intermittent=forecast.demand_class in INTERMITTENT_CLASSES,
         weeks_since_last_sale=weeks_since_last_sale(history),
@@ -316,6 +338,7 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
     forecasts = {f.product_id: f for f in DemandForecast.objects.filter(origin=latest)}
     products = _products_with_categories(adapter, list(forecasts))
     on_order = on_order_by_product(forecasts)
+    last_ordered = last_ordered_by_product(forecasts)
     resolver = PolicyResolver()
     existing = {
         s.product_id: s
@@ -335,6 +358,7 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
             today,
             adapter.get_price(product),
             adapter.get_unit_cost(product),
+            last_ordered.get(product.pk),
         )
         result = compute_plan(data)
         summary.products += 1

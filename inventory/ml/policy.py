@@ -383,27 +383,38 @@ def plan_restock(
     moq: int = 0,
     periods_since_last_sale: float | None = None,
     lot_size: float | None = None,
+    periodic: bool = False,
+    review_due: bool = True,
 ) -> RestockPlan:
     """(s, S) plan for one product: normal safety stock, or the empirical lead-time-demand quantile for
     intermittent items (needs ``demand_history`` per period); order when the position is at or below s.
     ``S = s + lot_size`` (e.g. the :func:`eoq`), or ``s`` + the demand over one review period by default.
+
+    ``periodic``: an (R, S) policy instead: the stock must cover the lead time plus the review period, so
+    ``S = d̄ · (R + L) + SS(R + L)`` (reported as the reorder point too) and, when ``review_due``, the order
+    brings the position up to S whatever it is; between reviews nothing is ordered.
     """
+    cover = lead_time + review_period if periodic else lead_time
     if intermittent and demand_history is not None and len(demand_history) > 0:
-        lo, hi = math.floor(lead_time - lead_time_std * 1.7), math.ceil(lead_time + lead_time_std * 1.7)
-        lts = list(range(max(lo, 1), max(hi, 1) + 1)) if lead_time_std > 0 else [round(lead_time)]
+        lo, hi = math.floor(cover - lead_time_std * 1.7), math.ceil(cover + lead_time_std * 1.7)
+        lts = list(range(max(lo, 1), max(hi, 1) + 1)) if lead_time_std > 0 else [max(round(cover), 1)]
         hist = np.asarray(demand_history, dtype=float)
         hist_mean = float(np.nanmean(hist)) if len(hist) else 0.0
         ratio = demand_mean / hist_mean if hist_mean > 0 else 1.0
         s = lead_time_demand_quantile(hist, lts, service_level, ratio)
-        ss = s - demand_mean * lead_time
+        ss = s - demand_mean * cover
         method = "empirical"
     else:
-        ss = safety_stock(z_value(service_level), lead_time, demand_mean, demand_std, lead_time_std)
-        s = reorder_point(demand_mean, lead_time, ss)
+        ss = safety_stock(z_value(service_level), cover, demand_mean, demand_std, lead_time_std)
+        s = reorder_point(demand_mean, cover, ss)
         method = "normal"
-    big_s = s + (demand_mean * review_period if lot_size is None else max(float(lot_size), 0.0))
     position = on_hand + on_order
-    qty = order_quantity_s_s(position, s, big_s, pack_size, moq)
+    if periodic:
+        big_s = s
+        qty = order_quantity_r_s(position, big_s, pack_size, moq) if review_due else 0
+    else:
+        big_s = s + (demand_mean * review_period if lot_size is None else max(float(lot_size), 0.0))
+        qty = order_quantity_s_s(position, s, big_s, pack_size, moq)
     exceptions = restock_exceptions(
         on_hand, on_order, demand_mean, lead_time, big_s, periods_since_last_sale=periods_since_last_sale
     )

@@ -121,6 +121,7 @@ def test_the_most_specific_policy_wins(settings):
         ({"scope": "global", "max_days_of_cover": 3, "lead_time_days": 7}, "max_days_of_cover"),
         ({"scope": "global", "holding_cost_rate": 0}, "holding_cost_rate"),
         ({"scope": "global", "order_cost": Decimal("-1")}, "order_cost"),
+        ({"scope": "global", "order_cost": Decimal("5"), "review_policy": "RS"}, "order_cost"),
     ],
 )
 def test_policy_validation_names_the_bad_field(fields, error_field):
@@ -314,3 +315,32 @@ def test_planning_reads_the_unit_cost_for_margin_policies():
     z = NormalDist().inv_cdf(4.0 / (4.0 + 6.0 * 0.25 * 7 / 365))
     sigma = statistics.stdev([10.0, 6.0, 14.0, 10.0] * 4)
     assert suggestion.safety_stock == pytest.approx(z * math.sqrt(2 * sigma**2))
+
+
+def test_a_periodic_policy_orders_up_to_cover_lead_time_and_review_period_only_when_due():
+    ss = Z95 * math.sqrt(3 * 4.0**2)  # protection interval L + R = 3 weeks
+    due = _plan(on_hand=40, review_policy="RS")
+    assert due.safety_stock == pytest.approx(ss)
+    assert due.order_up_to == pytest.approx(10 * 3 + ss)  # S = d (R + L) + SS(R + L)
+    assert due.suggested_quantity == math.ceil(10 * 3 + ss - 40)  # above the (s, S) reorder point: orders anyway
+    assert _plan(on_hand=40).suggested_quantity == 0  # the (s, S) policy waits for s
+
+    values = PolicyValues(lead_time_days=14.0, review_period_days=7.0, review_policy="RS")
+    ordered_yesterday = services.PlanInput(40, 0, 10.0, 4.0, values, TODAY, Decimal("2.50"),
+                                           last_ordered=TODAY - dt.timedelta(days=1))
+    assert services.compute_plan(ordered_yesterday).suggested_quantity == 0  # not due before R days
+
+
+def test_periodic_review_counts_from_the_last_purchase_order_of_the_product():
+    item = _item("R1", stock=2)
+    _forecast(item, 10.0, [10.0] * 26)
+    ReplenishmentPolicy.objects.create(scope="global", review_policy="RS", review_period_days=7)
+    order = PurchaseOrder.objects.create()
+    order.lines.create(product=item, quantity=5)
+
+    services.plan_restock(timezone.localdate())
+    assert RestockSuggestion.objects.get(product=item).suggested_quantity == 0  # ordered today: not due
+
+    PurchaseOrder.objects.filter(pk=order.pk).update(created_at=timezone.now() - dt.timedelta(days=8))
+    services.plan_restock(timezone.localdate())
+    assert RestockSuggestion.objects.get(product=item).suggested_quantity > 0
