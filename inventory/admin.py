@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.safestring import SafeString
 
 from personalization.admin_actions import PermittedActionsMixin
 
 from . import services
-from .charts import forecast_svg
+from .charts import forecast_svg, projection_svg
+from .exceptions import exception_summary, projected_stock
 from .models import (
     DemandForecast,
     PurchaseOrder,
@@ -122,12 +126,38 @@ class RestockSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_filter = ("status", ExceptionFilter, "supplier", "planned_at")
     list_select_related = ("product", "purchase_order")
     raw_id_fields = ("product", "forecast", "purchase_order")
-    readonly_fields = ("chart",)
+    readonly_fields = ("chart", "projected_stock_chart")
     actions = ("create_purchase_order", "mark_ordered", "snooze", "dismiss")
+    change_list_template = "admin/inventory/restocksuggestion/change_list.html"
 
     @admin.display(description="history and forecast")
     def chart(self, obj: RestockSuggestion) -> SafeString | str:
         return forecast_svg(obj.forecast) if obj.forecast_id else "No forecast."
+
+    @admin.display(description="projected stock with incoming orders")
+    def projected_stock_chart(self, obj: RestockSuggestion) -> SafeString | str:
+        projection = projected_stock(obj)
+        return projection_svg(projection, obj.on_hand) if projection else "No forecast."
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path("dashboard/", view(self.dashboard_view), name="inventory_restocksuggestion_dashboard"),
+            *super().get_urls(),
+        ]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        """The exceptions of the open suggestions: counts, the worst products, links to the filtered list."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Restock exceptions",
+            "summary": exception_summary(services.planning_date()),
+            "today": services.planning_date(),
+        }
+        return TemplateResponse(request, "admin/inventory/restocksuggestion/dashboard.html", context)
 
     def has_order_permission(self, request: HttpRequest) -> bool:
         return self.has_change_permission(request) and request.user.has_perm("inventory.add_purchaseorder")

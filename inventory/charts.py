@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import DemandForecast
+
+if TYPE_CHECKING:
+    from .exceptions import Projection
 
 WIDTH, HEIGHT, PAD = 640, 200, 28
 
@@ -67,3 +71,47 @@ def forecast_svg(forecast: DemandForecast, history_weeks: int = 26) -> SafeStrin
         "</svg>",
     ]
     return mark_safe("".join(parts))  # noqa: S308 - numbers and escaped text only
+
+
+def projection_svg(projection: Projection, on_hand: float) -> SafeString:
+    """Projected stock (green line from today's on hand), the weeks' arrivals (bars) and the zero line; weeks
+    that end below zero are marked red: demand the stock and the open orders will not cover."""
+    levels = [float(on_hand), *projection.stock]
+    top = max([*levels, *projection.incoming, 1.0]) * 1.1
+    bottom = min([*levels, 0.0]) * 1.1
+    n = len(levels)
+    step = (WIDTH - 2 * PAD) / max(n - 1, 1)
+
+    def x(i: float) -> float:
+        return PAD + i * step
+
+    def y(v: float) -> float:
+        return HEIGHT - PAD - (HEIGHT - 2 * PAD) * (v - bottom) / (top - bottom)
+
+    bars = "".join(
+        f'<rect class="incoming" x="{x(i + 1) - 8:.1f}" y="{y(q):.1f}" width="16" height="{y(0) - y(q):.1f}" '
+        f'fill="#74c476"><title>{q} units arriving in week {i + 1}</title></rect>'
+        for i, q in enumerate(projection.incoming) if q > 0
+    )
+    dots = "".join(
+        (f'<circle class="short" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="#cb181d">' if v < 0 else
+         f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="#238b45">') + f"<title>{v:.0f} units</title></circle>"
+        for i, v in enumerate(levels)
+    )
+    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(levels))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
+        f'role="img" class="inventory-projection-chart" aria-label="Projected stock">',
+        f"<title>Projected stock from {escape(projection.origin.isoformat())}</title>",
+        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#fff" stroke="#ddd"/>',
+        f'<line x1="{PAD}" y1="{y(0):.1f}" x2="{WIDTH - PAD}" y2="{y(0):.1f}" stroke="#999"/>',
+        bars,
+        f'<polyline points="{line}" fill="none" stroke="#238b45" stroke-width="2" class="stock"/>',
+        dots,
+        f'<text x="{PAD}" y="{HEIGHT - 8}" font-size="11">now</text>',
+        f'<text x="{x(n - 1) - 40:.1f}" y="{HEIGHT - 8}" font-size="11">week {n - 1}</text>',
+        f'<text x="4" y="{PAD - 10}" font-size="11">green: stock at the end of each week · bars: open orders '
+        "arriving · red: short</text>",
+        "</svg>",
+    ]
+    return mark_safe("".join(parts))  # noqa: S308 - numbers and fixed text only

@@ -237,3 +237,57 @@ def test_an_out_of_stock_product_with_an_open_order_shows_its_arrival(item):
     order.lines.create(product=item, quantity=10)
 
     assert strip_tags(_badge(item)) == "Back in stock on 12 May 2030"
+
+
+def _forecast_for(item, mean):
+    return DemandForecast.objects.create(product=item, origin=dt.date(2024, 3, 4), horizon=len(mean), mean=mean,
+                                         quantiles={"q50": mean, "q90": mean}, method="TSB", history=[5.0] * 4)
+
+
+def test_projected_stock_takes_out_the_forecast_and_adds_open_orders_when_they_arrive(item):
+    from inventory.exceptions import projected_stock
+
+    suggestion = _suggestion(item, on_hand=12, forecast=_forecast_for(item, [5.0, 5.0, 5.0, 5.0]))
+    arriving = PurchaseOrder.objects.create(status="ordered", expected_arrival=dt.date(2024, 3, 19))  # week 3
+    arriving.lines.create(product=item, quantity=20)
+    PurchaseOrder.objects.create(status="cancelled", expected_arrival=dt.date(2024, 3, 12)).lines.create(
+        product=item, quantity=99)  # cancelled: never arrives
+
+    projection = projected_stock(suggestion)
+
+    assert projection.incoming == [0, 0, 20, 0]
+    assert projection.stock == [7.0, 2.0, 17.0, 12.0]  # 12 - 5, - 5, + 20 - 5, - 5
+
+
+def test_the_exceptions_dashboard_counts_and_ranks_the_open_suggestions(client, staff, item):
+    dept = item.department
+    kite2 = Item.objects.create(code="A2", title="Big kite", department=dept, price=Decimal("10.00"), stock=0)
+    ball = Item.objects.create(code="B1", title="Ball", department=dept, price=Decimal("10.00"), stock=90)
+    old = Item.objects.create(code="C1", title="Old yoyo", department=dept, price=Decimal("10.00"), stock=40)
+    _suggestion(item, stockout_before_arrival=True, lost_revenue_estimate=Decimal("50.00"), order_by_date=TODAY)
+    _suggestion(kite2, stockout_before_arrival=True, lost_revenue_estimate=Decimal("80.00"))
+    _suggestion(ball, on_hand=90, excess=True, suggested_quantity=0)
+    _suggestion(old, on_hand=40, dead_stock=True, suggested_quantity=0, status="dismissed")  # not open: left out
+    client.force_login(staff)
+
+    response = client.get(reverse("admin:inventory_restocksuggestion_dashboard"))
+
+    assert response.status_code == 200
+    summary = response.context["summary"]
+    assert [(g.key, g.count) for g in summary.groups] == [("stockout", 2), ("excess", 1), ("dead", 0)]
+    assert [s.product_id for s in summary.groups[0].top] == [kite2.pk, item.pk]  # most lost revenue first
+    assert (summary.open_suggestions, summary.to_order, summary.lost_revenue) == (3, 2, Decimal("130.00"))
+    page = strip_tags(response.content.decode())
+    assert "Stocks out before the next arrival: 2" in page and "Big kite" in page and "Old yoyo" not in page
+    changelist = client.get(reverse("admin:inventory_restocksuggestion_changelist"))
+    assert reverse("admin:inventory_restocksuggestion_dashboard") in changelist.content.decode()
+
+
+def test_the_suggestion_page_draws_the_projected_stock(client, staff, item):
+    suggestion = _suggestion(item, on_hand=3, forecast=_forecast_for(item, [5.0, 5.0]))
+    client.force_login(staff)
+
+    page = client.get(reverse("admin:inventory_restocksuggestion_change", args=[suggestion.pk])).content
+
+    assert page.count(b'class="inventory-projection-chart"') == 1
+    assert page.count(b'class="short"') == 2  # 3 - 5 and 3 - 10 units: both weeks short

@@ -155,6 +155,8 @@ ADMIN_ROWS = [
              ("pricing.view_pricechange",), method="GET", kwargs={"product_id": "{item}"}),
     AdminRow("inventory.restocksuggestion",   "create_purchase_order",                 (*LOGIN, 302, 302),
              (*RESTOCK_ACT, "inventory.add_purchaseorder"), "restock"),
+    AdminRow("inventory.restocksuggestion",   "inventory_restocksuggestion_dashboard", (*LOGIN, 200, 302),
+             ("inventory.view_restocksuggestion",), method="GET"),
     AdminRow("inventory.restocksuggestion",   "mark_ordered",                          (*LOGIN, 302, 302), RESTOCK_ACT, "restock"),
     AdminRow("inventory.restocksuggestion",   "snooze",                                (*LOGIN, 302, 302), RESTOCK_ACT, "restock"),
     AdminRow("inventory.restocksuggestion",   "dismiss",                               (*LOGIN, 302, 302), RESTOCK_ACT, "restock"),
