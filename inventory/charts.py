@@ -108,6 +108,8 @@ def projection_svg(projection: Projection, on_hand: float) -> SafeString:
         bars,
         f'<polyline points="{line}" fill="none" stroke="#238b45" stroke-width="2" class="stock"/>',
         dots,
+        f'<text x="4" y="{y(0) + 4:.1f}" font-size="11">0</text>',
+        f'<text x="{x(n - 1) - 34:.1f}" y="{y(levels[-1]) - 8:.1f}" font-size="11">{levels[-1]:.0f}</text>',
         f'<text x="{PAD}" y="{HEIGHT - 8}" font-size="11">now</text>',
         f'<text x="{x(n - 1) - 40:.1f}" y="{HEIGHT - 8}" font-size="11">week {n - 1}</text>',
         f'<text x="4" y="{PAD - 10}" font-size="11">green: stock at the end of each week · bars: open orders '
