@@ -58,3 +58,24 @@ def test_staff_order_a_suggestion_in_the_admin_and_the_next_plan_counts_it(page,
     services.plan_restock()
     open_now = RestockSuggestion.objects.filter(product_id=planned.product_id, status="open")
     assert [(s.on_order, s.suggested_quantity) for s in open_now] in ([], [(planned.suggested_quantity, 0)])
+
+
+def test_staff_find_the_stockouts_on_the_exceptions_dashboard(page, live_server, planned):
+    get_user_model().objects.create_user("buyer", password=TEST_PASSWORD, is_staff=True, is_superuser=True)
+    assert planned.stockout_before_arrival
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/inventory/restocksuggestion/")
+    page.get_by_label("Username").fill("buyer")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Exceptions dashboard").click()
+    page.wait_for_selector("#exception-stockout")
+    save_screenshot(page, "inventory-exceptions-dashboard")
+
+    assert "Stocks out before the next arrival: 1" in page.locator("#exception-stockout").inner_text()
+    assert "1 open suggestions, 1 to order" in page.locator("#headline").inner_text()
+    page.locator("#exception-stockout").get_by_role("link", name="Show all 1").click()
+    page.wait_for_url(re.compile(r".*exception=stockout.*"))
+    page.get_by_role("link", name=str(planned.product)).first.click()
+    page.wait_for_selector(".inventory-projection-chart")
+    assert page.locator(".inventory-projection-chart circle.short").count() == len(planned.forecast.mean)
