@@ -264,8 +264,9 @@ def product_facts(sales: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     names = _most_frequent(sales["code"], sales["description"])
     fallback = _most_frequent(rows["code"], rows["description"])
     codes = pd.Index(sales["code"].unique(), name="code")
-    name = names.reindex(codes).fillna(fallback.reindex(codes))
-    name = name.fillna(pd.Series("Product " + codes, index=codes)).str.slice(0, 200)
+    name = names.reindex(codes)
+    name = name.where(name.notna(), fallback.reindex(codes))  # where, not fillna: no object-dtype downcast
+    name = name.where(name.notna(), pd.Series("Product " + codes, index=codes)).str.slice(0, 200)
     variants = (
         sales.dropna(subset=["description"])
         .groupby("code")["description"]
