@@ -117,3 +117,22 @@ class PurchaseOrderSerializer(serializers.ModelSerializer):
             order = PurchaseOrder.objects.create(**validated_data)
             PurchaseOrderLine.objects.bulk_create([PurchaseOrderLine(purchase_order=order, **line) for line in lines])
         return order
+
+
+class ExceptionGroupSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The suggestions filter value: ?exception=<key>.")
+    title = serializers.CharField()
+    explanation = serializers.CharField()
+    count = serializers.IntegerField()
+    top = RestockSuggestionSerializer(many=True, help_text="The worst ten open suggestions with this exception.")
+
+
+class ExceptionSummarySerializer(serializers.Serializer):
+    today = serializers.DateField(help_text="The day the plans are made for.")
+    open_suggestions = serializers.IntegerField()
+    to_order = serializers.IntegerField(help_text="Open suggestions with a quantity to order.")
+    order_by_passed = serializers.IntegerField(help_text="Of those, how many should be ordered today or earlier.")
+    suggested_units = serializers.IntegerField()
+    lost_revenue = serializers.DecimalField(max_digits=14, decimal_places=2,
+                                            help_text="Estimated revenue lost to stock-outs before the next arrival.")
+    groups = ExceptionGroupSerializer(many=True)

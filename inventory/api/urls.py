@@ -9,6 +9,7 @@ app_name = "inventory-api"
 urlpatterns = [
     path("forecasts/", views.ForecastListView.as_view(), name="forecasts"),
     path("suggestions/", views.SuggestionListView.as_view(), name="suggestions"),
+    path("exceptions/", views.ExceptionSummaryView.as_view(), name="exceptions"),
     path("suggestions/<shopsense_id:pk>/status/", views.SuggestionStatusView.as_view(), name="suggestion-status"),
     path("suggestions/purchase-orders/", views.SuggestionOrderView.as_view(), name="suggestion-order"),
     path("purchase-orders/", views.PurchaseOrderListView.as_view(), name="purchase-orders"),

@@ -2,6 +2,7 @@
 
 - ``GET forecasts/`` (``?product=``) — the latest stored demand forecasts;
 - ``GET suggestions/`` (``?status=``, ``?exception=stockout|excess|dead``) — restock suggestions;
+- ``GET exceptions/`` — the exceptions dashboard's summary of the open suggestions;
 - ``POST suggestions/<id>/status/`` — mark ordered / snooze / dismiss;
 - ``POST suggestions/purchase-orders/`` — turn suggestions into draft purchase orders;
 - ``GET|POST purchase-orders/``, ``GET purchase-orders/<id>/``, ``POST purchase-orders/<id>/order/``,
@@ -25,9 +26,11 @@ from personalization.api.permissions import StaffModelPermission
 from personalization.ids import is_id
 
 from .. import services
+from ..exceptions import exception_summary
 from ..models import DemandForecast, PurchaseOrder, RestockSuggestion
 from .serializers import (
     DemandForecastSerializer,
+    ExceptionSummarySerializer,
     InventoryErrorSerializer,
     PurchaseOrderSerializer,
     RestockSuggestionSerializer,
@@ -97,6 +100,18 @@ class SuggestionListView(StaffMixin, generics.ListAPIView):
                 raise ValidationError({"exception": f"Choose one of {', '.join(EXCEPTIONS)}."})
             queryset = queryset.filter(**{EXCEPTIONS[exception]: True})
         return queryset
+
+
+class ExceptionSummaryView(StaffMixin, APIView):
+    required_perms = {"GET": ("inventory.view_restocksuggestion",)}
+
+    @extend_schema(tags=["inventory"], responses={200: ExceptionSummarySerializer})
+    def get(self, request: Request) -> Response:
+        """Open suggestions, orders due and lost revenue, and the worst ten per exception (as the admin's
+        exceptions dashboard)."""
+        today = services.planning_date()
+        summary = exception_summary(today)
+        return Response(ExceptionSummarySerializer({**summary.__dict__, "today": today}).data)
 
 
 class SuggestionStatusView(StaffMixin, APIView):

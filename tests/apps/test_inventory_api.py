@@ -291,3 +291,13 @@ def test_the_suggestion_page_draws_the_projected_stock(client, staff, item):
 
     assert page.count(b'class="inventory-projection-chart"') == 1
     assert page.count(b'class="short"') == 2  # 3 - 5 and 3 - 10 units: both weeks short
+
+
+def test_the_exceptions_endpoint_gives_the_dashboard_summary(staff_client, item):
+    _suggestion(item, stockout_before_arrival=True, lost_revenue_estimate=Decimal("12.50"))
+
+    body = staff_client.get(reverse("inventory-api:exceptions")).json()
+
+    assert (body["open_suggestions"], body["to_order"], body["lost_revenue"]) == (1, 1, "12.50")
+    assert [(g["key"], g["count"]) for g in body["groups"]] == [("stockout", 1), ("excess", 0), ("dead", 0)]
+    assert body["groups"][0]["top"][0]["product"] == item.pk

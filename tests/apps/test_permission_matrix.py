@@ -82,6 +82,8 @@ API_ROWS = [
         ("inventory.view_demandforecast",)),
     Row("GET", "/api/inventory/suggestions/",                              (403, 403, 403, 403, 200, 403),
         ("inventory.view_restocksuggestion",)),
+    Row("GET", "/api/inventory/exceptions/",                               (403, 403, 403, 403, 200, 403),
+        ("inventory.view_restocksuggestion",)),
     Row("POST", "/api/inventory/suggestions/{restock}/status/",            (403, 403, 403, 403, 200, 403),
         RESTOCK_CHANGE, {"status": "dismissed"}),
     Row("POST", "/api/inventory/suggestions/purchase-orders/",             (403, 403, 403, 403, 201, 403),
