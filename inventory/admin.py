@@ -16,7 +16,7 @@ from personalization.admin_actions import PermittedActionsMixin
 
 from . import services
 from .charts import forecast_svg, projection_svg
-from .exceptions import exception_summary, projected_stock
+from .dashboard import exception_summary, projected_stock
 from .models import (
     DemandForecast,
     PurchaseOrder,

@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 from .models import DemandForecast
 
 if TYPE_CHECKING:
-    from .exceptions import Projection
+    from .dashboard import Projection
 
 WIDTH, HEIGHT, PAD = 640, 200, 28
 

@@ -122,10 +122,12 @@ def margin_service_level(values: PolicyValues, price: Decimal, unit_cost: Decima
 
 
 def lot_size(values: PolicyValues, demand_mean: float, unit_cost: Decimal | None) -> float | None:
-    """The economic order quantity (units) when the policy has an order cost and the unit cost is known."""
+    """The economic order quantity (units) when the policy has an order cost and the unit cost is known (None
+    otherwise, and when it comes to nothing: no demand or a zero order cost)."""
     if values.order_cost is None or unit_cost is None or unit_cost <= 0:
         return None
-    return pm.eoq(demand_mean * 52.0, values.order_cost, float(unit_cost) * values.holding_cost_rate)
+    quantity = pm.eoq(demand_mean * 52.0, values.order_cost, float(unit_cost) * values.holding_cost_rate)
+    return quantity if quantity > 0 else None
 
 
 def review_due(values: PolicyValues, last_ordered: dt.date | None, today: dt.date) -> bool:

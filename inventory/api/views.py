@@ -26,7 +26,7 @@ from personalization.api.permissions import StaffModelPermission
 from personalization.ids import is_id
 
 from .. import services
-from ..exceptions import exception_summary
+from ..dashboard import exception_summary
 from ..models import DemandForecast, PurchaseOrder, RestockSuggestion
 from .serializers import (
     DemandForecastSerializer,

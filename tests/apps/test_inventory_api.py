@@ -245,7 +245,7 @@ def _forecast_for(item, mean):
 
 
 def test_projected_stock_takes_out_the_forecast_and_adds_open_orders_when_they_arrive(item):
-    from inventory.exceptions import projected_stock
+    from inventory.dashboard import projected_stock
 
     suggestion = _suggestion(item, on_hand=12, forecast=_forecast_for(item, [5.0, 5.0, 5.0, 5.0]))
     arriving = PurchaseOrder.objects.create(status="ordered", expected_arrival=dt.date(2024, 3, 19))  # week 3

@@ -300,6 +300,7 @@ def test_an_order_cost_orders_the_economic_order_quantity():
     assert result.suggested_quantity == math.ceil(10 * 2 + ss + eoq - 5)
     assert result.method == "normal+eoq"
     assert _costed_plan(cost=None, order_cost=20.0).order_up_to == pytest.approx(10 * 3 + ss)  # no cost, no EOQ
+    assert _costed_plan(order_cost=0.0).order_up_to == pytest.approx(10 * 3 + ss)  # free orders: no lot size
 
 
 def test_planning_reads_the_unit_cost_for_margin_policies():
