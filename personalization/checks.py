@@ -66,7 +66,8 @@ def _check_default_adapter_fields(resolved: dict[str, type[models.Model]]) -> li
     order = resolved.get("SHOP_ORDER_MODEL")
     groups: list[tuple[str, type[models.Model] | None, dict[str, str | None], set[str]]] = [
         ("PRODUCT_FIELDS", product, personalization_settings.PRODUCT_FIELDS, {"price"}),
-        ("ORDER_LINE_FIELDS", line, personalization_settings.ORDER_LINE_FIELDS, {"order", "product", "quantity", "price"}),
+        ("ORDER_LINE_FIELDS", line, personalization_settings.ORDER_LINE_FIELDS,
+         {"order", "product", "quantity", "price"}),
         ("ORDER_FIELDS", order, personalization_settings.ORDER_FIELDS, {"user", "placed_at"}),
     ]
     for group, model, fields, required in groups:

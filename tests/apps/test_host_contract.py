@@ -41,7 +41,9 @@ def test_host_models_come_from_settings():
 
 
 def _check_ids():
-    return sorted(message.id for message in checks.run_checks() if message.id and message.id.startswith("personalization."))
+    return sorted(
+        message.id for message in checks.run_checks() if message.id and message.id.startswith("personalization.")
+    )
 
 
 def test_checks_pass_with_a_valid_contract():
@@ -81,7 +83,8 @@ def test_default_adapter_reads_configured_field_names():
     )
     adapter = get_adapter()
     assert isinstance(adapter, ShopAdapter)
-    assert (adapter.get_price(item), adapter.get_unit_cost(item), adapter.get_stock(item), adapter.get_on_order(item)) == (
+    facts = (adapter.get_price(item), adapter.get_unit_cost(item), adapter.get_stock(item), adapter.get_on_order(item))
+    assert facts == (
         Decimal("3.75"), Decimal("2.25"), 7, 12,
     )
     assert adapter.get_category(item) == "Candles"

@@ -26,7 +26,9 @@ def test_a_stored_artifact_loads_back_identical_and_records_what_it_was_trained_
 
     np.testing.assert_array_equal(arrays["weights"], np.arange(6, dtype=np.float32).reshape(2, 3))
     stored = ModelVersion.objects.get(pk=version.pk)
-    assert (stored.status, stored.progress, stored.metadata, stored.params) == ("ready", 100, {"n_items": 3}, {"factors": 8})
+    assert (stored.status, stored.progress, stored.metadata, stored.params) == (
+        "ready", 100, {"n_items": 3}, {"factors": 8}
+    )
     assert "numpy" in stored.library_versions
 
 

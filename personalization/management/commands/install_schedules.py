@@ -36,9 +36,13 @@ class Command(BaseCommand):
         created = updated = kept = 0
         with transaction.atomic():
             for spec in collect_schedules():
-                defaults: dict[str, Any] = {"task": spec.task, "description": spec.description, "kwargs": json.dumps({})}
+                defaults: dict[str, Any] = {
+                    "task": spec.task, "description": spec.description, "kwargs": json.dumps({})
+                }
                 if spec.every_seconds:
-                    interval, _ = IntervalSchedule.objects.get_or_create(every=spec.every_seconds, period=IntervalSchedule.SECONDS)
+                    interval, _ = IntervalSchedule.objects.get_or_create(
+                        every=spec.every_seconds, period=IntervalSchedule.SECONDS
+                    )
                     defaults.update(interval=interval, crontab=None)
                 elif spec.crontab:
                     parts = spec.crontab.split()
