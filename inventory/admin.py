@@ -150,12 +150,13 @@ class RestockSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
         """The exceptions of the open suggestions: counts, the worst products, links to the filtered list."""
         if not self.has_view_permission(request):
             raise PermissionDenied
+        today = services.planning_date()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Restock exceptions",
-            "summary": exception_summary(services.planning_date()),
-            "today": services.planning_date(),
+            "summary": exception_summary(today),
+            "today": today,
         }
         return TemplateResponse(request, "admin/inventory/restocksuggestion/dashboard.html", context)
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from .conf import inventory_settings
 from .models import PurchaseOrderLine, RestockSuggestion
@@ -63,19 +63,24 @@ def exception_summary(today: dt.date) -> ExceptionSummary:
                        top=list(suggestions.filter(dead_stock=True).order_by("-on_hand")[:TOP])),
     ]
     counts = suggestions.aggregate(
+        total=Count("pk"),
+        stockout=Count("pk", filter=Q(stockout_before_arrival=True)),
+        excess=Count("pk", filter=Q(excess=True)),
+        dead=Count("pk", filter=Q(dead_stock=True)),
+        to_order=Count("pk", filter=Q(suggested_quantity__gt=0)),
+        due=Count("pk", filter=Q(suggested_quantity__gt=0, order_by_date__lte=today)),
         lost=Sum("lost_revenue_estimate", filter=Q(stockout_before_arrival=True), default=Decimal("0")),
         units=Sum("suggested_quantity", default=0),
     )
-    groups[0].count = suggestions.filter(stockout_before_arrival=True).count()
-    groups[1].count = suggestions.filter(excess=True).count()
-    groups[2].count = suggestions.filter(dead_stock=True).count()
+    for group in groups:
+        group.count = counts[group.key]
     return ExceptionSummary(
         groups=groups,
-        open_suggestions=suggestions.count(),
-        to_order=suggestions.filter(suggested_quantity__gt=0).count(),
-        order_by_passed=suggestions.filter(suggested_quantity__gt=0, order_by_date__lte=today).count(),
-        lost_revenue=Decimal(counts["lost"] or 0).quantize(Decimal("0.01")),
-        suggested_units=int(counts["units"] or 0),
+        open_suggestions=counts["total"],
+        to_order=counts["to_order"],
+        order_by_passed=counts["due"],
+        lost_revenue=Decimal(counts["lost"]).quantize(Decimal("0.01")),
+        suggested_units=int(counts["units"]),
     )
 
 
