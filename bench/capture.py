@@ -150,7 +150,9 @@ def bench_signal_path(product_ids: list[int], iterations: int, pages: int, round
     from django.contrib.sessions.backends.db import SessionStore
     from django.test import Client, RequestFactory
 
-    from personalization import buffer, capture, receivers, signals
+    from personalization import signals
+    from personalization.capture import buffer, receivers
+    from personalization.capture import services as capture
     from shop_project.shop.models import Product
 
     products = {p.pk: p for p in Product.objects.filter(pk__in=product_ids).select_related("category")}
@@ -169,7 +171,8 @@ def bench_signal_path(product_ids: list[int], iterations: int, pages: int, round
         signals.product_viewed.send(sender=Product, request=request, product=product, recommendation_id="")
         return (time.perf_counter_ns() - started) / 1e6, (time.thread_time_ns() - cpu) / 1e6
 
-    redis_client = buffer.get_client()
+    from personalization.ops import redis_conn
+    redis_client = redis_conn.get_client()
 
     def one_ping() -> tuple[float, float]:
         started, cpu = time.perf_counter_ns(), time.thread_time_ns()
@@ -227,13 +230,14 @@ def bench_signal_path(product_ids: list[int], iterations: int, pages: int, round
         run(sends, max(iterations // rounds, 1), keep=True)
     for _ in range(pages):  # pages take turns request by request
         run(pages_modes, 1, keep=True)
-    buffer.get_client().delete("default")  # flush tasks requested by the pushes (no worker runs here)
+    redis_conn.get_client().delete("default")  # flush tasks requested by the pushes (no worker runs here)
     return samples
 
 
 # --- (b) the batch endpoint --------------------------------------------------------------------
 def bench_endpoint(product_ids: list[int], seconds: float, levels: list[int]) -> list[dict[str, Any]]:
-    from personalization import api_keys, buffer, capture
+    from personalization.capture import api_keys, buffer
+    from personalization.capture import services as capture
     from personalization.models import Event
 
     _, raw_key = api_keys.create_api_key(f"bench {dt.datetime.now():%Y-%m-%d %H:%M}")
@@ -252,7 +256,8 @@ def bench_endpoint(product_ids: list[int], seconds: float, levels: list[int]) ->
             return json.loads(Path(out.name).read_text())
 
     try:
-        client = buffer.get_client()
+        from personalization.ops import redis_conn
+        client = redis_conn.get_client()
         run_load(2, 2)  # warm both gunicorn workers up (imports, connections); not measured
         capture.flush_buffer()
         for concurrency in levels:
@@ -363,15 +368,15 @@ def main() -> None:
         return
 
     configure(args.database_url, args.redis_url)
-    from personalization import buffer
 
     # Two runs at once would drain each other's buffer: refuse to start a second one.
-    if not buffer.get_client().set("capture-bench:running", os.getpid(), nx=True, ex=1800):
+    from personalization.ops import redis_conn
+    if not redis_conn.get_client().set("capture-bench:running", os.getpid(), nx=True, ex=1800):
         raise SystemExit("Another bench/capture.py run uses this Redis database; wait for it to finish.")
     try:
         run_bench(args)
     finally:
-        buffer.get_client().delete("capture-bench:running")
+        redis_conn.get_client().delete("capture-bench:running")
 
 
 def run_bench(args: argparse.Namespace) -> None:

@@ -121,7 +121,7 @@ def run_events(url: str, key: str, seconds: float, level: int, prefix: str, prod
 # --- the run -------------------------------------------------------------------------------------------
 def wait_until_flushed(timeout: float = 180) -> float:
     """Ask the worker for a last flush and wait until the buffer is empty; returns the seconds it took."""
-    from personalization import buffer
+    from personalization.capture import buffer
     from personalization.tasks import flush_events
 
     started = time.monotonic()
@@ -221,10 +221,10 @@ def main() -> None:
     from serving import lua_script, prepare
 
     data = prepare(args.customers, seed=0)
-    from personalization import api_keys, buffer
+    from personalization.capture import api_keys
     from personalization.models import ApiKey, Event
-
-    client = buffer.get_client()
+    from personalization.ops import redis_conn
+    client = redis_conn.get_client()
     if not client.set("load-bench:running", os.getpid(), nx=True, ex=1800):
         raise SystemExit("Another bench/load.py run uses this Redis database; wait for it to finish.")
     key_row, raw_key = api_keys.create_api_key(f"load bench {dt.datetime.now():%Y-%m-%d %H:%M}")

@@ -1,11 +1,11 @@
 """Benchmark of customer profiles and segments: rebuild time on the full data, and how it scales.
 
-(a) Full data, through Django: ``personalization.profiles.run_build()`` on the demo project's
+(a) Full data, through Django: ``personalization.profiles.services.run_build()`` on the demo project's
     database after ``manage.py import_online_retail`` (every order line read through the shop
     adapter, products through the adapter, the pandas/scikit-learn core, the upsert of every
     profile) — the same work as ``manage.py build_profiles``. Timed per stage, ``--runs`` times
     (the later runs also match their clusters to the previous build's).
-(b) The Django-free core (``personalization.profile_core.compute_profiles``) on synthetic order
+(b) The Django-free core (``personalization.profiles.core.compute_profiles``) on synthetic order
     lines of 10k, 100k and 1M customers, each size in a fresh process (so that its peak memory is
     its own): ~2.7 orders and ~8 lines per customer, 4,000 products in 14 categories, 30% wholesale
     buyers, 15% of lines below list price.
@@ -105,7 +105,7 @@ def synthetic_data(n_customers: int, seed: int = 0) -> tuple[Any, Any]:
 
 def run_core(n_customers: int) -> dict[str, Any]:
     """One size of the scaling benchmark (runs in its own process)."""
-    from personalization.profile_core import ProfileConfig, compute_profiles
+    from personalization.profiles.core import ProfileConfig, compute_profiles
 
     started = time.perf_counter()
     lines, products = synthetic_data(n_customers)
@@ -151,8 +151,8 @@ def full_rebuild(runs: int) -> dict[str, Any]:
     django.setup()
     from django.db import connection
 
-    from personalization import profiles
     from personalization.host import get_order_line_model
+    from personalization.profiles import services as profiles
 
     lines = get_order_line_model()._default_manager.count()
     if not lines:
@@ -249,7 +249,7 @@ def section(full: dict[str, Any] | None, rows: list[dict[str, Any]], command: st
         out += [
             "### Scaling of the Django-free core (synthetic customers)",
             "",
-            "`personalization.profile_core.compute_profiles` alone (no database), each size in a fresh process; "
+            "`personalization.profiles.core.compute_profiles` alone (no database), each size in a fresh process; "
             "stage columns in seconds. The CLV models are fitted on at most 200,000 customers (then predict for all); "
             "K-means chooses k on a 20,000-customer sample and then runs once on everyone.",
             "",

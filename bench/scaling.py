@@ -103,9 +103,10 @@ def grow_events(target: int, products: list[int]) -> tuple[int, float]:
 
 def time_flush(count: int, products: list[int], size: int) -> float:
     """Events/s moved from the Redis buffer to the table by ``flush_buffer`` (the worker's task)."""
-    from personalization import buffer, capture
-
-    client = buffer.get_client()
+    from personalization.capture import buffer
+    from personalization.capture import services as capture
+    from personalization.ops import redis_conn
+    client = redis_conn.get_client()
     rng = np.random.default_rng(size)
     payload = [capture.build_event(event_type="view", session_key=f"f{rng.integers(50_000)}",
                                    product_id=int(rng.choice(products)),
@@ -122,7 +123,7 @@ def time_flush(count: int, products: list[int], size: int) -> float:
 
 def time_direct_insert(batches: int, products: list[int], size: int) -> float:
     """Events/s through ``insert_events`` in 1,000-event batches (the path while Redis is down)."""
-    from personalization import capture
+    from personalization.capture import services as capture
 
     rng = np.random.default_rng(size + 1)
     started = time.perf_counter()

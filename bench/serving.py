@@ -63,9 +63,9 @@ def prepare(customers: int, seed: int) -> dict[str, Any]:
     from django.contrib.sessions.backends.db import SessionStore
     from rest_framework.authtoken.models import Token
 
-    from personalization import registry
+    from personalization.capture.visitor import SESSION_KEY as VISITOR_KEY
     from personalization.host import get_product_model
-    from personalization.visitor import SESSION_KEY as VISITOR_KEY
+    from personalization.ops import registry
     from shop_project.shop import catalog
 
     if registry.active_version("recommender") is None:
@@ -167,9 +167,9 @@ def lua_script(scenario: str, data: dict[str, Any]) -> str:
 def drain_buffer(stop: threading.Event) -> None:
     """No Celery worker runs during the bench: drop the buffered events (impressions, views) every 2 s so that
     Redis stays small. Flushing is a worker's job, not part of the request path measured here."""
-    from personalization import buffer
-
-    client = buffer.get_client()
+    from personalization.capture import buffer
+    from personalization.ops import redis_conn
+    client = redis_conn.get_client()
     while not stop.wait(2):
         client.delete(buffer.buffer_key())
 

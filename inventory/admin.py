@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.safestring import SafeString
 
-from personalization.admin_actions import PermittedActionsMixin
+from personalization.ops.admin_actions import PermittedActionsMixin
 
 from . import services
 from .charts import forecast_svg, projection_svg

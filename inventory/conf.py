@@ -1,6 +1,6 @@
 """The inventory app's settings: one ``INVENTORY`` dict whose keys override :data:`INVENTORY_DEFAULTS`.
 
-Read lazily through :class:`personalization.conf.AppSettings`, so ``override_settings(INVENTORY=...)``
+Read lazily through :class:`personalization.host.conf.AppSettings`, so ``override_settings(INVENTORY=...)``
 works in tests.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from personalization.conf import AppSettings
+from personalization.host.conf import AppSettings
 
 INVENTORY_DEFAULTS: dict[str, Any] = {
     # Which forecaster is served: "selector" (the benchmarked configuration of inventory.ml.served: per

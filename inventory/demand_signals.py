@@ -21,8 +21,8 @@ from django.db.models import Count
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from personalization.adapters import DefaultShopAdapter, ShopAdapter, get_adapter
-from personalization.conf import personalization_settings
+from personalization.host.adapters import DefaultShopAdapter, ShopAdapter, get_adapter
+from personalization.host.conf import personalization_settings
 from personalization.models import Event, EventType
 
 from .models import StockoutDay

@@ -21,11 +21,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from personalization import registry
-from personalization.adapters import ShopAdapter, get_adapter
-from personalization.conf import personalization_settings
 from personalization.host import get_order_model
+from personalization.host.adapters import ShopAdapter, get_adapter
+from personalization.host.conf import personalization_settings
 from personalization.models import ModelVersion
+from personalization.ops import registry
 
 from .conf import inventory_settings
 from .demand_signals import exposure_weeks, stockout_weeks

@@ -22,7 +22,7 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 from scipy import stats
 
-from personalization.adapters import DefaultShopAdapter, ShopAdapter, get_adapter
+from personalization.host.adapters import DefaultShopAdapter, ShopAdapter, get_adapter
 
 from .conf import inventory_settings
 from .forecasting import planning_date

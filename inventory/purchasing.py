@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from personalization.adapters import ShopAdapter, get_adapter
+from personalization.host.adapters import ShopAdapter, get_adapter
 
 from .forecasting import planning_date
 from .models import PurchaseOrder, PurchaseOrderLine, RestockSuggestion

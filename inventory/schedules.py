@@ -1,7 +1,7 @@
 """Default periodic jobs of the inventory app, installed by ``manage.py install_schedules``."""
 from __future__ import annotations
 
-from personalization.schedules import ScheduleSpec
+from personalization.ops.schedules import ScheduleSpec
 
 DEFAULT_SCHEDULES = [
     ScheduleSpec(

@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from personalization import locks, registry
+from personalization.ops import locks, registry
 
 from . import demand_signals, services
 from .conf import inventory_settings

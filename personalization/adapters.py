@@ -1,166 +1,18 @@
-"""Reading shop facts and writing prices back, through one adapter class named in settings.
+"""Deprecated: the shop adapter contract moved to :mod:`personalization.host.adapters`.
 
-The apps never touch the host's product or order fields directly: they ask the adapter named in
-``PERSONALIZATION["SHOP_ADAPTER"]``. ``DefaultShopAdapter`` reads the field names configured in
-``PRODUCT_FIELDS`` / ``ORDER_FIELDS`` / ``ORDER_LINE_FIELDS``; a shop whose data lives elsewhere
-(an ERP, computed prices) subclasses it or writes its own class satisfying ``ShopAdapter``.
+The apps now have one folder per concern. This module only re-exports it, so that hosts written
+against the earlier layout keep working; it warns on import.
+Use ``personalization.host.adapters`` in new code and settings.
 """
-from __future__ import annotations
+import warnings
 
-import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from .host.adapters import DefaultShopAdapter, OrderLineFact, ShopAdapter, get_adapter
 
-from django.db import models, transaction
+__all__ = ["DefaultShopAdapter", "OrderLineFact", "ShopAdapter", "get_adapter"]
 
-from .conf import personalization_settings
-from .host import get_order_line_model, get_product_model
-
-
-@dataclass(frozen=True)
-class OrderLineFact:
-    """One sold line of a host order, in the shape the apps consume."""
-
-    line_id: int
-    order_id: int
-    product_id: int
-    user_id: int | None
-    quantity: int
-    price: Decimal
-    placed_at: dt.datetime
-
-
-@runtime_checkable
-class ShopAdapter(Protocol):
-    """What the apps need to know about (and write to) the host's catalogue and orders."""
-
-    def get_price(self, product: models.Model) -> Decimal: ...
-    def get_unit_cost(self, product: models.Model) -> Decimal | None: ...
-    def get_stock(self, product: models.Model) -> int: ...
-    def get_on_order(self, product: models.Model) -> int: ...
-    def get_category(self, product: models.Model) -> str | None: ...
-    def get_text(self, product: models.Model) -> str: ...
-    def is_active(self, product: models.Model) -> bool: ...
-    def active_products(self) -> models.QuerySet: ...
-    def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]: ...
-    def order_lines_of(self, order: models.Model) -> list[OrderLineFact]: ...
-    def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]: ...
-    def set_price(self, product: models.Model, price: Decimal) -> None: ...
-    def adjust_stock(self, product: models.Model, delta: int) -> None: ...
-
-
-def _resolve(obj: Any, path: str | None) -> Any:
-    """Follow a ``"a__b"`` path of attributes; ``None`` when the path or a link is missing."""
-    if not path:
-        return None
-    for part in path.split("__"):
-        if obj is None:
-            return None
-        obj = getattr(obj, part)
-    return obj
-
-
-class DefaultShopAdapter:
-    """Reads shop facts from the field names configured in the ``PERSONALIZATION`` settings."""
-
-    @property
-    def product_fields(self) -> dict[str, str | None]:
-        return personalization_settings.PRODUCT_FIELDS
-
-    @property
-    def order_fields(self) -> dict[str, str | None]:
-        return personalization_settings.ORDER_FIELDS
-
-    @property
-    def line_fields(self) -> dict[str, str | None]:
-        return personalization_settings.ORDER_LINE_FIELDS
-
-    # --- products ---------------------------------------------------------------------------
-    def get_price(self, product: models.Model) -> Decimal:
-        return Decimal(_resolve(product, self.product_fields["price"]))
-
-    def get_unit_cost(self, product: models.Model) -> Decimal | None:
-        value = _resolve(product, self.product_fields.get("unit_cost"))
-        return None if value is None else Decimal(value)
-
-    def get_stock(self, product: models.Model) -> int:
-        value = _resolve(product, self.product_fields.get("stock"))
-        return int(value or 0)
-
-    def get_on_order(self, product: models.Model) -> int:
-        value = _resolve(product, self.product_fields.get("on_order"))
-        return int(value or 0)
-
-    def get_category(self, product: models.Model) -> str | None:
-        value = _resolve(product, self.product_fields.get("category"))
-        return None if value is None else str(value)
-
-    def get_text(self, product: models.Model) -> str:
-        parts = [_resolve(product, self.product_fields.get(key)) for key in ("name", "description", "category")]
-        return " ".join(str(part).strip() for part in parts if part)
-
-    def is_active(self, product: models.Model) -> bool:
-        field = self.product_fields.get("active")
-        return True if not field else bool(_resolve(product, field))
-
-    def active_products(self) -> models.QuerySet:
-        queryset = get_product_model()._default_manager.all()
-        field = self.product_fields.get("active")
-        return queryset.filter(**{field: True}) if field else queryset
-
-    # --- orders -----------------------------------------------------------------------------
-    def _line_values(self, queryset: models.QuerySet) -> Iterator[OrderLineFact]:
-        order = self.line_fields["order"]
-        lookups = {
-            "line_id": "pk",
-            "order_id": order,
-            "product_id": self.line_fields["product"],
-            "user_id": f"{order}__{self.order_fields['user']}",
-            "quantity": self.line_fields["quantity"],
-            "price": self.line_fields["price"],
-            "placed_at": f"{order}__{self.order_fields['placed_at']}",
-        }
-        rows = queryset.order_by(lookups["placed_at"], "pk").values_list(*lookups.values())
-        for row in rows.iterator(chunk_size=5000):
-            values = dict(zip(lookups, row, strict=True))
-            values["price"] = Decimal(values["price"])
-            yield OrderLineFact(**values)
-
-    def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]:
-        queryset = get_order_line_model()._default_manager.all()
-        if since is not None:
-            placed_at = f"{self.line_fields['order']}__{self.order_fields['placed_at']}"
-            queryset = queryset.filter(**{f"{placed_at}__gte": since})
-        return self._line_values(queryset)
-
-    def order_lines_of(self, order: models.Model) -> list[OrderLineFact]:
-        queryset = get_order_line_model()._default_manager.filter(**{self.line_fields["order"]: order})
-        return list(self._line_values(queryset))
-
-    def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]:
-        return list(self._line_values(get_order_line_model()._default_manager.filter(pk__in=line_ids)))
-
-    # --- writing ----------------------------------------------------------------------------
-    def set_price(self, product: models.Model, price: Decimal) -> None:
-        field = self.product_fields["price"]
-        if not field or "__" in field:
-            raise NotImplementedError("The default adapter writes prices only to a field on the product itself.")
-        with transaction.atomic():
-            type(product)._default_manager.filter(pk=product.pk).update(**{field: price})
-            setattr(product, field, price)
-
-    def adjust_stock(self, product: models.Model, delta: int) -> None:
-        """Add ``delta`` units (negative removes) to the stock on hand, atomically in the database."""
-        field = self.product_fields.get("stock")
-        if not field or "__" in field:
-            raise NotImplementedError("The default adapter writes stock only to a field on the product itself.")
-        manager = type(product)._default_manager
-        manager.filter(pk=product.pk).update(**{field: models.F(field) + int(delta)})
-        setattr(product, field, manager.filter(pk=product.pk).values_list(field, flat=True).first())
-
-
-def get_adapter() -> ShopAdapter:
-    """An instance of the adapter class named in ``PERSONALIZATION["SHOP_ADAPTER"]``."""
-    return personalization_settings.SHOP_ADAPTER()
+warnings.warn(
+    "personalization.adapters moved to personalization.host.adapters; "
+    "this re-export will be removed in a future release.",
+    DeprecationWarning,
+    stacklevel=2,
+)

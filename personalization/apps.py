@@ -8,9 +8,11 @@ class PersonalizationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import profile_receivers, receivers
-        from .checks import check_host_contract
+        from . import tasks  # noqa: F401 - registers every task, so services can enqueue them by name
+        from .capture import receivers as capture_receivers
+        from .host.checks import check_host_contract
+        from .profiles import receivers as profile_receivers
 
         checks.register(check_host_contract, checks.Tags.models)
-        receivers.connect()
+        capture_receivers.connect()
         profile_receivers.connect()

@@ -1,68 +1,18 @@
-"""A Redis cache that degrades to "no cache" while Redis is down, instead of failing the request.
+"""Deprecated: the fail-safe Redis cache backend moved to :mod:`personalization.host.cache`.
 
-Django's ``RedisCache`` raises on every call when Redis is unreachable; DRF's throttles, the
-recommendation lists and a host's own cached fragments would all turn into 500s. With this backend
-reads miss and writes are dropped (logged once per outage), and after an error the cache is skipped
-for ``RETRY_AFTER_SECONDS`` so that an unreachable host does not cost a timeout per call.
-``add`` (the job locks) still raises: :mod:`personalization.locks` decides what a lock does then.
-
-    CACHES = {"default": {"BACKEND": "personalization.cache.FailSafeRedisCache", "LOCATION": REDIS_URL}}
+The apps now have one folder per concern. This module only re-exports it, so that hosts written
+against the earlier layout keep working; it warns on import.
+Use ``personalization.host.cache`` in new code and settings.
 """
-from __future__ import annotations
+import warnings
 
-import logging
-import time
-from typing import Any
+from .host.cache import FailSafeRedisCache
 
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import RedisError
+__all__ = ["FailSafeRedisCache"]
 
-logger = logging.getLogger(__name__)
-RETRY_AFTER_SECONDS = 5.0
-
-
-class FailSafeRedisCache(RedisCache):
-    """``RedisCache`` whose reads miss and writes are skipped while Redis is unreachable."""
-
-    _down_until = 0.0
-
-    def _guard(self, call: str, default: Any, *args: Any) -> Any:
-        now = time.monotonic()
-        if now < self._down_until:
-            return default
-        try:
-            result = getattr(super(), call)(*args)
-        except RedisError as exc:
-            if not self._down_until:
-                logger.warning("Cache unavailable (%s): serving without it for now.", exc)
-            self._down_until = now + RETRY_AFTER_SECONDS
-            return default
-        if self._down_until:
-            logger.warning("Cache available again.")
-            self._down_until = 0.0
-        return result
-
-    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return self._guard("get", default, key, default, version)
-
-    def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
-        return self._guard("get_many", {}, keys, version)
-
-    def has_key(self, key: Any, version: int | None = None) -> bool:
-        return self._guard("has_key", False, key, version)
-
-    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
-        self._guard("set", None, key, value, timeout, version)
-
-    def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
-        return self._guard("set_many", list(data), data, timeout, version)
-
-    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return self._guard("touch", False, key, timeout, version)
-
-    def delete(self, key: Any, version: int | None = None) -> bool:
-        return self._guard("delete", False, key, version)
-
-    def delete_many(self, keys: Any, version: int | None = None) -> None:
-        self._guard("delete_many", None, keys, version)
+warnings.warn(
+    "personalization.cache moved to personalization.host.cache; "
+    "this re-export will be removed in a future release.",
+    DeprecationWarning,
+    stacklevel=2,
+)

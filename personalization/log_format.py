@@ -1,48 +1,18 @@
-"""Structured logging: one JSON object per line, with credentials and e-mail addresses masked.
+"""Deprecated: the JSON log formatter moved to :mod:`personalization.host.log_format`.
 
-Use in ``LOGGING``::
-
-    "formatters": {"json": {"()": "personalization.log_format.JsonFormatter"}},
-
-ShopSense's own log records name customers by id only; the masking also covers records of other
-libraries (an exception message quoting an address, a header echoed back).
+The apps now have one folder per concern. This module only re-exports it, so that hosts written
+against the earlier layout keep working; it warns on import.
+Use ``personalization.host.log_format`` in new code and settings.
 """
-from __future__ import annotations
+import warnings
 
-import json
-import logging
-import re
-from datetime import UTC, datetime
+from .host.log_format import JsonFormatter, redact
 
-REDACTIONS = (
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
-    (re.compile(r"\b(Api-Key|Token|Bearer)\s+[\w.\-]+", re.IGNORECASE), r"\1 [redacted]"),
-    (re.compile(r"(sessionid|csrftoken|password|secret)=[^\s&;]+", re.IGNORECASE), r"\1=[redacted]"),
-    (re.compile(r"://([^:/@\s]+):[^@/\s]+@"), r"://\1:[redacted]@"),  # passwords in URLs
+__all__ = ["JsonFormatter", "redact"]
+
+warnings.warn(
+    "personalization.log_format moved to personalization.host.log_format; "
+    "this re-export will be removed in a future release.",
+    DeprecationWarning,
+    stacklevel=2,
 )
-
-
-def redact(text: str) -> str:
-    """``text`` with e-mail addresses, credentials and URL passwords masked."""
-    for pattern, replacement in REDACTIONS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-class JsonFormatter(logging.Formatter):
-    """``{"time", "level", "logger", "message", "process", "exception"?}`` per line, redacted."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": redact(record.getMessage()),
-            "process": record.process,
-        }
-        if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
-        status_code = getattr(record, "status_code", None)  # django.request records
-        if status_code is not None:
-            entry["status"] = status_code
-        return json.dumps(entry, ensure_ascii=False, default=str)

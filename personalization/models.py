@@ -239,7 +239,7 @@ class CustomerProfile(models.Model):
 class ModelVersion(models.Model):
     """One trained model of any ShopSense app: what it was trained on, how good it is, where it lies.
 
-    At most one version per ``kind`` is active; activation is atomic (see ``personalization.registry``).
+    At most one version per ``kind`` is active; activation is atomic (see ``personalization.ops.registry``).
     """
 
     class Status(models.TextChoices):

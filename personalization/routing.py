@@ -1,33 +1,18 @@
-"""Celery routing for the ShopSense tasks: small jobs on ``default``, training on ``ml`` / ``gpu``.
+"""Deprecated: the Celery task routing moved to :mod:`personalization.host.routing`.
 
-A task declares ``queue="gpu"`` options through ``TASK_QUEUES`` below; when the deployment has no
-CUDA worker (``SHOPSENSE_GPU_QUEUE`` off, the default) GPU work is routed to ``ml`` instead.
+The apps now have one folder per concern. This module only re-exports it, so that hosts written
+against the earlier layout keep working; it warns on import.
+Use ``personalization.host.routing`` in new code and settings.
 """
-from __future__ import annotations
+import warnings
 
-from typing import Any
+from .host.routing import TASK_QUEUES, route_task
 
-from django.conf import settings
+__all__ = ["TASK_QUEUES", "route_task"]
 
-TASK_QUEUES: dict[str, str] = {
-    "personalization.flush_events": "default",
-    "personalization.merge_guest_events": "default",
-    "personalization.worker_heartbeat": "default",
-    "personalization.build_profiles": "ml",
-    "personalization.update_profile": "default",
-    "inventory.record_stockouts": "default",
-    # The served forecaster trains a PyTorch MLP (when torch is installed; on CUDA when the worker has it).
-    "inventory.plan_restock": "gpu",
-    "pricing.refit_and_suggest": "ml",
-    # The served recommenders are numpy / scikit-learn: CPU. A torch model would go to "gpu".
-    "personalization.retrain_recommenders": "ml",
-}
-
-
-def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict[str, str] | None:
-    queue = TASK_QUEUES.get(name)
-    if queue is None:
-        return None
-    if queue == "gpu" and not getattr(settings, "SHOPSENSE_GPU_QUEUE", False):
-        queue = "ml"
-    return {"queue": queue}
+warnings.warn(
+    "personalization.routing moved to personalization.host.routing; "
+    "this re-export will be removed in a future release.",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -1,24 +1,7 @@
-"""Default periodic jobs of the personalization app, installed by ``manage.py install_schedules``.
-
-Every ShopSense app may declare ``DEFAULT_SCHEDULES`` in its own ``schedules`` module; the command
-collects them from all installed apps and writes them to django-celery-beat, where a shop owner sees
-and changes them in the admin.
-"""
+"""Default periodic jobs of the personalization app, installed by ``manage.py install_schedules``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    """One periodic task: run ``task`` every ``every_seconds`` or at a crontab (``minute hour ...``)."""
-
-    name: str
-    task: str
-    description: str
-    every_seconds: int | None = None
-    crontab: str | None = None  # "minute hour day_of_month month_of_year day_of_week"
-
+from .ops.schedules import ScheduleSpec
 
 DEFAULT_SCHEDULES = [
     ScheduleSpec(

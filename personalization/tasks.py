@@ -1,59 +1,15 @@
-"""Celery tasks of the personalization app: thin wrappers around services."""
-from __future__ import annotations
+"""Where Celery's ``autodiscover_tasks()`` looks: every concern's tasks, registered by importing them.
 
-from typing import Any
+The tasks themselves live with their concern (``capture/tasks.py``, ``profiles/tasks.py``,
+``recommending/tasks.py``, ``ops/tasks.py``); their names (``personalization.flush_events`` …) are
+what schedules, routing and hosts use.
+"""
+from .capture.tasks import flush_events, merge_guest_events
+from .ops.tasks import worker_heartbeat
+from .profiles.tasks import build_profiles, update_profile
+from .recommending.tasks import retrain_recommenders
 
-from celery import shared_task
-
-from . import buffer, capture
-
-MERGE_RETRY_SECONDS = 5
-
-
-@shared_task(name="personalization.worker_heartbeat", ignore_result=True, time_limit=30, soft_time_limit=20)
-def worker_heartbeat() -> None:
-    """Record that a worker of the default queue is alive (beat sends it every minute; see /api/health/)."""
-    from .health import record_heartbeat
-
-    record_heartbeat()
-
-
-@shared_task(name="personalization.flush_events", ignore_result=True, time_limit=600, soft_time_limit=540)
-def flush_events() -> int:
-    """Move buffered events from Redis to the database (idempotent; one flusher at a time)."""
-    return capture.flush_buffer()
-
-
-# Both limits, always: Celery fills a missing soft limit from CELERY_TASK_SOFT_TIME_LIMIT (55 min), and a
-# soft limit above the hard one makes every .delay() raise ValueError.
-@shared_task(
-    bind=True, name="personalization.merge_guest_events", ignore_result=True, time_limit=300, soft_time_limit=270,
-    max_retries=12,
-)
-def merge_guest_events(self: Any, session_key: str, user_id: int) -> int:
-    """Attach a guest's events to the user who signed in.
-
-    The merge first flushes the buffer so that the guest's latest events are in the database; when
-    another flusher holds the lock, some may still be on their way, so the (idempotent) merge runs
-    again a few seconds later.
-    """
-    merged = capture.merge_guest_events(session_key, user_id)
-    if buffer.is_flushing() and not self.request.is_eager:
-        raise self.retry(countdown=MERGE_RETRY_SECONDS)
-    return merged
-
-
-@shared_task(bind=True, name="personalization.retrain_recommenders", ignore_result=True, time_limit=7_200,
-             soft_time_limit=6_900)
-def retrain_recommenders(self: Any, model: str | None = None) -> int | None:
-    """Train the recommender, store it as a ModelVersion and activate it if it beats the active one.
-
-    Returns the new version's id (None when another run held the lock). A run whose worker died is
-    redelivered (``acks_late``) with the same task id, which retakes the lock it left behind.
-    """
-    from .recommending import training  # pandas / scikit-learn load only in processes that train
-
-    try:
-        return training.train(model, owner=self.request.id).version.pk
-    except training.AlreadyRunning:
-        return None
+__all__ = [
+    "build_profiles", "flush_events", "merge_guest_events", "retrain_recommenders", "update_profile",
+    "worker_heartbeat",
+]

@@ -16,8 +16,8 @@ from django.core.mail import mail_admins
 from django.db import models, transaction
 from django.utils import timezone
 
-from personalization.adapters import get_adapter
 from personalization.host import get_product_model
+from personalization.host.adapters import get_adapter
 
 from .ml.guardrails import check_circuit_breaker
 from .models import PriceChange, PriceSuggestion, PricingSettings

@@ -21,9 +21,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from personalization.adapters import get_adapter
-from personalization.admin_actions import PermittedActionsMixin
 from personalization.host import get_product_model
+from personalization.host.adapters import get_adapter
+from personalization.ops.admin_actions import PermittedActionsMixin
 
 from . import actions
 from .charts import price_history_svg

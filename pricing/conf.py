@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from personalization.conf import AppSettings
+from personalization.host.conf import AppSettings
 
 PRICING_DEFAULTS: dict[str, Any] = {
     # Circuit breaker used until a shop owner saves the pricing settings row in the admin.

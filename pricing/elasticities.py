@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
-from personalization import registry
-from personalization.adapters import get_adapter
 from personalization.host import get_product_model
+from personalization.host.adapters import get_adapter
 from personalization.models import ModelVersion
+from personalization.ops import registry
 
 from .conf import pricing_settings
 from .ml.demand_data import weekly_demand_panel

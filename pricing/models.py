@@ -159,7 +159,7 @@ class PricingPolicy(models.Model):
         """The margin floor of a product policy (needs the unit cost through the adapter), else ``None``."""
         if self.scope != self.Scope.PRODUCT or self.product_id is None or self.min_margin is None:
             return None
-        from personalization.adapters import get_adapter
+        from personalization.host.adapters import get_adapter
 
         cost = get_adapter().get_unit_cost(self.product)
         if cost is None:

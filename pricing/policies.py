@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from personalization.adapters import ShopAdapter, get_adapter
+from personalization.host.adapters import ShopAdapter, get_adapter
 
 from .bands import parse_price_bands
 from .ml.guardrails import GuardrailPolicy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from personalization.schedules import ScheduleSpec
+from personalization.ops.schedules import ScheduleSpec
 
 DEFAULT_SCHEDULES = [
     ScheduleSpec(

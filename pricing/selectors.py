@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from personalization.adapters import get_adapter
+from personalization.host.adapters import get_adapter
 
 from .conf import pricing_settings
 from .models import PriceChange, PriceSuggestion

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from personalization import locks, registry
+from personalization.ops import locks, registry
 
 from .actions import (
     CircuitBreakerTripped,

@@ -23,7 +23,7 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from personalization.adapters import get_adapter
+from personalization.host.adapters import get_adapter
 
 from . import actions
 from .conf import pricing_settings

@@ -107,7 +107,7 @@ if REDIS_URL:
     CACHES = {
         "default": {
             # Reads miss and writes are skipped while Redis is down: the shop keeps serving.
-            "BACKEND": "personalization.cache.FailSafeRedisCache",
+            "BACKEND": "personalization.host.cache.FailSafeRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "shopsense",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
@@ -201,7 +201,7 @@ SHOP_ORDER_MODEL = "shop.Order"
 SHOP_ORDER_LINE_MODEL = "shop.OrderLine"
 
 PERSONALIZATION = {
-    "SHOP_ADAPTER": "personalization.adapters.DefaultShopAdapter",
+    "SHOP_ADAPTER": "personalization.host.adapters.DefaultShopAdapter",
     "PRODUCT_FIELDS": {
         "price": "list_price",
         "unit_cost": "unit_cost",

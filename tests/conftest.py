@@ -9,16 +9,18 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from personalization.ops import redis_conn
+
 
 @pytest.fixture(autouse=True)
 def _clean_cache_and_buffer() -> Iterator[None]:
     """Each test starts with an empty cache (throttle counts), an empty event buffer and nothing memoised."""
-    from personalization import buffer
+    from personalization.capture import buffer
     from personalization.recommending import serving
 
     serving.reset()
     cache.clear()
-    client = buffer.get_client()
+    client = redis_conn.get_client()
     if client is not None:
         key = buffer.buffer_key()
         client.delete(key, key + buffer.LOCK_KEY_SUFFIX, key + buffer.ENQUEUED_KEY_SUFFIX)
@@ -28,11 +30,10 @@ def _clean_cache_and_buffer() -> Iterator[None]:
 @pytest.fixture
 def redis_client():
     """A client of the test Redis; the test is skipped when REDIS_URL is not set."""
-    from personalization import buffer
 
     if not settings.REDIS_URL:
         pytest.skip("REDIS_URL is not set")
-    return buffer.get_client()
+    return redis_conn.get_client()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from personalization.ids import MAX_ID
+from personalization.host.ids import MAX_ID
 
 from ..models import DemandForecast, PurchaseOrder, PurchaseOrderLine, RestockSuggestion, Supplier
 

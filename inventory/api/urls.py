@@ -1,6 +1,6 @@
 from django.urls import path
 
-from personalization import ids  # noqa: F401 - registers the shopsense_id converter
+from personalization.host import ids  # noqa: F401 - registers the shopsense_id converter
 
 from . import views
 

@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from personalization.api.permissions import StaffModelPermission
-from personalization.ids import is_id
+from personalization.host.ids import is_id
 
 from .. import services
 from ..dashboard import exception_summary

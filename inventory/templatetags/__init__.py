@@ -1,0 +1,1 @@
+"""Template tags: ``inventory_tags`` (the stock badge with its "back in stock" date)."""

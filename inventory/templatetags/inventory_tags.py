@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.db import models
 
-from personalization.adapters import get_adapter
+from personalization.host.adapters import get_adapter
 
 from ..conf import inventory_settings
 from ..models import PurchaseOrder, PurchaseOrderLine

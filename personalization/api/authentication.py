@@ -8,7 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from ..api_keys import verify_api_key
+from ..capture.api_keys import verify_api_key
 from ..models import ApiKey
 
 KEYWORD = "Api-Key"

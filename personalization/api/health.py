@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..health import health_report
+from ..ops.health import health_report
 
 
 def _version_serializer(name: str) -> serializers.Serializer:

@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors
 from ..models import BuyerType, CustomerProfile, ProfileBuild, RFMSegment, Segment
+from ..profiles import selectors
 from .permissions import StaffModelPermission
 
 PUBLIC_TOP_CATEGORIES = 3
@@ -332,7 +332,7 @@ class RebuildView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        from .. import profiles
+        from ..profiles import services as profiles
 
         running = selectors.active_build()
         if running is not None:

@@ -18,10 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..ids import MAX_ID, is_id
+from ..capture.visitor import get_visitor_id
+from ..host.ids import MAX_ID, is_id
 from ..recommending import serving
 from ..recommending.config import PLACEMENTS
-from ..visitor import get_visitor_id
 
 MAX_LIMIT = 50
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .. import ids  # noqa: F401 - registers the shopsense_id converter
+from ..host import ids  # noqa: F401 - registers the shopsense_id converter
 from . import profiles, recommendations, views
 
 app_name = "personalization-api"

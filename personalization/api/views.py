@@ -13,7 +13,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from .. import capture
+from ..capture import services as capture
 from .authentication import ApiKeyUser
 from .serializers import EventBatchErrorSerializer, EventBatchResultSerializer, EventBatchSerializer
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conf import personalization_settings
+from ..host.conf import personalization_settings
 
 KIND = "recommender"
 PLACEMENTS = ("for_you", "similar", "bought_together", "recently_viewed", "best_sellers")

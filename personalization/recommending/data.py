@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..adapters import get_adapter
-from ..conf import personalization_settings
 from ..host import get_product_model
+from ..host.adapters import get_adapter
+from ..host.conf import personalization_settings
 from ..ml.base import Interactions, ItemFeatures
 from ..models import Event, EventType
 

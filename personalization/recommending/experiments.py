@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from .. import registry
 from ..models import Event, EventType, ModelVersion
+from ..ops import registry
 from .config import KIND
 
 

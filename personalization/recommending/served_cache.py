@@ -13,9 +13,9 @@ from typing import Any
 import redis
 from django.core.cache import cache
 
-from .. import buffer, registry
-from ..conf import personalization_settings
+from ..host.conf import personalization_settings
 from ..models import ModelVersion
+from ..ops import redis_conn, registry
 
 logger = logging.getLogger("personalization.recommending.serving")
 Row = tuple[int, float, str, str, str]  # product id, score, source, name, product page
@@ -55,8 +55,8 @@ def key(version: ModelVersion | None, placement: str, params: tuple[Any, ...]) -
 
 def read(key: str, recent_keys: Sequence[str]) -> Reply | None:
     """The registry token, the served list and the visitor's recent lists: one round trip (None: no Redis)."""
-    client = buffer.get_client()
-    if client is None or not buffer.available():
+    client = redis_conn.get_client()
+    if client is None or not redis_conn.available():
         return None
     try:
         pipe = client.pipeline(transaction=False)
@@ -66,7 +66,7 @@ def read(key: str, recent_keys: Sequence[str]) -> Reply | None:
             pipe.lrange(recent, 0, -1)
         generation, raw, *lists = pipe.execute()
     except redis.RedisError as exc:
-        buffer.mark_down(exc)
+        redis_conn.mark_down(exc)
         return None
     try:
         entry = pickle.loads(raw) if raw is not None else None  # noqa: S301 - our own Redis, our own rows
@@ -76,11 +76,11 @@ def read(key: str, recent_keys: Sequence[str]) -> Reply | None:
 
 
 def store(key: str, entry: Any, seconds: int) -> None:
-    client = buffer.get_client()
+    client = redis_conn.get_client()
     try:
         client.set(key, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL), ex=seconds)
     except redis.RedisError as exc:
-        buffer.mark_down(exc)
+        redis_conn.mark_down(exc)
 
 
 @dataclass

@@ -49,11 +49,13 @@ import redis
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from .. import buffer, capture, registry
-from ..adapters import get_adapter
-from ..conf import personalization_settings
+from ..capture import buffer
+from ..capture import services as capture
 from ..host import get_product_model
+from ..host.adapters import get_adapter
+from ..host.conf import personalization_settings
 from ..models import CustomerProfile, Event, EventType, ModelVersion, RecommendationList
+from ..ops import redis_conn, registry
 from . import experiments, served_cache
 from .config import KIND, PLACEMENTS, rec_settings
 from .data import product_queryset
@@ -388,12 +390,12 @@ def live_versions(max_age: float = MEMO_SECONDS) -> LiveVersions:
     if live is not None and live.local == registry.local_changes() and _clock() - live.loaded <= max_age:
         return live
     local, loaded, generation = registry.local_changes(), _clock(), None
-    client = buffer.get_client()
-    if client is not None and buffer.available():
+    client = redis_conn.get_client()
+    if client is not None and redis_conn.available():
         try:
             generation = client.get(registry.generation_key())
         except redis.RedisError as exc:
-            buffer.mark_down(exc)
+            redis_conn.mark_down(exc)
     live = LiveVersions(active_version(), experiments.challenger_version(), generation, local, loaded)
     _live = live
     return live

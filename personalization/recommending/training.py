@@ -10,7 +10,7 @@ One run (:func:`train`) under a job lock:
 4. every customer's "for you" list and the shared lists (best sellers overall, per category, per
    segment) are written as :class:`~personalization.models.RecommendationList` rows of the version;
 5. the version is activated only if it beats the active one on ``COMPARE_ON`` (else
-   :class:`~personalization.registry.NotBetter`: it stays *ready* and its lists are deleted).
+   :class:`~personalization.ops.registry.NotBetter`: it stays *ready* and its lists are deleted).
 """
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ import pandas as pd
 import scipy.sparse as sp
 from django.db import transaction
 
-from .. import locks, registry
 from ..ml import evaluation
 from ..ml.base import Recommender
 from ..ml.copurchase import CoPurchase, basket_matrix
@@ -34,6 +33,7 @@ from ..ml.hybrid import DEFAULT_SOURCES, HybridRecommender
 from ..ml.itemknn import ItemKNN
 from ..ml.toppop import TopPop
 from ..models import CustomerProfile, ModelVersion, RecommendationList
+from ..ops import jobs, locks, registry
 from . import experiments
 from .blend import RepeatThenNeighbours
 from .config import KIND, rec_settings
@@ -295,10 +295,8 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
 
 def request_retrain(model: str | None = None) -> tuple[bool, str]:
     """Queue a training run (run in-process without a broker); ``(ok, message)`` for the admin."""
-    from ..tasks import retrain_recommenders
-
     try:
-        retrain_recommenders.delay(model)
+        jobs.enqueue("personalization.retrain_recommenders", model)
     except TrainingError as exc:  # eager mode: the run happened here and could not train
         return False, str(exc)
     except Exception as exc:  # noqa: BLE001 - a broker that is down is a message, not a 500

@@ -1,0 +1,1 @@
+"""Template tags: ``personalization_tags`` (recommendation widgets, segment conditions)."""

@@ -156,10 +156,10 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
                     per_category: int | None = None) -> dict[str, Any]:
     import logging
 
-    from ..adapters import get_adapter
-    from ..conf import personalization_settings
+    from ..capture.visitor import get_visitor_id
+    from ..host.adapters import get_adapter
+    from ..host.conf import personalization_settings
     from ..recommending import serving
-    from ..visitor import get_visitor_id
 
     request = context.get("request")
     user = getattr(request, "user", None)

@@ -24,9 +24,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from personalization.adapters import get_adapter
 from personalization.api.permissions import StaffModelPermission
-from personalization.ids import IdConverter, is_id
+from personalization.host.adapters import get_adapter
+from personalization.host.ids import IdConverter, is_id
 
 from .. import actions
 from ..conf import pricing_settings

@@ -17,7 +17,7 @@ from typing import Any
 from django import template
 from django.db import models
 
-from personalization.adapters import get_adapter
+from personalization.host.adapters import get_adapter
 
 from ..conf import pricing_settings
 from ..selectors import prior_price as _prior_price

@@ -49,10 +49,10 @@ from django.db import models, transaction
 from django.utils.text import slugify
 from tqdm import tqdm
 
-from personalization import capture
-from personalization.adapters import OrderLineFact
+from personalization.capture import services as capture
+from personalization.capture.receivers import purchase_events
+from personalization.host.adapters import OrderLineFact
 from personalization.models import Event, EventSource
-from personalization.receivers import purchase_events
 
 from .import_reading import ImportDataError, parse_rows, read_rows
 from .models import Category, Order, OrderLine, Product

@@ -14,8 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from inventory.models import DemandForecast, PurchaseOrder, PurchaseOrderLine, RestockSuggestion
-from personalization import api_keys, buffer
+from personalization.capture import api_keys, buffer
 from personalization.models import CustomerProfile, ModelVersion
+from personalization.ops import redis_conn
 from pricing import services as pricing_services
 from pricing.models import PriceChange
 from tests import processes
@@ -104,7 +105,7 @@ def start_worker(settings, process_env, tmp_path) -> Iterator[Callable[..., obje
     app.conf.task_always_eager = eager
     for process in started:
         processes.stop(process)
-    client = buffer.get_client()
+    client = redis_conn.get_client()
     client.delete(buffer.buffer_key(), buffer.lock_key())
     for queue in ("default", "ml", "gpu"):  # messages no worker took (a refused or crashed test)
         client.delete(queue)

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis import checks
 
-from personalization import api_keys
+from personalization.capture import api_keys
 
 SCHEMA = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
 APP = WSGIHandler()

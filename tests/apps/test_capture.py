@@ -21,9 +21,12 @@ from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
-from personalization import buffer, capture, signals, tasks
+from personalization import signals, tasks
+from personalization.capture import buffer
+from personalization.capture import services as capture
+from personalization.capture.visitor import SESSION_KEY
 from personalization.models import Event, EventSource, EventType
-from personalization.visitor import SESSION_KEY
+from personalization.ops import redis_conn
 from tests.testhost.models import Department, Item, Purchase, PurchaseLine
 
 pytestmark = pytest.mark.django_db
@@ -227,7 +230,7 @@ def test_buffered_event_waits_in_redis_until_the_flush(redis_client, item, djang
 def test_when_redis_is_down_events_are_inserted_directly(settings, item, django_capture_on_commit_callbacks, caplog):
     settings.REDIS_URL = "redis://127.0.0.1:6390/0"  # nothing listens there
 
-    with caplog.at_level(logging.WARNING, logger="personalization.buffer"):
+    with caplog.at_level(logging.WARNING, logger="personalization.capture.buffer"):
         with django_capture_on_commit_callbacks(execute=True):
             for i in range(3):
                 capture.record_event(
@@ -328,7 +331,7 @@ def test_a_large_push_goes_in_chunks_and_keeps_the_order(redis_client, item, mon
 def redis_recovers():
     """Redis is marked down for a few seconds after a failure; afterwards it is back at once."""
     yield
-    buffer.reset()
+    redis_conn.reset()
 
 
 def test_when_redis_fails_part_way_the_rest_is_inserted_directly(
@@ -433,7 +436,7 @@ def test_the_flush_leaves_out_events_of_a_deleted_product(redis_client, item, ot
     buffer_events(3, other_item.pk, prefix="gone")
     other_item.delete()
 
-    with caplog.at_level(logging.WARNING, logger="personalization.capture"):
+    with caplog.at_level(logging.WARNING, logger="personalization.capture.services"):
         flushed = capture.flush_buffer()
 
     assert (flushed, buffer.length()) == (5, 0)
@@ -445,7 +448,7 @@ def test_the_flush_sets_malformed_items_aside(redis_client, item, caplog):
     good = buffer_events(2, item.pk)
     redis_client.rpush(buffer.buffer_key(), b"not json", b'{"event_type": "view"}')
 
-    with caplog.at_level(logging.ERROR, logger="personalization.capture"):
+    with caplog.at_level(logging.ERROR, logger="personalization.capture.services"):
         flushed = capture.flush_buffer()
 
     assert (flushed, buffer.length()) == (4, 0)
@@ -526,7 +529,7 @@ def test_search_performed_records_the_query(django_capture_on_commit_callbacks):
 
 
 def test_a_bad_signal_is_logged_and_never_breaks_the_page(item, django_capture_on_commit_callbacks, caplog):
-    with caplog.at_level(logging.WARNING, logger="personalization.receivers"):
+    with caplog.at_level(logging.WARNING, logger="personalization.capture.receivers"):
         with django_capture_on_commit_callbacks(execute=True):
             signals.product_added_to_cart.send(sender=Item, request=make_request(), product=item, quantity=0)
             signals.search_performed.send(sender=None, request=make_request(), query="   ")

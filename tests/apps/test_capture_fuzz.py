@@ -5,8 +5,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from personalization import buffer, capture
+from personalization.capture import buffer
+from personalization.capture import services as capture
 from personalization.models import Event
+from personalization.ops import redis_conn
 from tests.testhost.models import Department, Item
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80)
@@ -50,7 +52,7 @@ def test_build_event_returns_an_event_or_raises_invalid_event(fields):
 
 
 def _stored() -> tuple[int, int]:
-    return Event.objects.count(), buffer.length() if buffer.is_configured() else 0
+    return Event.objects.count(), buffer.length() if redis_conn.is_configured() else 0
 
 
 @pytest.mark.django_db

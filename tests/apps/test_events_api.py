@@ -14,7 +14,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from personalization import api_keys, buffer, capture
+from personalization.capture import api_keys, buffer
+from personalization.capture import services as capture
 from personalization.models import ApiKey, Event
 from tests.testhost.models import Department, Item
 

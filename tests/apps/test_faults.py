@@ -20,8 +20,10 @@ import psycopg
 import pytest
 from django.test import override_settings
 
-from personalization import api_keys, buffer, capture, registry
+from personalization.capture import api_keys, buffer
+from personalization.capture import services as capture
 from personalization.models import Event, ModelVersion
+from personalization.ops import redis_conn, registry
 from personalization.recommending import serving, training
 from personalization.recommending.config import KIND
 from personalization.tasks import retrain_recommenders
@@ -233,7 +235,7 @@ def test_redis_stopped_and_restarted_the_apis_keep_serving_and_no_event_is_lost(
             private.start()  # same port, same append-only file
             traffic.run(3)
             stored_while_down = set(_stored_client_ids())
-            buffer.reset()
+            redis_conn.reset()
             flushed = capture.flush_buffer()
     finally:
         processes.stop(server)
@@ -334,7 +336,7 @@ def test_beat_firing_every_scheduled_task_twice_at_once_does_each_job_once(shop,
     for n, purchase in enumerate(purchases):  # the orders are the customers'
         purchase.buyer = shop["users"][n % 8]
     Purchase.objects.bulk_update(purchases, ["buyer"])
-    client = buffer.get_client()
+    client = redis_conn.get_client()
     views = [capture.build_event(event_type="view", session_key="beat", product_id=shop["items"][0].pk,
                                  client_event_id=f"beat-{n}") for n in range(300)]
     client.rpush(buffer.buffer_key(), *(event.to_json() for event in views))
@@ -371,8 +373,8 @@ def test_beat_firing_every_scheduled_task_twice_at_once_does_each_job_once(shop,
 
 
 def test_a_profile_build_left_running_by_a_dead_worker_is_marked_failed_by_the_next_build(shop):  # noqa: F811
-    from personalization import profiles
     from personalization.models import ProfileBuild
+    from personalization.profiles import services as profiles
 
     dead = ProfileBuild.objects.create(trigger="schedule", status=ProfileBuild.Status.RUNNING)
 

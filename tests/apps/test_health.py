@@ -8,8 +8,8 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from personalization import tasks
-from personalization.health import record_heartbeat
 from personalization.models import ModelVersion
+from personalization.ops.health import record_heartbeat
 
 URL = "/api/health/"
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1

@@ -6,8 +6,8 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from personalization.adapters import DefaultShopAdapter, ShopAdapter, get_adapter
 from personalization.host import get_order_line_model, get_order_model, get_product_model
+from personalization.host.adapters import DefaultShopAdapter, ShopAdapter, get_adapter
 from tests.testhost.models import Department, Item, Purchase, PurchaseLine
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from inventory import tasks
 from inventory.ml.served import served_selector
 from inventory.models import DemandForecast, RestockSuggestion
-from personalization import locks
+from personalization.ops import locks
 from tests.testhost.models import Department, Item, Purchase, PurchaseLine
 
 pytestmark = pytest.mark.django_db

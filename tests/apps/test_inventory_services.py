@@ -13,7 +13,7 @@ from django.utils import timezone
 from inventory import services
 from inventory.models import DemandForecast, PurchaseOrder, ReplenishmentPolicy, RestockSuggestion, Supplier
 from inventory.planning import PolicyResolver, PolicyValues
-from personalization.adapters import get_adapter
+from personalization.host.adapters import get_adapter
 from personalization.models import ModelVersion
 from tests.testhost.models import Department, Item, Purchase, PurchaseLine
 

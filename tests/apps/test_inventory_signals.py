@@ -59,7 +59,7 @@ def test_without_a_stock_field_nothing_is_recorded(settings):
 def test_stockouts_are_recorded_hourly_on_the_default_queue():
     from django_celery_beat.models import PeriodicTask
 
-    from personalization.routing import route_task
+    from personalization.host.routing import route_task
 
     call_command("install_schedules")
     task = PeriodicTask.objects.get(task="inventory.record_stockouts")

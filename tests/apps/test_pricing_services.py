@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from personalization import locks
+from personalization.host.routing import route_task
 from personalization.models import ModelVersion
-from personalization.routing import route_task
+from personalization.ops import locks
 from pricing import services
 from pricing.ml.guardrails import RULE_ORDER
 from pricing.models import ImmutableRecordError, PriceChange, PriceSuggestion, PricingPolicy, PricingSettings

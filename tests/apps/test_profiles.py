@@ -22,9 +22,11 @@ from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from personalization import locks, profiles, signals
+from personalization import signals
+from personalization.host.routing import route_task
 from personalization.models import CustomerProfile, ProfileBuild, Segment
-from personalization.routing import route_task
+from personalization.ops import locks
+from personalization.profiles import services as profiles
 from personalization.schedules import DEFAULT_SCHEDULES
 from tests.testhost.models import Department, Item, Purchase, PurchaseLine
 

@@ -17,8 +17,9 @@ from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from personalization import capture, registry
+from personalization.capture import services as capture
 from personalization.models import Event, ModelVersion, RecommendationList
+from personalization.ops import registry
 from personalization.recommending import experiments, serving, training
 from tests.testhost.models import Department, Item
 
@@ -175,7 +176,7 @@ def test_training_without_purchases_is_refused(db):
 
 
 def test_training_refuses_to_run_twice_at_once(shop):
-    from personalization import locks
+    from personalization.ops import locks
 
     locks.acquire(training.LOCK_NAME, "someone-else", 60)
 

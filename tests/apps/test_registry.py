@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 
-from personalization import registry
 from personalization.models import ModelVersion
+from personalization.ops import registry
 
 pytestmark = pytest.mark.django_db
 

@@ -29,7 +29,7 @@ def test_install_schedules_keeps_an_owners_change_unless_reset():
 
 
 def test_the_worker_heartbeat_runs_every_minute_on_the_default_queue():
-    from personalization.routing import route_task
+    from personalization.host.routing import route_task
 
     call_command("install_schedules")
 
@@ -40,7 +40,7 @@ def test_the_worker_heartbeat_runs_every_minute_on_the_default_queue():
 
 @pytest.mark.parametrize(("gpu_worker", "queue"), [(False, "ml"), (True, "gpu")])
 def test_torch_training_goes_to_the_gpu_queue_only_when_a_gpu_worker_exists(settings, gpu_worker, queue):
-    from personalization.routing import route_task
+    from personalization.host.routing import route_task
 
     settings.SHOPSENSE_GPU_QUEUE = gpu_worker
     assert route_task("inventory.plan_restock", (), {}, {}) == {"queue": queue}  # trains the torch MLP

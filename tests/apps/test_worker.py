@@ -11,8 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from personalization import buffer, capture
+from personalization.capture import buffer
+from personalization.capture import services as capture
 from personalization.models import Event
+from personalization.ops import redis_conn
 from personalization.tasks import flush_events
 from tests.processes import wait_for
 from tests.testhost.models import Department, Item
@@ -28,7 +30,7 @@ def item(transactional_db) -> Item:
 
 def _buffer(n: int, product_id: int, chunk: int = 5000) -> set[str]:
     """Push ``n`` events straight onto the Redis list (no flush is requested); returns their ids."""
-    client = buffer.get_client()
+    client = redis_conn.get_client()
     ids: set[str] = set()
     for start in range(0, n, chunk):
         events = [
@@ -72,7 +74,7 @@ def test_a_worker_killed_mid_flush_loses_and_duplicates_nothing(start_worker, it
     assert 0 < stored_at_kill < total and left_at_kill > 0
     assert stored_at_kill + left_at_kill >= total  # nothing trimmed before it was stored
     assert buffer.is_flushing()  # the dead worker's lock is still there...
-    buffer.get_client().delete(buffer.lock_key())  # ...until it expires
+    redis_conn.get_client().delete(buffer.lock_key())  # ...until it expires
     second = start_worker(batch_size=500)
 
     flush_events.delay()

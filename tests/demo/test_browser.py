@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from personalization.capture import flush_buffer
+from personalization.capture.services import flush_buffer
 from personalization.models import Event, EventType
 from shop_project.shop.models import Product
 

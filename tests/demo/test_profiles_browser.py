@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from personalization import profiles
 from personalization.models import CustomerProfile, Segment
+from personalization.profiles import services as profiles
 
 from .conftest import TEST_PASSWORD, CategoryFactory, OrderFactory, OrderLineFactory, ProductFactory, UserFactory
 from .test_browser import save_screenshot

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from personalization import capture
-from personalization.adapters import get_adapter
+from personalization.capture import services as capture
+from personalization.capture.receivers import purchase_events
+from personalization.host.adapters import get_adapter
 from personalization.models import Event, EventType
-from personalization.receivers import purchase_events
 from personalization.recommending import serving, training
 
 from .conftest import CategoryFactory, OrderFactory, OrderLineFactory, ProductFactory, UserFactory

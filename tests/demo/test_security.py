@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from personalization import api_keys
+from personalization.capture import api_keys
 from pricing import actions as pricing_actions
 
 from .conftest import TEST_PASSWORD, UserFactory

@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from personalization.capture import flush_buffer
+from personalization.capture.services import flush_buffer
 from personalization.models import Event, EventType
 from shop_project.shop.cart import CART_SESSION_KEY
 from shop_project.shop.models import Order, Product

@@ -1,0 +1,1 @@
+"""Commands for operators and cron: plan restocking and evaluate forecasters."""

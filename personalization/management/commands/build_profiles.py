@@ -49,7 +49,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, as_of: str | None = None, enqueue: bool = False, no_progress: bool = False, **options: Any
     ) -> None:
-        from personalization import profiles
+        from personalization.profiles import services as profiles
 
         as_of_time = _parse_as_of(as_of) if as_of else None
         if enqueue:

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from personalization import api_keys
+from personalization.capture import api_keys
 
 
 class Command(BaseCommand):

@@ -5,7 +5,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from personalization import buffer, capture
+from personalization.capture import buffer
+from personalization.capture import services as capture
+
+from ...ops import redis_conn
 
 
 class Command(BaseCommand):
@@ -17,7 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, max_events: int | None = None, **options: Any) -> None:
         if max_events is not None and max_events < 1:
             raise CommandError("--max must be at least 1.")
-        if not buffer.is_configured():
+        if not redis_conn.is_configured():
             self.stdout.write("No Redis buffer (REDIS_URL is not set): events are stored directly; nothing to flush.")
             return
         if buffer.is_flushing():

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from personalization.schedules import ScheduleSpec
+from personalization.ops.schedules import ScheduleSpec
 
 
 def collect_schedules() -> list[ScheduleSpec]:

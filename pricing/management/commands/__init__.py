@@ -1,0 +1,1 @@
+"""Commands for operators and cron: refit elasticities and suggest prices."""

@@ -13,9 +13,9 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 
-from . import buffer
-from .conf import personalization_settings
-from .models import ModelVersion
+from ..host.conf import personalization_settings
+from ..models import ModelVersion
+from ..ops import redis_conn
 
 HEARTBEAT_CACHE_KEY = "shopsense:worker-heartbeat"
 
@@ -49,7 +49,7 @@ def _database() -> dict[str, Any]:
 
 
 def _redis() -> dict[str, Any]:
-    client = buffer.get_client()
+    client = redis_conn.get_client()
     if client is None:
         return {"status": "not configured", "latency_ms": None}
     ok, latency, error = _timed(client.ping)

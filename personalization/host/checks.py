@@ -7,7 +7,7 @@ from django.core.checks import CheckMessage, Error
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 
-from . import host
+from .. import host
 from .conf import personalization_settings
 
 
@@ -45,7 +45,7 @@ def check_host_contract(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         errors.append(
             Error(
                 f"PERSONALIZATION['SHOP_ADAPTER'] cannot be imported: {exc}",
-                hint="Give the dotted path of a class implementing personalization.adapters.ShopAdapter.",
+                hint="Give the dotted path of a class implementing personalization.host.adapters.ShopAdapter.",
                 id="personalization.E002",
             )
         )

@@ -8,7 +8,7 @@ import secrets
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import ApiKey
+from ..models import ApiKey
 
 PREFIX_LENGTH = 8
 NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length or 100

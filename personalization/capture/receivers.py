@@ -14,10 +14,12 @@ from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.db.models.signals import post_save
 
-from . import capture, signals
-from .adapters import OrderLineFact, get_adapter
-from .conf import personalization_settings
-from .models import EventSource, EventType
+from .. import signals
+from ..host.adapters import OrderLineFact, get_adapter
+from ..host.conf import personalization_settings
+from ..models import EventSource, EventType
+from ..ops import jobs
+from . import services as capture
 from .visitor import SESSION_KEY, actor_of
 
 logger = logging.getLogger(__name__)
@@ -151,10 +153,8 @@ def on_user_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> No
 
 
 def _enqueue_merge(visitor: str, user_id: Any) -> None:
-    from .tasks import merge_guest_events
-
     try:
-        merge_guest_events.delay(visitor, user_id)
+        jobs.enqueue("personalization.merge_guest_events", visitor, user_id)
     except Exception:  # noqa: BLE001 - no broker: merge now rather than fail the login
         logger.warning("Could not enqueue the guest-event merge; merging in the request.", exc_info=True)
         try:

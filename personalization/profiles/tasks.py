@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="personalization.build_profiles", ignore_result=True, time_limit=3_600, soft_time_limit=3_300)
 def build_profiles(build_id: int | None = None, trigger: str = "schedule") -> int | None:
     """Rebuild every customer profile and the segments; returns the build id (None if one was running)."""
-    from . import profiles  # imported here: pandas and scikit-learn only load in processes that build
+    from . import services as profiles  # imported here: pandas and scikit-learn only load in processes that build
 
     try:
         return profiles.run_build(build_id, trigger=trigger).pk
@@ -32,7 +32,7 @@ def build_profiles(build_id: int | None = None, trigger: str = "schedule") -> in
 )
 def update_profile(order_id: int) -> int | None:
     """Fold a newly placed order into its customer's profile (idempotent)."""
-    from . import profiles
+    from . import services as profiles
 
     profile = profiles.update_profile_for_order(order_id)
     return profile.pk if profile is not None else None

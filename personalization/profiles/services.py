@@ -1,7 +1,7 @@
 """Customer profiles and segments: rebuild them all, or fold one new order into one profile.
 
 The data come from the host shop through the adapter (``get_adapter().order_lines_since()``, the
-products' category and list price); the maths is in :mod:`personalization.profile_core` and
+products' category and list price); the maths is in :mod:`personalization.profiles.core` and
 ``personalization.ml``. A rebuild is one :class:`~personalization.models.ProfileBuild` row whose
 ``status``/``progress`` the admin shows; it writes every profile and segment in one transaction,
 so readers see either the old build or the new one.
@@ -22,12 +22,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import locks
-from .adapters import ShopAdapter, get_adapter
-from .conf import personalization_settings
-from .host import get_order_line_model, get_order_model, get_product_model
-from .models import CustomerProfile, ProfileBuild, Segment
-from .profile_core import NewLine, ProfileConfig, ProfileResult, apply_order, compute_profiles, empty_lines
+from ..host import get_order_line_model, get_order_model, get_product_model
+from ..host.adapters import ShopAdapter, get_adapter
+from ..host.conf import personalization_settings
+from ..models import CustomerProfile, ProfileBuild, Segment
+from ..ops import jobs, locks
+from .core import NewLine, ProfileConfig, ProfileResult, apply_order, compute_profiles, empty_lines
 from .selectors import latest_build
 
 logger = logging.getLogger(__name__)
@@ -151,14 +151,12 @@ def read_products(product_ids: Iterable[int], adapter: ShopAdapter | None = None
 # --- rebuilding everything ---------------------------------------------------------------------
 def request_build(trigger: str = "manual", requested_by: Any = None) -> ProfileBuild:
     """A pending build, queued for the Celery task once the current transaction commits."""
-    from .profile_tasks import build_profiles
-
     build = ProfileBuild.objects.create(
         trigger=trigger,
         requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
         stage="Queued",
     )
-    transaction.on_commit(lambda: build_profiles.delay(build_id=build.pk, trigger=trigger))
+    transaction.on_commit(lambda: jobs.enqueue("personalization.build_profiles", build_id=build.pk, trigger=trigger))
     return build
 
 

@@ -16,9 +16,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import profile_charts, selectors
-from .admin_actions import PermittedActionsMixin
-from .models import CustomerProfile, ProfileBuild, Segment
+from ..models import CustomerProfile, ProfileBuild, Segment
+from ..ops.admin_actions import PermittedActionsMixin
+from . import charts as profile_charts
+from . import selectors
 
 CSV_FIELDS = (
     "user_id",
@@ -205,7 +206,7 @@ class CustomerProfileAdmin(PermittedActionsMixin, admin.ModelAdmin):
                 request, f"Build {running.pk} is already {running.get_status_display().lower()}.", messages.WARNING
             )
             return HttpResponseRedirect(target)
-        from . import profiles  # pandas and scikit-learn load only when needed
+        from . import services as profiles  # pandas and scikit-learn load only when needed
 
         try:
             build = profiles.request_build(trigger="manual", requested_by=request.user)
@@ -223,8 +224,8 @@ class CustomerProfileAdmin(PermittedActionsMixin, admin.ModelAdmin):
         """Segment sizes, the centroid table and the PCA scatter plot of the latest build."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        from . import profiles
-        from .profile_core import FEATURES
+        from . import services as profiles
+        from .core import FEATURES
 
         build = selectors.latest_build()
         segments = list(selectors.current_segments(build))

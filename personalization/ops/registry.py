@@ -28,9 +28,9 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from . import buffer
-from .conf import personalization_settings
-from .models import ModelVersion
+from ..host.conf import personalization_settings
+from ..models import ModelVersion
+from ..ops import redis_conn
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def changed() -> None:
     def bump() -> None:
         global _local_changes
         _local_changes += 1
-        client = buffer.get_client()
+        client = redis_conn.get_client()
         if client is None:
             return
         try:

@@ -52,7 +52,7 @@ class AppSettings:
 
 PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     # Dotted path of the class that reads shop facts and writes prices (see adapters.ShopAdapter).
-    "SHOP_ADAPTER": "personalization.adapters.DefaultShopAdapter",
+    "SHOP_ADAPTER": "personalization.host.adapters.DefaultShopAdapter",
     # Field names (or ``__`` lookups) the default adapter reads on the host's models.
     "PRODUCT_FIELDS": {
         "price": "price",
@@ -82,7 +82,7 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     "EVENT_MAX_CLOCK_SKEW_SECONDS": 300,
     # GET /api/health/ calls the worker stale when its last heartbeat (every minute) is older than this.
     "WORKER_HEARTBEAT_STALE_SECONDS": 180,
-    # Customer profiles and segments (personalization/profiles.py); a partial dict overrides single keys.
+    # Customer profiles and segments (personalization/profiles/); a partial dict overrides single keys.
     "PROFILES": {
         "SEGMENT_K_RANGE": (2, 8),  # k of K-means, chosen by silhouette within this range (inclusive)
         "WHOLESALE_BASKET_UNITS": 100,  # average units per order from which a customer counts as wholesale

@@ -6,18 +6,15 @@ from typing import Any
 
 from django.db import transaction
 
-from . import signals
-
-# Importing the tasks here registers them wherever the app is loaded (Celery's autodiscovery
-# only imports ``tasks`` modules).
-from .profile_tasks import update_profile
+from .. import signals
+from ..ops import jobs
 
 
 def on_order_placed(sender: Any, order: Any, **kwargs: Any) -> None:
     """Queue the profile update once the order is committed (a guest's order is skipped by the task)."""
     order_id = order.pk
     # robust: without a broker the task runs right here, and a failing update must not fail the checkout
-    transaction.on_commit(lambda: update_profile.delay(order_id), robust=True)
+    transaction.on_commit(lambda: jobs.enqueue("personalization.update_profile", order_id), robust=True)
 
 
 def connect() -> None:

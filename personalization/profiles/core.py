@@ -7,7 +7,7 @@ Gamma-Gamma lifetime value, and a K-means segment with its 2-D PCA position. It 
 and the fitted state (:class:`ProfileResult`); :func:`apply_order` later folds one new order into a
 stored profile using that state, without refitting anything.
 
-``personalization.profiles`` reads the data through the shop adapter and writes the results; the
+``personalization.profiles.services`` reads the data through the shop adapter and writes the results; the
 benchmark calls this module directly on synthetic data.
 """
 
@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .ml.clv import BetaGeoFitter, GammaGammaFitter, compress
-from .ml.rfm import RFMScorer, rfm_segments
-from .ml.segmentation import CustomerSegmenter, describe_centroid
+from ..ml.clv import BetaGeoFitter, GammaGammaFitter, compress
+from ..ml.rfm import RFMScorer, rfm_segments
+from ..ml.segmentation import CustomerSegmenter, describe_centroid
 
 ProgressCallback = Callable[[int, str], None]
 LINE_COLUMNS = ("user_id", "order_id", "product_id", "quantity", "price", "placed_at")

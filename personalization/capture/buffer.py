@@ -12,23 +12,18 @@ again and the unique ``client_event_id`` keeps each event once.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
 import redis
-from django.conf import settings
-from django.core.signals import setting_changed
 
-from .conf import personalization_settings
+from ..host.conf import personalization_settings
+from ..ops import jobs, redis_conn
 
 logger = logging.getLogger(__name__)
 
 LOCK_KEY_SUFFIX = ":flush-lock"
 ENQUEUED_KEY_SUFFIX = ":flush-enqueued"
-# After a connection error, skip Redis for this long instead of paying a timeout per event.
-RETRY_AFTER_SECONDS = 5.0
 
 DEAD_LETTER_KEY_SUFFIX = ":malformed"
 
@@ -46,58 +41,6 @@ _RELEASE_IF_OWNER = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
-
-_state = threading.local()
-_down_until = 0.0
-
-
-def _redis_url() -> str:
-    return getattr(settings, "REDIS_URL", "") or ""
-
-
-def is_configured() -> bool:
-    """Whether a Redis URL is set (the buffer may still be down)."""
-    return bool(_redis_url())
-
-
-def get_client() -> redis.Redis | None:
-    """A Redis client for ``settings.REDIS_URL`` (one per thread and URL), or None when unset."""
-    url = _redis_url()
-    if not url:
-        return None
-    cached = getattr(_state, "client", None)
-    if cached is None or cached[0] != url:
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=2.0)
-        _state.client = (url, client)
-        return client
-    return cached[1]
-
-
-def reset() -> None:
-    """Forget this thread's client and any "Redis is down" verdict (a new URL, or tests)."""
-    global _down_until
-    _state.client = None
-    _down_until = 0.0
-
-
-def _reset(*, setting: str, **kwargs: object) -> None:
-    if setting == "REDIS_URL":  # override_settings(REDIS_URL=...) gets a fresh client and a fresh chance
-        reset()
-
-
-setting_changed.connect(_reset, weak=False)
-
-
-def available() -> bool:
-    return is_configured() and time.monotonic() >= _down_until
-
-
-def mark_down(exc: Exception) -> None:
-    """Go without Redis for a few seconds (events are stored directly, lists built from the database)."""
-    global _down_until
-    _down_until = time.monotonic() + RETRY_AFTER_SECONDS
-    logger.warning("Redis unavailable (%s); going without it for %.0fs.", exc, RETRY_AFTER_SECONDS)
-
 
 def buffer_key() -> str:
     """The Redis list holding buffered events (``PERSONALIZATION["EVENT_BUFFER_KEY"]``)."""
@@ -147,8 +90,8 @@ def push(payload: Sequence[str], recent: Mapping[str, Sequence[str]] | None = No
     the rest some other way. Once the buffer holds ``EVENT_FLUSH_THRESHOLD`` events, a flush task is
     enqueued (at most once every few seconds, however many requests push).
     """
-    client = get_client()
-    if client is None or not available():
+    client = redis_conn.get_client()
+    if client is None or not redis_conn.available():
         return 0
     keys = [buffer_key(), buffer_key() + ENQUEUED_KEY_SUFFIX]
     threshold = int(personalization_settings.EVENT_FLUSH_THRESHOLD)
@@ -164,7 +107,7 @@ def push(payload: Sequence[str], recent: Mapping[str, Sequence[str]] | None = No
                                              *chunk, *tail)) < 0
             pushed += len(chunk)
     except redis.RedisError as exc:
-        mark_down(exc)
+        redis_conn.mark_down(exc)
     if flush_claimed:
         _request_flush()
     return pushed
@@ -172,8 +115,8 @@ def push(payload: Sequence[str], recent: Mapping[str, Sequence[str]] | None = No
 
 def note_recent(recent: Mapping[str, Sequence[str]]) -> None:
     """Add entries to the visitors' recent lists (events stored without the buffer); never raises."""
-    client = get_client()
-    if client is None or not recent or not available():
+    client = redis_conn.get_client()
+    if client is None or not recent or not redis_conn.available():
         return
     try:
         pipe = client.pipeline(transaction=False)
@@ -183,7 +126,7 @@ def note_recent(recent: Mapping[str, Sequence[str]]) -> None:
             pipe.expire(key, RECENT_SECONDS)
         pipe.execute()
     except redis.RedisError as exc:
-        mark_down(exc)
+        redis_conn.mark_down(exc)
 
 
 def _request_flush() -> None:
@@ -192,17 +135,15 @@ def _request_flush() -> None:
     A broker that refuses the task costs nothing but a log line: the events are safe in the list and
     the periodic flush (``install_schedules``) picks them up.
     """
-    from .tasks import flush_events
-
     try:
-        flush_events.delay()
+        jobs.enqueue("personalization.flush_events")
     except Exception:  # noqa: BLE001 - the storefront request must not fail because of the broker
         logger.warning("Could not enqueue a flush of the event buffer.", exc_info=True)
 
 
 def length() -> int:
     """How many events wait in the buffer (0 without Redis)."""
-    client = get_client()
+    client = redis_conn.get_client()
     if client is None:
         return 0
     return int(client.llen(buffer_key()))
@@ -214,7 +155,7 @@ def lock_key() -> str:
 
 def is_flushing() -> bool:
     """Whether a flusher holds the lock right now."""
-    client = get_client()
+    client = redis_conn.get_client()
     if client is None:
         return False
     try:
@@ -229,7 +170,7 @@ def dead_letter_key() -> str:
 
 def set_aside(raw: Sequence[bytes]) -> None:
     """Keep items the flusher cannot read in a side list for an operator, instead of dropping them."""
-    client = get_client()
+    client = redis_conn.get_client()
     if client is not None and raw:
         client.rpush(dead_letter_key(), *raw)
 
@@ -242,7 +183,7 @@ def flush(store: Callable[[list[bytes]], int], *, max_events: int | None = None)
     batch for the next one (``store`` must be idempotent). An error in ``store`` propagates after
     the lock is released; a Redis error ends the flush early (logged) with what was done so far.
     """
-    client = get_client()
+    client = redis_conn.get_client()
     if client is None:
         return 0
     key = buffer_key()

@@ -1,4 +1,11 @@
-"""The host contract: which of the shop's models are the product, order and order line.
+"""The host contract: what ShopSense needs from the shop, and what a host names in its settings.
+
+- this module — which of the shop's models are the product, order and order line (below);
+- ``adapters`` — the ``ShopAdapter`` protocol and ``DefaultShopAdapter``: every shop fact read, every
+  price and stock written; ``conf`` — the ``PERSONALIZATION`` settings dict (and ``AppSettings`` for the
+  other apps' dicts); ``checks`` — system checks of that configuration; ``ids`` — valid host ids;
+- ``routing`` (Celery task routes), ``cache`` (the fail-safe Redis cache backend) and ``log_format``
+  (JSON logs) — the pieces a host names in its own settings.
 
 Like ``AUTH_USER_MODEL``, the host names its models in flat settings (``SHOP_PRODUCT_MODEL`` and
 friends, ``"app_label.Model"``); app code reaches them only through these helpers, and foreign keys

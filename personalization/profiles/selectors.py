@@ -8,8 +8,8 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from .conf import personalization_settings
-from .models import CustomerProfile, ProfileBuild, RFMSegment, Segment
+from ..host.conf import personalization_settings
+from ..models import CustomerProfile, ProfileBuild, RFMSegment, Segment
 
 
 def latest_build() -> ProfileBuild | None:

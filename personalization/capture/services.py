@@ -28,11 +28,12 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ..host import get_product_model
+from ..host.conf import personalization_settings
+from ..host.ids import is_id
+from ..models import Event, EventSource, EventType
+from ..ops import redis_conn
 from . import buffer
-from .conf import personalization_settings
-from .host import get_product_model
-from .ids import is_id
-from .models import Event, EventSource, EventType
 
 logger = logging.getLogger(__name__)
 
@@ -322,7 +323,7 @@ def record_events(events: Sequence[EventData], *, use_buffer: bool = True) -> in
     if not events:
         return 0
     recent = _recent_entries(events)
-    if use_buffer and personalization_settings.EVENT_BUFFER and buffer.is_configured():
+    if use_buffer and personalization_settings.EVENT_BUFFER and redis_conn.is_configured():
         _buffer([event.to_json() for event in events], recent)
     else:
         insert_events(events)
@@ -372,7 +373,7 @@ def record_impressions(product_ids: Sequence[int], *, user_id: int | None, sessi
             f'"recommendation_id":{json.dumps(recommendation_id)},"source":"web",')
     payload = [f'{head}"product_id":{int(pk)},"client_event_id":"imp:{recommendation_id}:{int(pk)}"}}'
                for pk in product_ids]
-    if personalization_settings.EVENT_BUFFER and buffer.is_configured():
+    if personalization_settings.EVENT_BUFFER and redis_conn.is_configured():
         _buffer(payload)
     else:
         insert_events([EventData.from_json(raw) for raw in payload])
