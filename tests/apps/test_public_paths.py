@@ -42,9 +42,8 @@ def test_a_moved_module_re_exports_its_names_and_warns(old: str, new: object) ->
 
 
 def test_the_capture_service_still_resolves_at_its_old_path() -> None:
-    from personalization.capture import services
-
     import personalization.capture as capture
+    from personalization.capture import services
 
     with pytest.warns(DeprecationWarning, match="personalization.capture.services.record_event"):
         record_event = capture.record_event
