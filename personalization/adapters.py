@@ -1,18 +1,7 @@
-"""Deprecated: the shop adapter contract moved to :mod:`personalization.host.adapters`.
-
-The apps now have one folder per concern. This module only re-exports it, so that hosts written
-against the earlier layout keep working; it warns on import.
-Use ``personalization.host.adapters`` in new code and settings.
-"""
-import warnings
-
+"""Deprecated re-export: the shop adapter contract is in :mod:`personalization.host.adapters` (warns on import)."""
 from .host.adapters import DefaultShopAdapter, OrderLineFact, ShopAdapter, get_adapter
+from .ops.deprecation import warn_moved
 
 __all__ = ["DefaultShopAdapter", "OrderLineFact", "ShopAdapter", "get_adapter"]
 
-warnings.warn(
-    "personalization.adapters moved to personalization.host.adapters; "
-    "this re-export will be removed in a future release.",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "personalization.host.adapters")

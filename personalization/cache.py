@@ -1,18 +1,7 @@
-"""Deprecated: the fail-safe Redis cache backend moved to :mod:`personalization.host.cache`.
-
-The apps now have one folder per concern. This module only re-exports it, so that hosts written
-against the earlier layout keep working; it warns on import.
-Use ``personalization.host.cache`` in new code and settings.
-"""
-import warnings
-
+"""Deprecated re-export: the fail-safe Redis cache backend is in :mod:`personalization.host.cache` (warns on import)."""
 from .host.cache import FailSafeRedisCache
+from .ops.deprecation import warn_moved
 
 __all__ = ["FailSafeRedisCache"]
 
-warnings.warn(
-    "personalization.cache moved to personalization.host.cache; "
-    "this re-export will be removed in a future release.",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "personalization.host.cache")

@@ -1,18 +1,7 @@
-"""Deprecated: the Celery task routing moved to :mod:`personalization.host.routing`.
-
-The apps now have one folder per concern. This module only re-exports it, so that hosts written
-against the earlier layout keep working; it warns on import.
-Use ``personalization.host.routing`` in new code and settings.
-"""
-import warnings
-
+"""Deprecated re-export: the Celery task routing is in :mod:`personalization.host.routing` (warns on import)."""
 from .host.routing import TASK_QUEUES, route_task
+from .ops.deprecation import warn_moved
 
 __all__ = ["TASK_QUEUES", "route_task"]
 
-warnings.warn(
-    "personalization.routing moved to personalization.host.routing; "
-    "this re-export will be removed in a future release.",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "personalization.host.routing")

@@ -22,13 +22,8 @@ _MOVED_SERVICES = frozenset({
 def __getattr__(name: str) -> Any:
     if name not in _MOVED_SERVICES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import warnings
-
+    from ..ops.deprecation import warn_moved
     from . import services
 
-    warnings.warn(
-        f"personalization.capture.{name} moved to personalization.capture.services.{name}.",
-        DeprecationWarning,
-        stacklevel=2,
-    )
+    warn_moved(f"{__name__}.{name}", f"{services.__name__}.{name}")
     return getattr(services, name)
