@@ -23,7 +23,7 @@ def _clean_cache_and_buffer() -> Iterator[None]:
     client = redis_conn.get_client()
     if client is not None:
         key = buffer.buffer_key()
-        client.delete(key, key + buffer.LOCK_KEY_SUFFIX, key + buffer.ENQUEUED_KEY_SUFFIX)
+        client.delete(key, key + buffer.LOCK_KEY_SUFFIX, key + buffer.ENQUEUED_KEY_SUFFIX, buffer.dead_letter_key())
     yield
 
 

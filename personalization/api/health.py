@@ -1,4 +1,4 @@
-"""``GET /api/health/``: database, Redis, the latest model versions and the worker's heartbeat.
+"""``GET /api/health/``: database, Redis, the event buffer, the latest model versions and the worker's heartbeat.
 
 Mount it where your load balancer looks: ``path("api/health/", HealthView.as_view())``. It needs no
 credentials and answers 503 only when the database is down.
@@ -56,6 +56,15 @@ HealthSerializer = inline_serializer(
                 "last_heartbeat": serializers.DateTimeField(allow_null=True),
                 "age_seconds": serializers.FloatField(allow_null=True),
                 "error": serializers.CharField(required=False),
+            },
+        ),
+        "events": inline_serializer(
+            "HealthEvents",
+            fields={
+                "buffered": serializers.IntegerField(allow_null=True, help_text="Events waiting in the Redis buffer."),
+                "dead_letter": serializers.IntegerField(
+                    allow_null=True, help_text="Buffered items the flush set aside (malformed, or refused by the "
+                    "database), kept for an operator; the rest of their batch was stored."),
             },
         ),
         "models": inline_serializer(

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from ..models import BuyerType, CustomerProfile, ProfileBuild, RFMSegment, Segment
 from ..profiles import selectors
+from .parsers import API_PARSERS
 from .permissions import StaffModelPermission
 
 PUBLIC_TOP_CATEGORIES = 3
@@ -317,6 +318,7 @@ class RebuildView(APIView):
     """Queue a rebuild of every profile, for staff."""
 
     permission_classes = [StaffModelPermission]
+    parser_classes = API_PARSERS
     required_perms = {"POST": ("personalization.add_profilebuild",)}
 
     @extend_schema(

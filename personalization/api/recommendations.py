@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from ..capture.visitor import get_visitor_id
 from ..host.ids import MAX_ID, is_id
+from ..host.text import UNSTORABLE_MESSAGE, is_storable
 from ..recommending import serving
 from ..recommending.config import PLACEMENTS
 
@@ -65,6 +66,8 @@ def parse_query(query: Any) -> dict[str, Any]:
     if raw is not None:
         if len(raw) > 255:
             errors["category"] = ["must be at most 255 characters."]
+        elif not is_storable(raw):
+            errors["category"] = [UNSTORABLE_MESSAGE]
         params["category"] = raw
     raw = query.get("exclude_bought")
     if raw is not None:

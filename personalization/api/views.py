@@ -6,7 +6,6 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 
 from ..capture import services as capture
 from .authentication import ApiKeyUser
+from .parsers import SafeJSONParser
 from .serializers import EventBatchErrorSerializer, EventBatchResultSerializer, EventBatchSerializer
 
 
@@ -42,7 +42,7 @@ class EventsRateThrottle(ScopedRateThrottle):
 class EventBatchView(APIView):
     """Store a batch of behaviour events, all or nothing."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     throttle_classes = [EventsRateThrottle]
     throttle_scope = "events"
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from ..models import ApiKey, Event
 from ..ops.admin_actions import PermittedActionsMixin
-from . import api_keys
+from . import api_keys, buffer
 
 
 @admin.register(Event)
@@ -29,6 +29,17 @@ class EventAdmin(admin.ModelAdmin):
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         # The host's user model may have no ``username``: search whatever identifies its users.
         return (*self.search_fields, f"user__{get_user_model().USERNAME_FIELD}")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        set_aside = buffer.dead_letter_count()
+        if set_aside:
+            self.message_user(
+                request,
+                f"{set_aside} buffered events could not be stored (malformed, or refused by the database) and wait "
+                f"with their reason in the Redis list {buffer.dead_letter_key()}; every other event was stored.",
+                level=messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="visitor")
     def short_session(self, obj: Event) -> str:

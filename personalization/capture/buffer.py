@@ -11,6 +11,8 @@ again and the unique ``client_event_id`` keeps each event once.
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -168,11 +170,30 @@ def dead_letter_key() -> str:
     return buffer_key() + DEAD_LETTER_KEY_SUFFIX
 
 
-def set_aside(raw: Sequence[bytes]) -> None:
-    """Keep items the flusher cannot read in a side list for an operator, instead of dropping them."""
+def set_aside(raw: Sequence[bytes], reason: str) -> None:
+    """Keep items the flusher cannot store in the dead-letter list for an operator, instead of dropping them.
+
+    Each entry is JSON: ``{"reason": ..., "set_aside_at": ..., "item": <the buffered item as text>}``.
+    """
     client = redis_conn.get_client()
-    if client is not None and raw:
-        client.rpush(dead_letter_key(), *raw)
+    if client is None or not raw:
+        return
+    now = dt.datetime.now(dt.UTC).isoformat()
+    client.rpush(dead_letter_key(), *(
+        json.dumps({"reason": reason, "set_aside_at": now, "item": item.decode("utf-8", "replace")})
+        for item in raw
+    ))
+
+
+def dead_letter_count() -> int | None:
+    """How many items wait in the dead-letter list (None without Redis, or while it is down)."""
+    client = redis_conn.get_client()
+    if client is None:
+        return None
+    try:
+        return int(client.llen(dead_letter_key()))
+    except redis.RedisError:
+        return None
 
 
 def flush(store: Callable[[list[bytes]], int], *, max_events: int | None = None) -> int:

@@ -24,13 +24,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connections, models, router, transaction
+from django.db import DataError, IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..host import get_product_model
 from ..host.conf import personalization_settings
 from ..host.ids import is_id
+from ..host.text import CONTROL_MESSAGE, is_plain
 from ..models import Event, EventSource, EventType
 from ..ops import redis_conn
 from . import buffer
@@ -145,12 +146,16 @@ def _object_id(value: Any) -> int | str | None:
     return None
 
 
-def _text(value: Any, limit: int) -> str | None:
-    """``value`` as text of at most ``limit`` characters, or None when it is not text."""
+def _text(value: Any, limit: int, errors: dict[str, str], name: str) -> str:
+    """``value`` as plain text of at most ``limit`` characters; a bad value adds its message to ``errors``."""
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > limit:
-        return None
+        errors[name] = f"must be text of at most {limit} characters."
+        return ""
+    if not is_plain(value):
+        errors[name] = CONTROL_MESSAGE
+        return ""
     return value
 
 
@@ -182,10 +187,8 @@ def build_event(
         user_id = _object_id(user_id)
         if user_id is None:
             errors["user"] = "must be a user id (a whole number from 1)."
-    session = _text(session_key, 64)
-    if session is None:
-        errors["session_key"] = "must be text of at most 64 characters."
-    elif user_id is None and not session and "user" not in errors:
+    session = _text(session_key, 64, errors, "session_key")
+    if user_id is None and not session and "user" not in errors and "session_key" not in errors:
         errors["session_key"] = "an event needs a signed-in user or a session key."
     if product_id is not None:
         product_id = _object_id(product_id)
@@ -199,20 +202,17 @@ def build_event(
         price = _parse_price(price)
         if price is None:
             errors["price"] = "must be a non-negative amount below 10,000,000,000."
-    text = _text(query, 255)
-    if text is None:
-        errors["query"] = "must be text of at most 255 characters."
-    else:
-        query = text.strip()
-        if event_type == EventType.SEARCH and not query:
-            errors["query"] = "a search event needs the search text."
-    rec = _text(recommendation_id, 64)
-    if rec is None:
-        errors["recommendation_id"] = "must be text of at most 64 characters."
+    query = _text(query, 255, errors, "query").strip()
+    if event_type == EventType.SEARCH and not query and "query" not in errors:
+        errors["query"] = "a search event needs the search text."
+    rec = _text(recommendation_id, 64, errors, "recommendation_id")
     if not isinstance(source, str) or source not in EVENT_SOURCES:
         errors["source"] = f"must be one of {', '.join(EventSource.values)}."
-    if client_event_id is not None and not (isinstance(client_event_id, str) and 1 <= len(client_event_id) <= 100):
-        errors["client_event_id"] = "must be text of 1 to 100 characters."
+    if client_event_id is not None:
+        if not (isinstance(client_event_id, str) and 1 <= len(client_event_id) <= 100):
+            errors["client_event_id"] = "must be text of 1 to 100 characters."
+        elif not is_plain(client_event_id):
+            errors["client_event_id"] = CONTROL_MESSAGE
     now = now or timezone.now()
     when = _parse_timestamp(timestamp, now)
     if isinstance(when, str):
@@ -224,12 +224,12 @@ def build_event(
         timestamp=when,  # type: ignore[arg-type]
         client_event_id=client_event_id or uuid.uuid4().hex,
         user_id=user_id,
-        session_key=session or "",
+        session_key=session,
         product_id=product_id,
         quantity=quantity,
         price=price,
         query=query,
-        recommendation_id=rec or "",
+        recommendation_id=rec,
         source=source,
         received_at=now,
     )
@@ -450,19 +450,78 @@ def _copy_insert(connection: Any, cursor: Any, events: Sequence[EventData]) -> N
 
 
 def _store_raw(raw: Sequence[bytes]) -> int:
-    """The flush callback: decode buffered events (setting malformed ones aside) and insert them."""
+    """The flush callback: decode buffered events and insert them; what cannot be stored is set aside.
+
+    An item that is not an event (malformed JSON) and an event the database refuses (a value it cannot
+    store, a row breaking a constraint) go to the dead-letter list with the reason, and everything else
+    in the batch is stored, so that no single item can hold the buffer's head and stop capture for the
+    whole shop. A database that cannot be reached raises: the batch stays in the buffer for the next flush.
+    """
     events: list[EventData] = []
+    items: list[bytes] = []
     malformed: list[bytes] = []
+    invalid: dict[str, list[bytes]] = {}
     for item in raw:
         try:
-            events.append(EventData.from_json(item))
+            event = EventData.from_json(item)
         except (ValueError, KeyError, TypeError):
             malformed.append(item)
+            continue
+        problem = _recheck(event)
+        if problem:  # some databases would skip such a row silently (SQLite's INSERT OR IGNORE), others refuse it
+            invalid.setdefault(problem, []).append(item)
+            continue
+        events.append(event)
+        items.append(item)
     if malformed:
-        buffer.set_aside(malformed)
+        buffer.set_aside(malformed, reason="malformed: not a buffered event")
         # not the events themselves: they may hold a visitor id or a search query
         logger.error("Set aside %d malformed buffered events in %s.", len(malformed), buffer.dead_letter_key())
-    return insert_events(events) if events else 0
+    for problem, bad in invalid.items():
+        buffer.set_aside(bad, reason=f"invalid: {problem}")
+        logger.error("Set aside %d invalid buffered events in %s.", len(bad), buffer.dead_letter_key())
+    return _insert_isolating(events, items, _refused_errors()) if events else 0
+
+
+def _recheck(event: EventData) -> str:
+    """The edge's checks again, on an event read back from the buffer ("" when it passes).
+
+    Events normally pass them before they are buffered; one that did not (buffered by an older version,
+    or written straight to Redis) must neither stop the flush nor vanish without a trace.
+    """
+    try:
+        build_event(
+            event_type=event.event_type, user_id=event.user_id, session_key=event.session_key,
+            product_id=event.product_id, quantity=event.quantity, price=event.price, query=event.query,
+            recommendation_id=event.recommendation_id, source=event.source, client_event_id=event.client_event_id,
+            timestamp=event.timestamp, now=event.received_at,
+        )
+    except InvalidEvent as exc:
+        return str(exc)
+    return ""
+
+
+def _refused_errors() -> tuple[type[Exception], ...]:
+    """What the database raises for a row it refuses (not for being unreachable), wrapped by Django or not
+    (the COPY path talks to the driver directly)."""
+    driver = connections[router.db_for_write(Event)].Database
+    return (DataError, IntegrityError, ValueError, driver.DataError, driver.IntegrityError)
+
+
+def _insert_isolating(events: list[EventData], items: list[bytes], refused: tuple[type[Exception], ...]) -> int:
+    """Insert the events; when the database refuses the batch, halve it until the refused rows are found
+    (about log2(batch) extra inserts per bad row) and set those aside with the database's reason."""
+    try:
+        return insert_events(events)
+    except refused as exc:
+        if len(events) == 1:
+            buffer.set_aside(items, reason=f"refused by the database: {type(exc).__name__}: {str(exc)[:300]}")
+            logger.error("Set aside 1 buffered event the database refused (%s) in %s.", type(exc).__name__,
+                         buffer.dead_letter_key())
+            return 0
+    middle = len(events) // 2
+    return (_insert_isolating(events[:middle], items[:middle], refused)
+            + _insert_isolating(events[middle:], items[middle:], refused))
 
 
 def flush_buffer(*, max_events: int | None = None) -> int:

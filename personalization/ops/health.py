@@ -13,6 +13,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 
+from ..capture import buffer
 from ..host.conf import personalization_settings
 from ..models import ModelVersion
 from ..ops import redis_conn
@@ -111,6 +112,17 @@ def _models() -> list[dict[str, Any]]:
     return rows
 
 
+def _events(redis_up: bool) -> dict[str, Any]:
+    """Events waiting in the Redis buffer, and those the flush set aside (the dead-letter list)."""
+    if not redis_up:
+        return {"buffered": None, "dead_letter": None}
+    try:
+        buffered: int | None = buffer.length()
+    except Exception:  # noqa: BLE001 - Redis went away between the two checks
+        buffered = None
+    return {"buffered": buffered, "dead_letter": buffer.dead_letter_count()}
+
+
 def health_report() -> HealthReport:
     """Check everything once; ``status`` is ``down`` without a database, ``degraded`` when Redis is down
     or the worker's heartbeat is missing or stale (unless tasks run in-process), else ``ok``."""
@@ -133,5 +145,6 @@ def health_report() -> HealthReport:
         "database": database,
         "redis": redis_state,
         "worker": worker,
+        "events": _events(redis_state["status"] == "ok"),
         "models": models,
     })

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from ..host.text import is_storable
 from ..models import ModelVersion
 from ..ops import registry
 from ..ops.admin_actions import PermittedActionsMixin
@@ -116,7 +117,9 @@ class ModelVersionAdmin(PermittedActionsMixin, admin.ModelAdmin):
         query = request.GET.get("user", "").strip()
         context = {**self.admin_site.each_context(request), "title": "Preview recommendations", "query": query,
                    "opts": self.model._meta}
-        if query:
+        if query and not is_storable(query):
+            context["error"] = "A user name cannot hold a NUL character or invalid Unicode."
+        elif query:
             User = get_user_model()
             lookup = {"pk": int(query)} if query.isdecimal() else {User.USERNAME_FIELD: query}
             customer = User._default_manager.filter(**lookup).first()

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from personalization.api.parsers import API_PARSERS
 from personalization.api.permissions import StaffModelPermission
 from personalization.host.adapters import get_adapter
 from personalization.host.ids import IdConverter, is_id
@@ -103,6 +104,7 @@ class PriceSuggestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     serializer_class = PriceSuggestionSerializer
     permission_classes = [StaffModelPermission]
+    parser_classes = API_PARSERS
     required_perms = {
         "list": ("pricing.view_pricesuggestion",),
         "retrieve": ("pricing.view_pricesuggestion",),

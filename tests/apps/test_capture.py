@@ -7,6 +7,7 @@ in whichever mode the environment gives and flush the buffer before looking at t
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from decimal import Decimal
 from io import StringIO
@@ -453,7 +454,9 @@ def test_the_flush_sets_malformed_items_aside(redis_client, item, caplog):
 
     assert (flushed, buffer.length()) == (4, 0)
     assert stored_ids() == sorted(good)
-    assert redis_client.lrange(buffer.dead_letter_key(), 0, -1) == [b"not json", b'{"event_type": "view"}']
+    set_aside = [json.loads(raw) for raw in redis_client.lrange(buffer.dead_letter_key(), 0, -1)]
+    assert [entry["item"] for entry in set_aside] == ["not json", '{"event_type": "view"}']
+    assert {entry["reason"] for entry in set_aside} == {"malformed: not a buffered event"}
     assert "Set aside 2 malformed" in caplog.text
     redis_client.delete(buffer.dead_letter_key())
 

@@ -256,7 +256,7 @@ _SEED_PRIVATE_DATABASE = """
 import json, django
 django.setup()
 from decimal import Decimal
-from personalization import api_keys
+from personalization.capture import api_keys
 from tests.testhost.models import Department, Item
 department = Department.objects.create(title="Candles")
 items = [Item.objects.create(code=f"P{n}", title=f"Item {n}", department=department, price=Decimal("2.50"), stock=5)

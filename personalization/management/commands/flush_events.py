@@ -7,8 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from personalization.capture import buffer
 from personalization.capture import services as capture
-
-from ...ops import redis_conn
+from personalization.ops import redis_conn
 
 
 class Command(BaseCommand):
@@ -29,3 +28,9 @@ class Command(BaseCommand):
             return
         flushed = capture.flush_buffer(max_events=max_events)
         self.stdout.write(f"Flushed {flushed} events; {buffer.length()} left in the buffer.")
+        set_aside = buffer.dead_letter_count()
+        if set_aside:
+            self.stdout.write(
+                f"{set_aside} buffered items could not be stored and wait in the Redis list {buffer.dead_letter_key()} "
+                "(each with its reason; see docs/operations.md)."
+            )
