@@ -150,11 +150,16 @@ REST_FRAMEWORK = {
     "ALLOWED_VERSIONS": ["1"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # ShopSense's throttles: the client is the socket's address unless NUM_PROXIES trusted proxies stand in
+    # front, and counts are kept per process while Redis is down (personalization/api/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "personalization.api.throttling.AnonRateThrottle",
+        "personalization.api.throttling.UserRateThrottle",
+        "personalization.api.throttling.ScopedRateThrottle",
     ],
+    # How many proxies of yours (load balancer, nginx) append to X-Forwarded-For in front of gunicorn; 0: the
+    # socket's address is the client's and X-Forwarded-For is ignored.
+    "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES", "0")),
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("THROTTLE_ANON", "120/min"),
         "user": os.environ.get("THROTTLE_USER", "2000/min"),

@@ -22,6 +22,7 @@ from ..ids import MAX_ID, is_id
 from ..recommending import serving
 from ..recommending.config import PLACEMENTS
 from ..visitor import get_visitor_id
+from .throttling import PUBLIC_THROTTLES
 
 MAX_LIMIT = 50
 
@@ -116,6 +117,7 @@ class RecommendationsView(APIView):
     """Recommendations for the caller, computed from precomputed lists, the session and fallbacks."""
 
     permission_classes = [AllowAny]
+    throttle_classes = PUBLIC_THROTTLES
 
     @extend_schema(
         operation_id="personalization_recommendations",

@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from personalization.adapters import get_adapter
 from personalization.api.permissions import StaffModelPermission
+from personalization.api.throttling import PUBLIC_THROTTLES
 from personalization.ids import IdConverter, is_id
 
 from .. import actions
@@ -59,6 +60,7 @@ class ProductPricesView(APIView):
     """Current and prior prices of the given products (unknown or inactive products are left out)."""
 
     permission_classes = [AllowAny]
+    throttle_classes = PUBLIC_THROTTLES
 
     @extend_schema(
         operation_id="pricing_prices_list",
