@@ -33,7 +33,8 @@ def _purchases() -> list[tuple[int, int, str]]:
 
 
 def _expected(order) -> list[tuple[int, int, str]]:
-    return sorted((line.item_id, line.qty, f"orderline:{line.pk}") for line in PurchaseLine.objects.filter(purchase=order))
+    lines = PurchaseLine.objects.filter(purchase=order)
+    return sorted((line.item_id, line.qty, f"orderline:{line.pk}") for line in lines)
 
 
 @pytest.mark.django_db
