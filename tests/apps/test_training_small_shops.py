@@ -147,3 +147,16 @@ def test_asking_for_the_hybrid_on_data_it_cannot_learn_from_is_a_clear_error(mod
         train_command("--model", model)
 
     assert ModelVersion.objects.get(kind=KIND).status == ModelVersion.Status.FAILED
+
+
+def test_when_the_hybrid_still_cannot_be_fitted_auto_falls_back_to_the_simple_blend(monkeypatch):
+    from personalization.recommending import training
+
+    load(order_lines(FULL, 10_000))
+    monkeypatch.setattr(training, "_label_windows_hold_purchases", lambda *args: True)  # the check misjudges
+
+    output = train_command()
+
+    version = ModelVersion.objects.get(kind=KIND)
+    assert (version.params["model"], version.status) == ("simple", ModelVersion.Status.ACTIVE)
+    assert "Trained simple: the hybrid could not be fitted (no purchases in the label window(s)" in output
