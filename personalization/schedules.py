@@ -14,7 +14,7 @@ DEFAULT_SCHEDULES = [
         name="ShopSense: worker heartbeat",
         task="personalization.worker_heartbeat",
         description="Records that a worker of the default queue is alive; /api/health/ reports its age.",
-        every_seconds=60,
+        every_seconds=30,
     ),
     ScheduleSpec(
         name="ShopSense: rebuild customer profiles and segments",

@@ -274,7 +274,15 @@ class PricingSettingsAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        row = PricingSettings.load()
+        # Permissions first: only someone who may change the settings creates the row (with the defaults).
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if self.has_change_permission(request):
+            row: PricingSettings | None = PricingSettings.load()
+        else:
+            row = PricingSettings.objects.order_by("pk").first()
+        if row is None:  # a viewer, before anyone saved the settings: the (empty) list
+            return super().changelist_view(request, extra_context)
         return HttpResponseRedirect(reverse("admin:pricing_pricingsettings_change", args=[row.pk]))
 
     def save_model(self, request: HttpRequest, obj: PricingSettings, form: Any, change: bool) -> None:

@@ -151,11 +151,16 @@ REST_FRAMEWORK = {
     "ALLOWED_VERSIONS": ["1"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # ShopSense's throttles: the client is the socket's address unless NUM_PROXIES trusted proxies stand in
+    # front, and counts are kept per process while Redis is down (personalization/api/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "personalization.api.throttling.AnonRateThrottle",
+        "personalization.api.throttling.UserRateThrottle",
+        "personalization.api.throttling.ScopedRateThrottle",
     ],
+    # How many proxies of yours (load balancer, nginx) append to X-Forwarded-For in front of gunicorn; 0: the
+    # socket's address is the client's and X-Forwarded-For is ignored.
+    "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES", "0")),
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("THROTTLE_ANON", "120/min"),
         "user": os.environ.get("THROTTLE_USER", "2000/min"),
@@ -187,7 +192,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # With acks_late, Redis hands an unacknowledged task to another worker after the visibility timeout: it must
 # outlast the longest task (the recommender's 2 h limit), or a long training would run twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3 * 60 * 60}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3 * 60 * 60,
+    # Ping an idle broker connection every 10 s (kombu's default is 25 s) and keep TCP keepalive on, so a
+    # Redis that went away is noticed, and reconnected to, within seconds.
+    "health_check_interval": 10,
+    "socket_keepalive": True,
+}
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport with one fix: a late acknowledgement through the channel of a connection
+    # that Redis closed no longer kills the worker (personalization/host/broker.py, docs/operations.md).
+    CELERY_BROKER_TRANSPORT = "personalization.host.broker:Transport"
+# Reconnect for as long as Redis is away (Celery's default gives up after 100 attempts, about 50 minutes,
+# and the worker exits), on startup too.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

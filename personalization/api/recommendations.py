@@ -23,6 +23,7 @@ from ..host.ids import MAX_ID, is_id
 from ..host.text import UNSTORABLE_MESSAGE, is_storable
 from ..recommending import serving
 from ..recommending.config import PLACEMENTS
+from .throttling import PUBLIC_THROTTLES
 
 MAX_LIMIT = 50
 
@@ -119,6 +120,7 @@ class RecommendationsView(APIView):
     """Recommendations for the caller, computed from precomputed lists, the session and fallbacks."""
 
     permission_classes = [AllowAny]
+    throttle_classes = PUBLIC_THROTTLES
 
     @extend_schema(
         operation_id="personalization_recommendations",

@@ -9,17 +9,18 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from ..capture import services as capture
 from .authentication import ApiKeyUser
 from .parsers import SafeJSONParser
 from .serializers import EventBatchErrorSerializer, EventBatchResultSerializer, EventBatchSerializer
+from .throttling import ScopedRateThrottle
 
 
 class EventsRateThrottle(ScopedRateThrottle):
-    """Per user, per API key or per client address; the rate is ``DEFAULT_THROTTLE_RATES["events"]``."""
+    """Per user, per API key or per client address (see throttling.py); the rate is
+    ``DEFAULT_THROTTLE_RATES["events"]``."""
 
     def get_rate(self) -> str | None:
         # DRF copies the rates into a class attribute at import time; read them live instead, so

@@ -27,6 +27,10 @@ class FailSafeRedisCache(RedisCache):
 
     _down_until = 0.0
 
+    def is_available(self) -> bool:
+        """False from a failed call until ``RETRY_AFTER_SECONDS`` later (the API throttles then count per process)."""
+        return time.monotonic() >= self._down_until
+
     def _guard(self, call: str, default: Any, *args: Any) -> Any:
         now = time.monotonic()
         if now < self._down_until:

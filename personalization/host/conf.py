@@ -80,8 +80,9 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     "REDIS_KEY_PREFIX": "shopsense",
     # How far in the future a client timestamp may lie (clock skew) before it is refused.
     "EVENT_MAX_CLOCK_SKEW_SECONDS": 300,
-    # GET /api/health/ calls the worker stale when its last heartbeat (every minute) is older than this.
-    "WORKER_HEARTBEAT_STALE_SECONDS": 180,
+    # GET /api/health/ calls the worker stale when its last heartbeat (every 30 s) is older than this: a
+    # worker that stopped shows within 75 s, while one late or missed heartbeat is not an alarm.
+    "WORKER_HEARTBEAT_STALE_SECONDS": 75,
     # Customer profiles and segments (personalization/profiles/); a partial dict overrides single keys.
     "PROFILES": {
         "SEGMENT_K_RANGE": (2, 8),  # k of K-means, chosen by silhouette within this range (inclusive)

@@ -56,6 +56,10 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
 TASKS = ("all", "new")
 
 
+class NotEnoughHistory(ValueError):
+    """The purchases hold no label window the ranker can learn from (a shop too small or too young)."""
+
+
 class HybridRecommender(Recommender):
     """Candidates from ``sources`` re-ranked by a learned ranker for one ``task``.
 
@@ -305,7 +309,7 @@ def fit_hybrids(interactions: Interactions | sp.spmatrix,
                 ys.append(block[1])
     for hybrid, (xs, ys) in zip(hybrids, rows, strict=True):
         if not xs or not np.concatenate(ys).any():
-            raise ValueError("no purchases in the label window(s) to learn the ranker from")
+            raise NotEnoughHistory("no purchases in the label window(s) to learn the ranker from")
         hybrid._fit_ranker(np.vstack(xs), np.concatenate(ys).astype(np.int64))
     models = first._fit_sources(data)
     context = FeatureContext.build(data)

@@ -58,7 +58,7 @@ def _redis() -> dict[str, Any]:
 
 
 def record_heartbeat(now: float | None = None) -> None:
-    """Called by the worker every minute (task ``personalization.worker_heartbeat``)."""
+    """Called by the worker every 30 s (task ``personalization.worker_heartbeat``)."""
     cache.set(HEARTBEAT_CACHE_KEY, time.time() if now is None else now, timeout=None)
 
 

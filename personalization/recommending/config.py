@@ -11,7 +11,8 @@ PLACEMENTS = ("for_you", "similar", "bought_together", "recently_viewed", "best_
 DEFAULTS: dict[str, Any] = {
     # "auto": the hybrid while the purchase history has at most HYBRID_MAX_INTERACTIONS rows (it fits
     # its candidate models and rankers for validation and again for serving: about 2.5 min on 2 cores
-    # for the demo's 391,000 purchases), the simple blend above that; or force one.
+    # for the demo's 391,000 purchases) and its label windows hold returning customers, the simple blend
+    # otherwise, popularity below two customers or two products (training.choose_model); or force one.
     "MODEL": "auto",
     "HYBRID_MAX_INTERACTIONS": 1_000_000,
     "VALIDATION_DAYS": 30,

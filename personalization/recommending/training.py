@@ -29,7 +29,7 @@ from django.db import transaction
 from ..ml import evaluation
 from ..ml.base import Recommender
 from ..ml.copurchase import CoPurchase, basket_matrix
-from ..ml.hybrid import DEFAULT_SOURCES, HybridRecommender
+from ..ml.hybrid import DEFAULT_SOURCES, HybridRecommender, NotEnoughHistory
 from ..ml.itemknn import ItemKNN
 from ..ml.toppop import TopPop
 from ..models import CustomerProfile, ModelVersion, RecommendationList
@@ -63,6 +63,8 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     lists: int = 0
+    model: str = ""
+    reason: str = ""  # why this model was trained (what ``auto`` chose and why)
 
 
 def make_model(name: str, random_state: int = 0) -> Recommender:
@@ -76,13 +78,51 @@ def make_model(name: str, random_state: int = 0) -> Recommender:
     raise TrainingError(f"Unknown recommender {name!r}; choose one of {', '.join(MODEL_CHOICES)}.")
 
 
-def choose_model(requested: str, n_interactions: int, settings: dict[str, Any]) -> str:
-    """Resolve ``auto``: the hybrid while it fits the time budget on this much data, else the simple blend."""
+def _label_windows_hold_purchases(frame: pd.DataFrame, now: pd.Timestamp, window_days: float, windows: int) -> bool:
+    """Whether one of the hybrid's label windows before ``now`` has a purchase by a customer who bought
+    before that window (the ranker learns from those; without any, fitting the hybrid fails)."""
+    for w in range(windows):
+        end = now - pd.Timedelta(days=window_days * w)
+        start = end - pd.Timedelta(days=window_days)
+        before = frame.loc[frame["timestamp"] < start, "user"]
+        during = frame.loc[(frame["timestamp"] >= start) & (frame["timestamp"] < end), "user"]
+        if not before.empty and not during.empty and during.isin(before).any():
+            return True
+    return False
+
+
+def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any]) -> tuple[str, str]:
+    """The model to train on these purchases and why: ``auto`` picks what the data supports.
+
+    The hybrid while the history has at most ``HYBRID_MAX_INTERACTIONS`` purchases and every fit of the
+    run (on the data before the validation window, when there is one, and on all of it) has a label window
+    with purchases of returning customers; else the simple blend (repeat + item neighbours); popularity
+    when there are fewer than two customers or two products (no neighbours to learn).
+    """
     if requested not in MODEL_CHOICES:
         raise TrainingError(f"Unknown recommender {requested!r}; choose one of {', '.join(MODEL_CHOICES)}.")
+    n = len(frame)
     if requested != "auto":
-        return requested
-    return "hybrid" if n_interactions <= int(settings["HYBRID_MAX_INTERACTIONS"]) else "simple"
+        return requested, f"{requested}: asked for by name ({n:,} purchases)"
+    customers, products = frame["user"].nunique(), frame["item"].nunique()
+    if customers < 2 or products < 2:
+        return "popular", (f"popular: {customers:,} customer(s) and {products:,} product(s) bought, too few to "
+                           "learn neighbours from")
+    limit = int(settings["HYBRID_MAX_INTERACTIONS"])
+    if n > limit:
+        return "simple", f"simple: {n:,} purchases, above HYBRID_MAX_INTERACTIONS ({limit:,}), the hybrid's time budget"
+    hybrid = make_model("hybrid").get_params()
+    days, windows = float(hybrid["label_window_days"]), int(hybrid["label_windows"])
+    end = frame["timestamp"].max()
+    cutoff = (end - pd.Timedelta(days=int(settings["VALIDATION_DAYS"]))).normalize()
+    fits = [(frame, end)]
+    if (frame["timestamp"] < cutoff).any():  # validation fits on the data before the cutoff too
+        fits.append((frame[frame["timestamp"] < cutoff], cutoff))
+    if not all(_label_windows_hold_purchases(part, now, days, windows) for part, now in fits):
+        return "simple", (f"simple: the hybrid learns from customers who buy again within its {windows} label "
+                          f"windows of {days:g} days, and the {n:,} purchases ({frame['timestamp'].min():%Y-%m-%d} "
+                          f"to {end:%Y-%m-%d}) have none")
+    return "hybrid", f"hybrid: {n:,} purchases (at most {limit:,}) with repeat customers in its label windows"
 
 
 def validate(name: str, frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, days: int,
@@ -244,11 +284,12 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     items = item_table()
     if frame.empty or items.empty:
         raise TrainingError("No purchases of signed-in customers to learn from (import orders first).")
-    name = choose_model(requested, len(frame), settings)
+    name, reason = choose_model(requested, frame, settings)
+    say(5, f"Model: {reason}")
     data = build_training_data(frame, items)
     random_state = int(settings["RANDOM_STATE"])
     params = make_model(name, random_state).get_params()
-    version = registry.begin(KIND, {"model": name, "params": params, "interactions": len(frame)},
+    version = registry.begin(KIND, {"model": name, "params": params, "interactions": len(frame), "reason": reason},
                              data_start=data.start, data_end=data.end)
 
     def step(percent: int, stage: str) -> None:
@@ -256,11 +297,24 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
         say(percent, stage)
 
     try:
-        step(10, f"Validating {name} on the last {settings['VALIDATION_DAYS']} days")
-        metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
-                           random_state)
-        step(40, f"Fitting {name} on all {len(frame):,} purchases")
-        model = make_model(name, random_state).fit(data.interactions)
+        try:
+            step(10, f"Validating {name} on the last {settings['VALIDATION_DAYS']} days")
+            metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
+                               random_state)
+            step(40, f"Fitting {name} on all {len(frame):,} purchases")
+            model = make_model(name, random_state).fit(data.interactions)
+        except NotEnoughHistory as exc:
+            if requested != "auto":
+                raise TrainingError(f"The {name} recommender cannot learn from these purchases: {exc}.") from exc
+            # The label windows held returning customers but none bought a candidate: the simple blend.
+            name, reason = "simple", f"simple: the hybrid could not be fitted ({exc})"
+            version.params = {"model": name, "params": make_model(name).get_params(), "interactions": len(frame),
+                              "reason": reason}
+            version.save(update_fields=["params"])
+            step(40, f"Model: {reason}; fitting {name} on all {len(frame):,} purchases")
+            metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
+                               random_state)
+            model = make_model(name, random_state).fit(data.interactions)
         step(60, "Item neighbours and bought-together pairs")
         tables = serving_tables(data, model, int(settings["NEIGHBOURS"]))
         arrays = dict(tables)
@@ -288,8 +342,9 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     prune_lists(keep=version)
     version.refresh_from_db()
     seconds = time.perf_counter() - started
+    message = f"Trained {reason}. {message}"
     logger.info("Recommender training: %s (%.1f s)", message, seconds)
-    return TrainResult(version, activated, message, dict(version.metrics), seconds, len(lists))
+    return TrainResult(version, activated, message, dict(version.metrics), seconds, len(lists), name, reason)
 
 
 

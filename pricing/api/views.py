@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from personalization.api.parsers import API_PARSERS
 from personalization.api.permissions import StaffModelPermission
+from personalization.api.throttling import PUBLIC_THROTTLES
 from personalization.host.adapters import get_adapter
 from personalization.host.ids import IdConverter, is_id
 
@@ -60,6 +61,7 @@ class ProductPricesView(APIView):
     """Current and prior prices of the given products (unknown or inactive products are left out)."""
 
     permission_classes = [AllowAny]
+    throttle_classes = PUBLIC_THROTTLES
 
     @extend_schema(
         operation_id="pricing_prices_list",

@@ -5,6 +5,7 @@ cart is shown, so a price change or a sold-out product shows up at once.
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,6 +15,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from .models import Product
 
 CART_SESSION_KEY = "cart"
+CART_TOKEN_SESSION_KEY = "cart_token"
 MAX_LINE_QUANTITY = 999
 
 
@@ -58,6 +60,16 @@ class Cart:
     def items(self) -> dict[int, int]:
         """Product id → quantity."""
         return {int(pk): int(qty) for pk, qty in self._items.items()}
+
+    @property
+    def checkout_token(self) -> str:
+        """This cart's identity for checkout: the same until the cart is cleared (an order placed)."""
+        token = self.session.get(CART_TOKEN_SESSION_KEY)
+        if not isinstance(token, str) or not token:
+            token = uuid.uuid4().hex
+            self.session[CART_TOKEN_SESSION_KEY] = token
+            self.session.modified = True
+        return token
 
     def __len__(self) -> int:
         return sum(int(qty) for qty in self._items.values())
@@ -116,9 +128,13 @@ class Cart:
         return removed
 
     def clear(self) -> None:
+        """Empty the cart; the next cart is a new one (a new checkout token)."""
         self._items = {}
+        self.session.pop(CART_TOKEN_SESSION_KEY, None)
         self._save()
 
     def _save(self) -> None:
         self.session[CART_SESSION_KEY] = dict(self._items)
         self.session.modified = True
+        if self._items:
+            self.checkout_token  # noqa: B018 - drawn with the cart's first item, so every submit of it shares one

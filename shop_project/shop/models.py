@@ -57,6 +57,9 @@ class Order(models.Model):
     )
     placed_at = models.DateTimeField(default=timezone.now, db_index=True)
     country = models.CharField(max_length=64, blank=True)
+    # The cart this order was placed from (Cart.checkout_token): a second submit of the same cart,
+    # even at the same moment, finds this order instead of placing another.
+    checkout_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-placed_at",)

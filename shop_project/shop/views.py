@@ -206,15 +206,21 @@ def checkout(request: HttpRequest) -> HttpResponse:
             messages.error(request, first_error(form))
         else:
             try:
-                order = place_order(customer=request.user, items=cart.items, country=form.cleaned_data["country"])
+                placed = place_order(customer=request.user, items=cart.items, country=form.cleaned_data["country"],
+                                     checkout_token=cart.checkout_token)
             except CheckoutError as exc:
                 for problem in exc.problems:
                     messages.error(request, problem)
                 return redirect("shop:cart")
             cart.clear()
-            _send(order_placed, sender=Order, request=request, order=order)
-            messages.success(request, f"Thank you! Your order {order.number} has been placed.")
+            order = placed.order
+            if placed.created:  # a repeated submit of the same cart places nothing and records nothing
+                _send(order_placed, sender=Order, request=request, order=order)
+                messages.success(request, f"Thank you! Your order {order.number} has been placed.")
+            else:
+                messages.info(request, f"Your order {order.number} was already placed.")
             return redirect("shop:order", number=order.number)
+    cart.checkout_token  # noqa: B018 - a cart from before tokens gets one with the page, before the submits
     return render(request, "shop/checkout.html", {"lines": lines, "total": Cart.total(lines), "form": form})
 
 

@@ -91,3 +91,52 @@ def test_a_throttled_answer_says_when_to_retry(world):
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert "throttled" in response.json()["detail"].lower()
+
+
+# --- who the client is, and throttling while Redis is down ------------------------------------------
+PRICES = "/api/pricing/prices/?products={item}"
+
+
+@pytest.mark.parametrize("url", [PRICES, "/api/personalization/recommendations/?placement=best_sellers"])
+def test_a_forged_x_forwarded_for_does_not_reset_the_anonymous_budget(url, world):
+    client = Client(REMOTE_ADDR="203.0.113.20")  # no proxy in front (NUM_PROXIES unset): the socket's address
+    limit = _anon_limit()
+
+    statuses = [client.get(_fill(url, world), HTTP_X_FORWARDED_FOR=f"198.51.100.{n % 250}, 192.0.2.{n // 250}")
+                .status_code for n in range(limit + 1)]
+
+    assert statuses[:limit] == [200] * limit
+    assert statuses[limit] == 429
+
+
+def test_behind_trusted_proxies_the_address_the_outermost_proxy_saw_is_the_client(settings, world):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 2}  # e.g. a load balancer, then nginx
+    proxy = Client(REMOTE_ADDR="10.0.0.2")
+    url = _fill(PRICES, world)
+    limit = _anon_limit()
+
+    # Whatever the client writes into the header stays on the left of what the two proxies appended.
+    statuses = [proxy.get(url, HTTP_X_FORWARDED_FOR=f"198.51.100.{n % 250}, 203.0.113.30, 10.0.0.1").status_code
+                for n in range(limit + 1)]
+    another_client = proxy.get(url, HTTP_X_FORWARDED_FOR="203.0.113.31, 10.0.0.1")
+
+    assert statuses[:limit] == [200] * limit
+    assert statuses[limit] == 429
+    assert another_client.status_code == 200
+
+
+def test_while_redis_is_down_each_process_keeps_throttling(settings, world):
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL is not set")
+    settings.CACHES = {"default": {  # the production cache, on a Redis that does not answer
+        "BACKEND": "personalization.host.cache.FailSafeRedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }}
+    client = Client(REMOTE_ADDR="203.0.113.40")
+    url = _fill(PRICES, world)
+    limit = _anon_limit()
+
+    statuses = [client.get(url).status_code for _ in range(limit + 1)]
+
+    assert statuses[:limit] == [200] * limit
+    assert statuses[limit] == 429

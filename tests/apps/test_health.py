@@ -62,6 +62,21 @@ def test_a_stale_or_missing_heartbeat_degrades_the_status(with_worker):
 
 
 @pytest.mark.django_db
+def test_a_worker_gone_for_90_seconds_shows_while_one_late_heartbeat_does_not(with_worker):
+    from personalization.schedules import DEFAULT_SCHEDULES
+
+    every = next(s.every_seconds for s in DEFAULT_SCHEDULES if s.task == "personalization.worker_heartbeat")
+    record_heartbeat(now=time.time() - 2 * every)  # one heartbeat missed or late: the worker is there
+    late = Client().get(URL).json()["worker"]["status"]
+    record_heartbeat(now=time.time() - 90)  # the worker died just after its last heartbeat, 90 s ago
+
+    gone = Client().get(URL).json()
+
+    assert late == "ok"
+    assert gone["worker"]["status"] == "stale" and gone["status"] == "degraded"
+
+
+@pytest.mark.django_db
 def test_without_a_worker_tasks_run_in_process_and_the_heartbeat_is_not_needed():
     assert current_app.conf.task_always_eager  # the test settings run tasks eagerly
 

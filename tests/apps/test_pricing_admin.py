@@ -167,3 +167,21 @@ def test_a_refit_needs_a_post_and_the_permission(client, django_user_model):
 
     assert client.get(reverse("admin:pricing_pricesuggestion_refit")).status_code == 405
     assert client.post(reverse("admin:pricing_pricesuggestion_refit")).status_code == 403
+
+
+SETTINGS_PAGE = "admin:pricing_pricingsettings_changelist"
+
+
+@pytest.mark.parametrize(("perms", "status", "row_created"), [
+    ((), 403, False),                              # staff without permissions: refused, nothing written
+    (("view_pricingsettings",), 200, False),       # may look, may not create the row
+    (("change_pricingsettings",), 302, True),      # may change: the row is created with the defaults
+], ids=["no-permissions", "view-only", "change"])
+def test_the_settings_page_checks_permissions_before_creating_the_row(client, django_user_model, perms, status,
+                                                                      row_created):
+    client.force_login(_staff(django_user_model, *perms))
+
+    response = client.get(reverse(SETTINGS_PAGE))
+
+    assert response.status_code == status
+    assert PricingSettings.objects.exists() is row_created

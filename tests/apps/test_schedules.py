@@ -28,13 +28,13 @@ def test_install_schedules_keeps_an_owners_change_unless_reset():
     assert PeriodicTask.objects.get(task="personalization.flush_events").description != "mine"
 
 
-def test_the_worker_heartbeat_runs_every_minute_on_the_default_queue():
+def test_the_worker_heartbeat_runs_every_30_seconds_on_the_default_queue():
     from personalization.host.routing import route_task
 
     call_command("install_schedules")
 
     heartbeat = PeriodicTask.objects.get(task="personalization.worker_heartbeat")
-    assert (heartbeat.interval.every, heartbeat.interval.period) == (60, "seconds")
+    assert (heartbeat.interval.every, heartbeat.interval.period) == (30, "seconds")
     assert route_task("personalization.worker_heartbeat", (), {}, {}) == {"queue": "default"}
 
 
