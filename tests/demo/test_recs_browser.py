@@ -51,7 +51,7 @@ def test_a_clicked_recommendation_is_recorded_against_its_recommendation_id(page
     widget = page.locator('section.shopsense-recs[data-placement="bought_together"]')
     rec_id = widget.get_attribute("data-recommendation-id")
     save_screenshot(page, "recommendations-product")
-    assert re.fullmatch(r"\d+-bought_together-[0-9a-f]{16}", rec_id)
+    assert re.fullmatch(r"\d+-bought_together-[0-9a-f]{12}-[0-9a-f]{16}", rec_id)
 
     # when they click the candles in that widget
     widget.locator(f'article[data-product-id="{candles.pk}"] a').click()
