@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
@@ -74,7 +75,15 @@ def version_of(recommendation_id: str) -> int | None:
     return int(head) if head.isdecimal() and int(head) > 0 else None
 
 
-def unverified(events: Any) -> int:
+class Attributed(Protocol):
+    """What :func:`unverified` reads of an event (``services.EventData`` has it)."""
+
+    recommendation_id: str
+    user_id: int | str | None
+    session_key: str
+
+
+def unverified(events: Iterable[Attributed]) -> int:
     """How many of ``events`` (with ``recommendation_id``, ``user_id``, ``session_key``) carry an id
     that was not issued to their own customer or visitor."""
     return sum(1 for event in events if event.recommendation_id

@@ -129,6 +129,7 @@ def version_stats(days: int = 30) -> list[VersionStats]:
             .values_list("event_type", "recommendation_id", "user_id", "session_key").distinct())
     seen: dict[str, set[str]] = defaultdict(set)
     ignored: dict[int, set[str]] = defaultdict(set)
+    version_of: dict[str, int] = {}
     verdicts: dict[tuple[str, object, str], bool] = {}
     for event_type, rec, user_id, session_key in rows.iterator(chunk_size=10_000):
         version = rec_ids.version_of(rec)
@@ -139,11 +140,12 @@ def version_stats(days: int = 30) -> list[VersionStats]:
             verdicts[key] = rec_ids.verify(rec, user_id=user_id, session_key=session_key)
         if verdicts[key]:
             seen[event_type].add(rec)
+            version_of[rec] = version
         else:
             ignored[version].add(rec)
     per_version: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for rec in seen[EventType.IMPRESSION]:
-        counts = per_version[rec_ids.version_of(rec)]  # type: ignore[index]
+        counts = per_version[version_of[rec]]
         counts[0] += 1
         counts[1] += rec in seen[EventType.CLICK]
         counts[2] += rec in seen[EventType.CART]
