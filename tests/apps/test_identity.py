@@ -300,3 +300,18 @@ def test_a_guest_with_a_session_gets_a_visitor_id_and_their_impressions(trained,
     assert visitor
     assert set(Event.objects.filter(event_type="impression").values_list("session_key", "recommendation_id")) == {
         (visitor, body["recommendation_id"])}
+
+
+def test_the_model_versions_page_shows_the_ignored_ids(trained, post, redis_client, admin_client):
+    from personalization.capture import rec_ids
+
+    redis_client.delete(rec_ids.counter_key())
+    version, product = trained["version"].pk, trained["items"][0].pk
+    post(signed_in(trained["users"][1]), [{"type": "click", "product": product, "client_event_id": "c1",
+                                           "recommendation_id": f"{version}-for_you-{0:012x}-{0:016x}"}])
+    capture.flush_buffer()
+
+    html = admin_client.get("/admin/personalization/modelversion/").content.decode()
+
+    assert f"<td>v{version}</td><td>0</td><td>0</td>" in html and "<td>1</td></tr>" in html
+    assert "not issued to their sender (stored, never counted above): api 1." in html
