@@ -110,12 +110,14 @@ def note_unverified(count: int, path: str) -> None:
     """Count and log ``count`` events that arrived by ``path`` with an id not issued to their sender.
 
     They are stored like any event (the behaviour is real), but never count for a version's A/B
-    figures. Without Redis only the log line remains.
+    figures. Without Redis only the log line remains (a warning for ``api``, info for ``web``).
     """
     if count <= 0:
         return
-    logger.warning("%d %s event(s) carried a recommendation id not issued to their sender: not counted for "
-                   "A/B figures.", count, path)
+    # From the storefront the usual cause is a shared link (info); through the API, a client making ids up.
+    logger.log(logging.WARNING if path == "api" else logging.INFO,
+               "%d %s event(s) carried a recommendation id not issued to their sender: not counted for A/B figures.",
+               count, path)
     client = redis_conn.get_client()
     if client is None or not redis_conn.available():
         return
