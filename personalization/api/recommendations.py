@@ -86,7 +86,8 @@ class RecommendedItemSerializer(serializers.Serializer):
 
 
 class RecommendationsSerializer(serializers.Serializer):
-    recommendation_id = serializers.CharField(help_text="Send it back with clicks (?rec= or events).")
+    recommendation_id = serializers.CharField(help_text="Send it back with clicks (?rec= or events); signed for the "
+                                                        "caller, it counts only in their own events.")
     placement = serializers.CharField()
     model_version = serializers.IntegerField(allow_null=True)
     items = RecommendedItemSerializer(many=True)
