@@ -90,7 +90,8 @@ class RecommendedItemSerializer(serializers.Serializer):
 
 
 class RecommendationsSerializer(serializers.Serializer):
-    recommendation_id = serializers.CharField(help_text="Send it back with clicks (?rec= or events).")
+    recommendation_id = serializers.CharField(help_text="Send it back with clicks (?rec= or events); signed for the "
+                                                        "caller, it counts only in their own events.")
     placement = serializers.CharField()
     model_version = serializers.IntegerField(allow_null=True)
     items = RecommendedItemSerializer(many=True)
@@ -148,7 +149,9 @@ class RecommendationsView(APIView):
         params = parse_query(request.query_params)
         caller = request.user if isinstance(request.user, get_user_model()) and request.user.is_authenticated \
             else None
-        user, session_key = caller, get_visitor_id(request._request) if caller is None else ""
+        # A guest's visitor id, only in a session they already have: a call without a session cookie (a bot,
+        # an app) must not write a session row each time.
+        user, session_key = caller, get_visitor_id(request._request, start_session=False) if caller is None else ""
         if "user" in params:
             if caller is None or (params["user"] != caller.pk and not _may_read_others(caller)):
                 raise PermissionDenied("You may only read your own recommendations.")

@@ -18,7 +18,10 @@ class EventInSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(required=False, default=1, min_value=1, max_value=1_000_000)
     price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True, min_value=0)
     query = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
-    recommendation_id = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    recommendation_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, default="",
+        help_text="The id of the list it came from, as served to this customer or visitor (others are not counted).",
+    )
     client_event_id = serializers.CharField(
         required=False,
         max_length=64,
@@ -26,7 +29,8 @@ class EventInSerializer(serializers.Serializer):
     )
     timestamp = serializers.DateTimeField(required=False, help_text="When it happened (ISO 8601); default: now.")
     session_key = serializers.CharField(
-        required=False, allow_blank=True, max_length=64, default="", help_text="Device or visitor id."
+        required=False, allow_blank=True, max_length=64, default="",
+        help_text="Device or visitor id; a customer may send only their own session's (servers: any).",
     )
     user = serializers.IntegerField(
         required=False,

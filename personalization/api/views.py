@@ -12,6 +12,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from ..capture import services as capture
+from ..capture.visitor import current_visitor_id
 from .authentication import ApiKeyUser
 from .parsers import SafeJSONParser
 from .serializers import EventBatchErrorSerializer, EventBatchResultSerializer, EventBatchSerializer
@@ -59,7 +60,9 @@ class EventBatchView(APIView):
             "the batch with a message per bad item (`errors`: index, field, message) and stores nothing. "
             "Signed-in customers send their own events; servers authenticated with an API key "
             "(`Authorization: Api-Key <prefix>.<secret>`) may name the customer (`user`) or a visitor "
-            "(`session_key`). Retrying with the same `client_event_id`s stores nothing twice: events "
+            "(`session_key`); a customer may name only the visitor id of their own session (400 otherwise). "
+            "An event whose `recommendation_id` was not issued to its customer or visitor is stored but never "
+            "counts for the A/B figures. Retrying with the same `client_event_id`s stores nothing twice: events "
             "already stored are counted as `duplicates`."
         ),
         examples=[
@@ -84,6 +87,7 @@ class EventBatchView(APIView):
                 items,
                 sender_user_id=None if is_server else request.user.pk,
                 api_key_id=request.user.api_key.pk if is_server else None,
+                sender_session_key="" if is_server else current_visitor_id(request._request),
             )
         except capture.InvalidBatch as exc:
             body: dict[str, Any] = {"detail": exc.detail}

@@ -1,10 +1,11 @@
 """Behaviour capture: events from the host's signals and the events API, buffered in Redis, stored in bulk.
 
-- ``services`` — validate and record events (``record_event``, ``accept_batch``), insert and flush in
-  bulk, merge a guest's events into the customer at login;
+- ``services`` — validate and record events (``record_event``, ``accept_batch``), insert and flush in bulk;
+- ``identity`` — whose guest events become a customer's at login (the merge);
+- ``rec_ids`` — recommendation ids signed for the one customer or visitor they were issued to;
 - ``buffer`` — the Redis list the storefront appends to, and the crash-safe drain;
 - ``receivers`` — the host's signals (views, carts, searches, orders, logins) turned into events;
-- ``visitor`` — the visitor id kept in a guest's session; ``api_keys`` — server keys for the events API;
+- ``visitor`` — the visitor id kept in a guest's session (new at login); ``api_keys`` — server keys for the events API;
 - ``tasks`` — the flush and the guest merge as Celery tasks; ``admin`` — events and API keys in the admin.
 """
 from __future__ import annotations
@@ -23,7 +24,8 @@ def __getattr__(name: str) -> Any:
     if name not in _MOVED_SERVICES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from ..ops.deprecation import warn_moved
-    from . import services
+    from . import identity, services
 
-    warn_moved(f"{__name__}.{name}", f"{services.__name__}.{name}")
-    return getattr(services, name)
+    home = identity if name == "merge_guest_events" else services
+    warn_moved(f"{__name__}.{name}", f"{home.__name__}.{name}")
+    return getattr(home, name)

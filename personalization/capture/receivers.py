@@ -13,14 +13,16 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.db.models.signals import post_save
+from django.utils import timezone
 
 from .. import signals
 from ..host.adapters import OrderLineFact, get_adapter
 from ..host.conf import personalization_settings
 from ..models import EventSource, EventType
 from ..ops import jobs
+from . import identity, rec_ids
 from . import services as capture
-from .visitor import SESSION_KEY, actor_of
+from .visitor import actor_of, replace_visitor_id
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,9 @@ def _safe_record(**fields: Any) -> None:
     flush leaves out events whose product was deleted meanwhile): one Redis push per event.
     """
     try:
-        capture.record_events([capture.build_event(**fields)])
+        event = capture.build_event(**fields)
+        capture.record_events([event])
+        rec_ids.note_unverified(rec_ids.unverified([event]), "web")  # stored, but never an A/B figure
     except capture.InvalidEvent as exc:
         logger.warning("Event not recorded: %s", exc)
     except Exception:  # noqa: BLE001 - see the module docstring
@@ -143,22 +147,28 @@ def on_order_line_saved(sender: Any, instance: Any, created: bool, raw: bool = F
 
 
 def on_user_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    """Enqueue the merge of the visitor's guest events into the user who signed in."""
-    session = getattr(request, "session", None)
-    visitor = session.get(SESSION_KEY) if session is not None else None
+    """Give the session a new visitor id and enqueue the merge of the old one's guest events.
+
+    The new id means that a visitor id planted in the browser before the login (and known to whoever
+    planted it) names none of the customer's later events; the merge takes only the events the
+    session captured up to now (see :mod:`.identity`).
+    """
+    if getattr(request, "session", None) is None:
+        return
+    visitor = replace_visitor_id(request)
     if not visitor:
         return
-    user_id = user.pk
-    transaction.on_commit(lambda: _enqueue_merge(visitor, user_id))
+    user_id, until = user.pk, timezone.now().isoformat()
+    transaction.on_commit(lambda: _enqueue_merge(visitor, user_id, until))
 
 
-def _enqueue_merge(visitor: str, user_id: Any) -> None:
+def _enqueue_merge(visitor: str, user_id: Any, until: str) -> None:
     try:
-        jobs.enqueue("personalization.merge_guest_events", visitor, user_id)
+        jobs.enqueue("personalization.merge_guest_events", visitor, user_id, until)
     except Exception:  # noqa: BLE001 - no broker: merge now rather than fail the login
         logger.warning("Could not enqueue the guest-event merge; merging in the request.", exc_info=True)
         try:
-            capture.merge_guest_events(visitor, user_id)
+            identity.merge_guest_events(visitor, user_id, until)
         except Exception:  # noqa: BLE001
             logger.exception("Guest events not merged into user %s.", user_id)  # the visitor id stays private
 

@@ -34,7 +34,7 @@ from ..host.ids import is_id
 from ..host.text import CONTROL_MESSAGE, is_plain
 from ..models import Event, EventSource, EventType
 from ..ops import redis_conn
-from . import buffer
+from . import buffer, rec_ids
 
 logger = logging.getLogger(__name__)
 
@@ -532,14 +532,6 @@ def flush_buffer(*, max_events: int | None = None) -> int:
     return buffer.flush(_store_raw, max_events=max_events)
 
 
-def merge_guest_events(session_key: str, user_id: int) -> int:
-    """Attach a guest's events (by visitor id) to the user who just signed in; returns how many."""
-    if not session_key:
-        return 0
-    flush_buffer()
-    return Event.objects.filter(session_key=session_key, user__isnull=True).update(user_id=user_id)
-
-
 # --- the events API ------------------------------------------------------------------------------
 API_FIELDS = {
     "type": "event_type",
@@ -569,12 +561,16 @@ def _invalid(errors: list[dict[str, Any]], total: int) -> InvalidBatch:
     return InvalidBatch(f"{bad} of {total} events are invalid; nothing was stored.", errors)
 
 
-def accept_batch(items: Any, *, sender_user_id: Any = None, api_key_id: int | None = None) -> BatchResult:
+def accept_batch(items: Any, *, sender_user_id: Any = None, api_key_id: int | None = None,
+                 sender_session_key: str = "") -> BatchResult:
     """Validate a batch of API events as a whole and store it, or raise :class:`InvalidBatch`.
 
-    ``api_key_id`` identifies a server, which may name any customer (``user``); otherwise the
-    events belong to ``sender_user_id``, the signed-in customer. Client ids are namespaced by
-    sender, and events already stored under the same id are counted as duplicates, not stored.
+    ``api_key_id`` identifies a server, which may name any customer (``user``) or visitor
+    (``session_key``); otherwise the events belong to ``sender_user_id``, the signed-in customer, who may
+    name no visitor but their own (``sender_session_key``, the visitor id of their session). Client ids
+    are namespaced by sender, and events already stored under the same id are counted as duplicates.
+    Events whose recommendation id was not issued to their customer or visitor are stored and counted
+    (``rec_ids.note_unverified``), never attributed.
     """
     limit = personalization_settings.EVENT_BATCH_MAX
     if not isinstance(items, list) or not items:
@@ -604,6 +600,8 @@ def accept_batch(items: Any, *, sender_user_id: Any = None, api_key_id: int | No
             if fields.get("user_id") not in (None, sender_user_id):
                 item_errors["user"] = "Only a server API key may send events for another customer."
             fields["user_id"] = sender_user_id
+            if isinstance(item.get("session_key"), str) and item["session_key"] not in ("", sender_session_key):
+                item_errors["session_key"] = "Only a server API key may send events for another visitor."
         client_id = fields.get("client_event_id")
         if client_id is not None:
             if not isinstance(client_id, str) or not 1 <= len(client_id) <= API_CLIENT_ID_MAX:
@@ -644,5 +642,6 @@ def accept_batch(items: Any, *, sender_user_id: Any = None, api_key_id: int | No
         stored.update(Event.objects.filter(client_event_id__in=client_ids).values_list("client_event_id", flat=True))
     fresh = [event for event in events if event.client_event_id not in stored]
     record_events(fresh)
+    rec_ids.note_unverified(rec_ids.unverified(fresh), "api")
     return BatchResult(accepted=len(fresh), duplicates=len(events) - len(fresh))
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from celery import shared_task
 
-from . import buffer, services
+from . import buffer, identity, services
 
 MERGE_RETRY_SECONDS = 5
 
@@ -22,14 +22,14 @@ def flush_events() -> int:
     bind=True, name="personalization.merge_guest_events", ignore_result=True, time_limit=300, soft_time_limit=270,
     max_retries=12,
 )
-def merge_guest_events(self: Any, session_key: str, user_id: int) -> int:
-    """Attach a guest's events to the user who signed in.
+def merge_guest_events(self: Any, session_key: str, user_id: int, until: str | None = None) -> int:
+    """Attach the guest events a session captured up to the login (``until``, ISO) to the user who signed in.
 
     The merge first flushes the buffer so that the guest's latest events are in the database; when
     another flusher holds the lock, some may still be on their way, so the (idempotent) merge runs
     again a few seconds later.
     """
-    merged = services.merge_guest_events(session_key, user_id)
+    merged = identity.merge_guest_events(session_key, user_id, until)
     if buffer.is_flushing() and not self.request.is_eager:
         raise self.retry(countdown=MERGE_RETRY_SECONDS)
     return merged

@@ -47,11 +47,13 @@ class ModelVersionAdmin(PermittedActionsMixin, admin.ModelAdmin):
 
         versions = list(ModelVersion.objects.filter(kind=KIND).exclude(status=ModelVersion.Status.FAILED)
                         .order_by("created_at", "id"))[-30:]
+        from ..capture.rec_ids import unverified_counts
         from .experiments import challenger_version, version_stats
 
         context = {
             "metrics_chart": metrics_svg(versions),
             "ab_stats": version_stats(),
+            "unverified_ids": unverified_counts(),
             "challenger": challenger_version(),
             "retrain_url": reverse("admin:personalization_modelversion_retrain"),
             "preview_url": reverse("admin:personalization_modelversion_preview"),

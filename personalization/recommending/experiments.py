@@ -3,7 +3,8 @@
 A *ready* version whose ``metadata["ab_share"]`` is above 0 is the challenger: each visitor is assigned
 to it with that probability, deterministically (a hash of the version and the visitor), so a customer
 keeps seeing the same version. Every recommendation id names its version, so impressions, clicks and
-add-to-carts attribute to the version that produced the list.
+add-to-carts attribute to the version that produced the list — when the id was issued to the caller
+who sent the event (ids are signed: :mod:`personalization.capture.rec_ids`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from ..capture import rec_ids
 from ..models import Event, EventType, ModelVersion
 from ..ops import registry
 from .config import KIND
@@ -92,6 +94,7 @@ class VersionStats:
     lists: int
     clicked: int
     carted: int
+    ignored: int = 0  # distinct recommendation ids left out: not issued to the caller who sent them
 
     @property
     def ctr(self) -> float:
@@ -112,21 +115,39 @@ class VersionStats:
 
 def version_stats(days: int = 30) -> list[VersionStats]:
     """Per version, over the last ``days``: lists shown (distinct recommendation ids with an impression),
-    lists clicked, and lists that led to an add-to-cart (with the same recommendation id)."""
+    lists clicked, and lists that led to an add-to-cart (with the same recommendation id).
+
+    An event counts only when its recommendation id was issued to the event's own customer or visitor
+    (:func:`~personalization.capture.rec_ids.verify`): made-up ids, ids copied from someone else's
+    list and ids of the unsigned format of older releases are left out, and counted per version as
+    ``ignored`` (distinct ids with at least one such event).
+    """
     since = timezone.now() - dt.timedelta(days=days)
     rows = (Event.objects.filter(timestamp__gte=since, event_type__in=[EventType.IMPRESSION, EventType.CLICK,
                                                                           EventType.CART])
-            .exclude(recommendation_id="").values_list("event_type", "recommendation_id").distinct())
+            .exclude(recommendation_id="")
+            .values_list("event_type", "recommendation_id", "user_id", "session_key").distinct())
     seen: dict[str, set[str]] = defaultdict(set)
-    for event_type, rec in rows.iterator(chunk_size=10_000):
-        seen[event_type].add(rec)
+    ignored: dict[int, set[str]] = defaultdict(set)
+    version_of: dict[str, int] = {}
+    verdicts: dict[tuple[str, object, str], bool] = {}
+    for event_type, rec, user_id, session_key in rows.iterator(chunk_size=10_000):
+        version = rec_ids.version_of(rec)
+        if version is None:
+            continue
+        key = (rec, user_id, session_key)
+        if key not in verdicts:
+            verdicts[key] = rec_ids.verify(rec, user_id=user_id, session_key=session_key)
+        if verdicts[key]:
+            seen[event_type].add(rec)
+            version_of[rec] = version
+        else:
+            ignored[version].add(rec)
     per_version: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for rec in seen[EventType.IMPRESSION]:
-        head = rec.split("-", 1)[0]
-        if not head.isdecimal() or int(head) == 0:
-            continue
-        counts = per_version[int(head)]
+        counts = per_version[version_of[rec]]
         counts[0] += 1
         counts[1] += rec in seen[EventType.CLICK]
         counts[2] += rec in seen[EventType.CART]
-    return [VersionStats(pk, *counts) for pk, counts in sorted(per_version.items())]
+    return [VersionStats(pk, *per_version.get(pk, [0, 0, 0]), ignored=len(ignored.get(pk, ())))
+            for pk in sorted(per_version.keys() | ignored.keys())]

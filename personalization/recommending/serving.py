@@ -12,8 +12,9 @@
 
 Request-time rules, always: inactive and out-of-stock products never appear; optionally already-bought
 ones are left out; a category filter; at most ``per_category`` items of one category. Each answer
-carries a recommendation id (``<version>-<placement>-<random>``); the products shown are recorded as
-``impression`` events with it, and a click (``?rec=`` on the product page) as a ``click`` event.
+carries a recommendation id issued to the visitor (``<version>-<placement>-<random>-<signature>``, see
+:mod:`~personalization.capture.rec_ids`); the products shown are recorded as ``impression`` events with it,
+and a click (``?rec=`` on the product page) as a ``click`` event.
 
 How a request is served (one Redis round trip when nothing changed, one more for the impressions):
 
@@ -40,7 +41,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +49,7 @@ import redis
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from ..capture import buffer
+from ..capture import buffer, rec_ids
 from ..capture import services as capture
 from ..host import get_product_model
 from ..host.adapters import get_adapter
@@ -129,15 +129,16 @@ class Recommendations:
             item._list = None
 
 
-def new_recommendation_id(version_id: int | None, placement: str) -> str:
-    """``<version or 0>-<placement>-<16 hex>``: the version and placement travel with every click."""
-    return f"{version_id or 0}-{placement}-{uuid.uuid4().hex[:16]}"
+def new_recommendation_id(version_id: int | None, placement: str, *, user_id: int | None = None,
+                          session_key: str = "") -> str:
+    """A signed id for one list, issued to this customer (or, for a guest, this visitor): the version and
+    placement travel with every click, and only the caller it was issued to can make it count."""
+    return rec_ids.issue(version_id, placement, user_id=user_id, session_key=session_key)
 
 
 def version_of_recommendation(recommendation_id: str) -> int | None:
     """The model version named in a recommendation id (None for lists served without a model)."""
-    head = recommendation_id.split("-", 1)[0]
-    return int(head) if head.isdecimal() and int(head) > 0 else None
+    return rec_ids.version_of(recommendation_id)
 
 
 def active_version() -> ModelVersion | None:
@@ -490,7 +491,8 @@ def recommend(
         rows = entry.rows[:request.limit]
 
     result = Recommendations(
-        new_recommendation_id(version.pk if version else None, placement), placement,
+        new_recommendation_id(version.pk if version else None, placement, user_id=request.user_id,
+                              session_key=session_key), placement,
         [RecommendedItem(pk, score, source, name, path) for pk, score, source, name, path in rows],
         version.pk if version else None,
     )

@@ -146,7 +146,7 @@ def test_stopping_the_ab_test_serves_the_active_version_to_everyone(trained):
 
 def test_click_through_per_version_counts_lists_shown_clicked_and_carted(trained):
     customer, items = trained["users"][0], trained["items"]
-    rec_ids = [serving.new_recommendation_id(trained["version"].pk, "for_you") for _ in range(4)]
+    rec_ids = [serving.new_recommendation_id(trained["version"].pk, "for_you", user_id=customer.pk) for _ in range(4)]
     events = [capture.build_event(event_type="impression", product_id=items[0].pk, user_id=customer.pk,
                                   recommendation_id=rec) for rec in rec_ids]
     events += [capture.build_event(event_type="click", product_id=items[0].pk, user_id=customer.pk,
@@ -518,7 +518,7 @@ def test_the_widget_shows_the_list_with_its_recommendation_id(trained):
                                  record_impressions=False)
     shown = [int(pk) for pk in re.findall(r'data-product-id="(\d+)"', html)]
     assert shown == expected.product_ids
-    assert re.search(r'data-recommendation-id="\d+-for_you-[0-9a-f]{16}"', html)
+    assert re.search(r'data-recommendation-id="\d+-for_you-[0-9a-f]{12}-[0-9a-f]{16}"', html)
 
 
 def test_the_best_sellers_widget_leaves_out_the_product_of_the_page(trained):
@@ -612,7 +612,7 @@ def test_the_admin_starts_an_ab_test_and_shows_click_through_per_version(trained
     challenger = training.train("popular").version
     capture.insert_events([capture.build_event(
         event_type="impression", product_id=trained["items"][0].pk, user_id=trained["users"][0].pk,
-        recommendation_id=serving.new_recommendation_id(challenger.pk, "for_you"))])
+        recommendation_id=serving.new_recommendation_id(challenger.pk, "for_you", user_id=trained["users"][0].pk))])
 
     admin_client.post("/admin/personalization/modelversion/",
                       {"action": "start_ab_test", "_selected_action": [challenger.pk]})

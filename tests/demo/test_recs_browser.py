@@ -11,7 +11,7 @@ from personalization.capture import services as capture
 from personalization.capture.receivers import purchase_events
 from personalization.host.adapters import get_adapter
 from personalization.models import Event, EventType
-from personalization.recommending import serving, training
+from personalization.recommending import experiments, serving, training
 
 from .conftest import CategoryFactory, OrderFactory, OrderLineFactory, ProductFactory, UserFactory
 from .test_browser import save_screenshot
@@ -51,7 +51,7 @@ def test_a_clicked_recommendation_is_recorded_against_its_recommendation_id(page
     widget = page.locator('section.shopsense-recs[data-placement="bought_together"]')
     rec_id = widget.get_attribute("data-recommendation-id")
     save_screenshot(page, "recommendations-product")
-    assert re.fullmatch(r"\d+-bought_together-[0-9a-f]{16}", rec_id)
+    assert re.fullmatch(r"\d+-bought_together-[0-9a-f]{12}-[0-9a-f]{16}", rec_id)
 
     # when they click the candles in that widget
     widget.locator(f'article[data-product-id="{candles.pk}"] a').click()
@@ -62,3 +62,6 @@ def test_a_clicked_recommendation_is_recorded_against_its_recommendation_id(page
     recorded = Event.objects.filter(recommendation_id=rec_id, product=candles)
     assert sorted(recorded.values_list("event_type", flat=True)) == [
         EventType.CLICK, EventType.IMPRESSION, EventType.VIEW]
+    # and the click counts for the version's A/B figures: the id was issued to this browser's visitor
+    [stats] = experiments.version_stats()
+    assert (stats.clicked, stats.ignored) == (1, 0)
