@@ -1,6 +1,7 @@
 """Behaviour capture: events from the host's signals and the events API, buffered in Redis, stored in bulk.
 
-- ``services`` — validate and record events (``record_event``, ``accept_batch``), insert and flush in bulk;
+- ``events`` — what an event is and the checks it passes (``build_event``);
+- ``services`` — record events (``record_event``, ``accept_batch``), insert and flush in bulk;
 - ``identity`` — whose guest events become a customer's at login (the merge);
 - ``rec_ids`` — recommendation ids signed for the one customer or visitor they were issued to;
 - ``buffer`` — the Redis list the storefront appends to, and the crash-safe drain;
@@ -24,8 +25,8 @@ def __getattr__(name: str) -> Any:
     if name not in _MOVED_SERVICES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from ..ops.deprecation import warn_moved
-    from . import identity, services
+    from . import events, identity, services
 
-    home = identity if name == "merge_guest_events" else services
+    home = {"merge_guest_events": identity, "build_event": events}.get(name, services)
     warn_moved(f"{__name__}.{name}", f"{home.__name__}.{name}")
     return getattr(home, name)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from personalization.capture import buffer
+from personalization.capture import buffer, events
 from personalization.capture import services as capture
 from personalization.models import Event
 from personalization.ops import redis_conn
@@ -47,7 +47,7 @@ def test_build_event_returns_an_event_or_raises_invalid_event(fields):
     except capture.InvalidEvent as exc:
         assert exc.errors and all(isinstance(message, str) and message for message in exc.errors.values())
     else:
-        assert event.event_type in capture.EVENT_TYPES
+        assert event.event_type in events.EVENT_TYPES
         assert event.user_id is not None or event.session_key
 
 
