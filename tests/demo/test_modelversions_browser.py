@@ -1,0 +1,73 @@
+"""A real browser on Admin → Model versions: every button and action a shop owner has there is clicked.
+
+The page once nested the "Retrain now" form inside the changelist's form: a browser drops the inner
+form's start tag, so the button posted the changelist and its end tag cut the actions off the form —
+Activate, Retire and A/B test sent nothing. Crafted POSTs never saw it; only a browser does.
+"""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from personalization.models import ModelVersion
+from personalization.ops import registry
+
+from .conftest import TEST_PASSWORD
+from .test_browser import save_screenshot
+from .test_recs_browser import trained_shop  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _select_and_run(page, version: ModelVersion, label: str) -> None:
+    page.locator(f'#result_list input.action-select[value="{version.pk}"]').check()
+    page.locator("select[name=action]").select_option(label=label)
+    page.get_by_role("button", name="Go").click()
+
+
+def _messages(page) -> str:
+    return page.locator("ul.messagelist").inner_text()
+
+
+def test_every_model_version_button_works_in_a_browser(page, live_server, trained_shop):  # noqa: F811
+    get_user_model().objects.create_user("owner", password=TEST_PASSWORD, is_staff=True, is_superuser=True)
+    first = registry.active_version(ModelVersion.objects.get().kind)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/personalization/modelversion/")
+    page.get_by_label("Username").fill("owner")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    save_screenshot(page, "modelversions")
+
+    # "Retrain the recommender now" trains a second version (tasks run in-process in the demo)
+    page.get_by_test_id("retrain-now").click()
+    page.wait_for_url("**/admin/personalization/modelversion/")
+    assert "Recommender training queued" in _messages(page)
+    assert ModelVersion.objects.count() == 2
+    second = ModelVersion.objects.exclude(pk=first.pk).get()
+
+    # A/B test: the ready version serves half of the visitors, then the test stops
+    page.reload()
+    if second.status == ModelVersion.Status.READY:
+        _select_and_run(page, second, "A/B test: serve the selected ready version to half of the visitors")
+        assert "now serves half of the visitors" in _messages(page)
+        _select_and_run(page, second, "A/B test: stop (everyone sees the active version)")
+        assert "Stopped 1 A/B test(s)." in _messages(page)
+
+    # Activate the first version again (whichever is active now), then retire the other
+    _select_and_run(page, first, "Activate the selected version (retires the active one)")
+    assert "is now active." in _messages(page)
+    first.refresh_from_db()
+    assert first.status == ModelVersion.Status.ACTIVE
+    _select_and_run(page, second, "Retire the selected versions")
+    assert "Retired 1 version(s)." in _messages(page)
+    second.refresh_from_db()
+    assert second.status == ModelVersion.Status.RETIRED
+
+    # "Retrain the recommender now" as an action, and the preview link
+    _select_and_run(page, first, "Retrain the recommender now")
+    assert "Recommender training queued" in _messages(page)
+    page.get_by_role("link", name="Preview a customer's recommendations").click()
+    page.get_by_role("textbox").first.fill("buyer0")
+    page.keyboard.press("Enter")
+    save_screenshot(page, "modelversions-preview")
+    assert "buyer0" in page.content() and "No user" not in page.content()
