@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -29,7 +30,7 @@ from .models import (
 
 @admin.register(Supplier)
 class SupplierAdmin(admin.ModelAdmin):
-    list_display = ("name", "email")
+    list_display = ("name", "email", "min_order_units", "min_order_value")
     search_fields = ("name", "email")
 
 
@@ -48,6 +49,8 @@ class ReplenishmentPolicyAdmin(admin.ModelAdmin):
         "service_level",
         "min_order_quantity",
         "pack_size",
+        "do_not_order_below",
+        "order_without_demand",
         "max_days_of_cover",
         "order_cost",
         "is_active",
@@ -105,28 +108,62 @@ class ExceptionFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _units(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+#: What the planner computes: shown, never edited (the next plan would overwrite an edit anyway).
+SUGGESTION_COMPUTED = (
+    "product", "forecast", "supplier", "purchase_order", "planned_at", "on_hand", "on_order", "forecast_demand",
+    "safety_stock", "reorder_point", "order_up_to", "suggested_quantity", "projected_stockout_date",
+    "order_by_date", "lost_revenue_estimate", "stockout_before_arrival", "excess", "dead_stock",
+    "below_supplier_minimum", "method", "policy", "created_at", "updated_at",
+)
+
+
 @admin.register(RestockSuggestion)
 class RestockSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
+    """Sorted by urgency (the model's ordering: order-by date, then lost revenue); the planner's figures are
+    read-only, the buyer changes the status (or snoozes) through the actions or the form."""
+
     list_display = (
         "product",
         "status",
         "suggested_quantity",
+        "packs",
         "on_hand",
         "on_order",
-        "reorder_point",
-        "order_up_to",
+        "reorder_point_units",
+        "order_up_to_units",
         "order_by_date",
         "projected_stockout_date",
         "lost_revenue_estimate",
         "stockout_before_arrival",
         "excess",
         "dead_stock",
+        "below_supplier_minimum",
         "purchase_order",
     )
-    list_filter = ("status", ExceptionFilter, "supplier", "planned_at")
+    list_filter = ("status", ExceptionFilter, "below_supplier_minimum", "supplier", "planned_at")
     list_select_related = ("product", "purchase_order")
-    raw_id_fields = ("product", "forecast", "purchase_order")
-    readonly_fields = ("chart", "projected_stock_chart")
+    readonly_fields = (*SUGGESTION_COMPUTED, "chart", "projected_stock_chart")
+    fields = ("status", "snoozed_until", *SUGGESTION_COMPUTED, "chart", "projected_stock_chart")
+
+    @admin.display(description="packs")
+    def packs(self, obj: RestockSuggestion) -> str:
+        pack = max(int((obj.policy or {}).get("pack_size") or 1), 1)
+        return f"{obj.suggested_quantity // pack} × {pack}" if pack > 1 else str(obj.suggested_quantity)
+
+    @admin.display(description="reorder point", ordering="reorder_point")
+    def reorder_point_units(self, obj: RestockSuggestion) -> str:
+        return _units(obj.reorder_point)
+
+    @admin.display(description="order up to", ordering="order_up_to")
+    def order_up_to_units(self, obj: RestockSuggestion) -> str:
+        return _units(obj.order_up_to)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # suggestions come from the planner
     actions = ("create_purchase_order", "mark_ordered", "snooze", "dismiss")
     change_list_template = "admin/inventory/restocksuggestion/change_list.html"
 
@@ -192,18 +229,53 @@ class RestockSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
 
 
 class PurchaseOrderLineInline(admin.TabularInline):
+    """Lines; an empty unit cost is filled with the shop adapter's unit cost when the order is saved."""
+
     model = PurchaseOrderLine
     raw_id_fields = ("product",)
+    fields = ("product", "quantity", "unit_cost", "total")
+    readonly_fields = ("total",)
     extra = 0
+
+    @admin.display(description="line total")
+    def total(self, obj: PurchaseOrderLine) -> str:
+        value = services.line_total(obj) if obj.pk else None
+        return "" if value is None else f"{value:,.2f}"
 
 
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(PermittedActionsMixin, admin.ModelAdmin):
-    list_display = ("__str__", "supplier", "status", "expected_arrival", "created_at", "ordered_at", "received_at")
+    list_display = (
+        "__str__", "supplier", "status", "expected_arrival", "order_total", "created_at", "ordered_at", "received_at"
+    )
     list_filter = ("status", "supplier")
     inlines = (PurchaseOrderLineInline,)
-    readonly_fields = ("status", "created_by", "ordered_at", "received_at")
-    actions = ("mark_as_ordered", "receive")
+    readonly_fields = ("status", "order_total", "created_by", "created_at", "ordered_at", "received_at")
+    actions = ("mark_as_ordered", "receive", "export_csv")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PurchaseOrder]:
+        return super().get_queryset(request).select_related("supplier").prefetch_related("lines")
+
+    @admin.display(description="total")
+    def order_total(self, obj: PurchaseOrder) -> str:
+        return f"{services.order_total(obj):,.2f}" if obj.pk else ""
+
+    def save_model(self, request: HttpRequest, obj: PurchaseOrder, form: ModelForm, change: bool) -> None:
+        if not change and obj.created_by_id is None:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets: list[BaseInlineFormSet],
+                     change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.fill_unit_costs(form.instance)
+
+    @admin.action(description="Download selected as CSV (lines, unit costs, totals)", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[PurchaseOrder]) -> HttpResponse:
+        orders = queryset.select_related("supplier").prefetch_related("lines__product").order_by("pk")
+        response = HttpResponse(services.purchase_orders_csv(orders), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="purchase-orders.csv"'
+        return response
 
     def has_change_permission(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> bool:
         # a received order is history: its lines already went onto the stock

@@ -38,7 +38,12 @@ INVENTORY_DEFAULTS: dict[str, Any] = {
         "max_days_of_cover": None,
         "holding_cost_rate": 0.25,
         "order_cost": None,
+        "do_not_order_below": 0,
+        "order_without_demand": False,
     },
+    # A product whose forecast demand over the lead time plus the review period is below this many units
+    # has no demand to order for: no order, no stock-out warning (unless its policy orders without demand).
+    "NO_DEMAND_BELOW": 0.5,
     # Exception thresholds: on hand + on order above EXCESS_FACTOR x order-up-to is excess; stock without
     # a sale for DEAD_STOCK_WEEKS weeks is dead.
     "EXCESS_FACTOR": 2.0,

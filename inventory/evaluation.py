@@ -12,6 +12,7 @@ from .conf import inventory_settings
 from .forecasting import ForecastError, demand_panel, served_forecaster
 from .ml import demand as dm
 from .ml.metrics import evaluate_forecast
+from .threads import limited_threads
 
 ANCHORS = ("Naive", "HistoricAverage", "WindowAverage", "CrostonSBA", "TSB", "ADIDA", "IMAPA", "AutoETS")
 
@@ -52,7 +53,7 @@ def evaluate(origin: dt.date, horizon: int = 4, min_weeks: int = 8) -> dict:
     history, actual = dm.split_at_origin(panel, pd.Timestamp(origin), horizon, ids)
     out: dict = {"origin": origin.isoformat(), "horizon": horizon, "n_series": len(ids), "models": {}, "seconds": {}}
     started = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), limited_threads():
         warnings.simplefilter("ignore")
         anchors = anchor_forecasts(history, horizon)
     out["seconds"]["anchors"] = round(time.perf_counter() - started, 1)
@@ -62,7 +63,7 @@ def evaluate(origin: dt.date, horizon: int = 4, min_weeks: int = 8) -> dict:
     name = inventory_settings.FORECASTER
     started = time.perf_counter()
     model = served_forecaster(name, horizon)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), limited_threads():
         warnings.simplefilter("ignore")
         fc = model.fit(history).predict(horizon)
     out["seconds"]["served"] = round(time.perf_counter() - started, 1)

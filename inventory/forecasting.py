@@ -35,6 +35,7 @@ from .ml.base import Forecaster, quantile_column
 from .ml.local import METHODS, LocalForecaster
 from .ml.selector import ClassSelector
 from .models import DemandForecast
+from .threads import limited_threads
 
 MODEL_KIND = "inventory.forecaster"
 #: Weeks of actual demand kept on each forecast (for the chart and the safety-stock spread).
@@ -203,7 +204,7 @@ def forecast_demand(
         if modelled:
             registry.report_progress(version, 10, f"Fitting {name} on {len(modelled)} series")
             history = panel[panel["unique_id"].isin(set(modelled))].reset_index(drop=True)
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), limited_threads():  # SHOPSENSE_THREADS: no oversubscription
                 warnings.simplefilter("ignore")
                 model.fit(history)
                 fc = model.predict(horizon, quantiles)

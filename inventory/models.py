@@ -5,10 +5,16 @@ Fields, constraints and validation only; the planning logic lives in :mod:`inven
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+
+NOT_NEGATIVE = [MinValueValidator(0)]
+NOT_NEGATIVE_MONEY = [MinValueValidator(Decimal("0"))]
 
 
 class Supplier(models.Model):
@@ -17,9 +23,20 @@ class Supplier(models.Model):
     name = models.CharField(max_length=200, unique=True)
     email = models.EmailField(blank=True)
     notes = models.TextField(blank=True)
+    min_order_units = models.PositiveIntegerField(
+        default=0, validators=NOT_NEGATIVE,
+        help_text="The supplier takes no purchase order of fewer units than this, all lines together (0: no minimum).",
+    )
+    min_order_value = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), validators=NOT_NEGATIVE_MONEY,
+        help_text="Nor one worth less than this at unit cost, all lines together (0: no minimum).",
+    )
 
     class Meta:
         ordering = ("name",)
+        constraints = [
+            models.CheckConstraint(condition=Q(min_order_value__gte=0), name="inv_supplier_min_value_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -69,8 +86,21 @@ class ReplenishmentPolicy(models.Model):
         help_text="Fixed cost of placing one order. When set, orders are the economic order quantity "
                   "sqrt(2 x annual demand x order cost / holding cost) instead of one review period's demand.",
     )
-    min_order_quantity = models.PositiveIntegerField(default=0)
-    pack_size = models.PositiveIntegerField(default=1)
+    min_order_quantity = models.PositiveIntegerField(
+        default=0, help_text="The least the supplier sells of this product at once (rounded up to whole packs)."
+    )
+    pack_size = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Orders are whole packs of this many units."
+    )
+    do_not_order_below = models.PositiveIntegerField(
+        default=0,
+        help_text="Suggest nothing when the rounded quantity comes to fewer units than this (0: any quantity).",
+    )
+    order_without_demand = models.BooleanField(
+        default=False,
+        help_text="Suggest orders even when the forecast demand over the lead time plus the review period rounds "
+                  "to no unit (INVENTORY['NO_DEMAND_BELOW']); off: such products get no order.",
+    )
     max_days_of_cover = models.PositiveIntegerField(
         null=True, blank=True, help_text="Never order more than this many days of forecast demand (empty: no cap)."
     )
@@ -88,6 +118,12 @@ class ReplenishmentPolicy(models.Model):
                 fields=["category"], condition=Q(scope="category"), name="inv_policy_one_per_category"
             ),
             models.UniqueConstraint(fields=["scope"], condition=Q(scope="global"), name="inv_policy_one_global"),
+            models.CheckConstraint(
+                condition=Q(lead_time_days__gt=0, review_period_days__gt=0, lead_time_std_days__gte=0,
+                            holding_cost_rate__gt=0, pack_size__gte=1)
+                & (Q(order_cost__isnull=True) | Q(order_cost__gte=0)),
+                name="inv_policy_numbers_in_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -215,13 +251,19 @@ class PurchaseOrder(models.Model):
 class PurchaseOrderLine(models.Model):
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(settings.SHOP_PRODUCT_MODEL, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField()
-    unit_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit_cost = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=NOT_NEGATIVE_MONEY,
+        help_text="Cost of one unit; empty on a new line: the shop adapter's unit cost of the product.",
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["purchase_order", "product"], name="inv_poline_one_per_product"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="inv_poline_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(unit_cost__isnull=True) | Q(unit_cost__gte=0), name="inv_poline_unit_cost_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -249,16 +291,24 @@ class RestockSuggestion(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     snoozed_until = models.DateField(null=True, blank=True)
     planned_at = models.DateField(help_text="The day the plan is for.")
-    on_hand = models.IntegerField()
-    on_order = models.IntegerField()
-    forecast_demand = models.FloatField(help_text="Forecast units over the lead time plus the review period.")
-    safety_stock = models.FloatField()
-    reorder_point = models.FloatField()
-    order_up_to = models.FloatField()
-    suggested_quantity = models.PositiveIntegerField()
+    on_hand = models.IntegerField(help_text="Stock on hand when planned, as the shop reports it.")
+    on_order = models.IntegerField(validators=NOT_NEGATIVE)
+    forecast_demand = models.FloatField(
+        validators=NOT_NEGATIVE, help_text="Forecast units over the lead time plus the review period."
+    )
+    safety_stock = models.FloatField(validators=NOT_NEGATIVE)
+    reorder_point = models.FloatField(validators=NOT_NEGATIVE)
+    order_up_to = models.FloatField(validators=NOT_NEGATIVE)
+    suggested_quantity = models.PositiveIntegerField(help_text="Units to order: whole packs, 0 for none.")
     projected_stockout_date = models.DateField(null=True, blank=True)
     order_by_date = models.DateField(null=True, blank=True)
-    lost_revenue_estimate = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    lost_revenue_estimate = models.DecimalField(
+        max_digits=14, decimal_places=2, default=0, validators=NOT_NEGATIVE_MONEY
+    )
+    below_supplier_minimum = models.BooleanField(
+        default=False,
+        help_text="The supplier's open suggestions together come to less than its minimum order (units or value).",
+    )
     stockout_before_arrival = models.BooleanField(
         default=False, help_text="Stock runs out before an order placed now arrives."
     )
@@ -272,10 +322,16 @@ class RestockSuggestion(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ("-stockout_before_arrival", "order_by_date", "-id")
+        # by urgency: the order-by date first (none last), then the revenue a stock-out would lose
+        ordering = (F("order_by_date").asc(nulls_last=True), "-lost_revenue_estimate", "id")
         constraints = [
             models.UniqueConstraint(
                 fields=["product"], condition=Q(status__in=["open", "snoozed"]), name="inv_suggestion_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(on_order__gte=0, forecast_demand__gte=0, safety_stock__gte=0, reorder_point__gte=0,
+                            order_up_to__gte=0, lost_revenue_estimate__gte=0),
+                name="inv_suggestion_numbers_not_negative",
             ),
         ]
         indexes = [models.Index(fields=["status", "order_by_date"], name="inv_suggestion_status")]

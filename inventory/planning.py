@@ -18,7 +18,7 @@ from decimal import Decimal
 import numpy as np
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 from scipy import stats
 
@@ -27,10 +27,19 @@ from personalization.host.adapters import DefaultShopAdapter, ShopAdapter, get_a
 from .conf import inventory_settings
 from .forecasting import planning_date
 from .ml import policy as pm
-from .models import DemandForecast, PurchaseOrder, PurchaseOrderLine, ReplenishmentPolicy, RestockSuggestion
+from .models import (
+    DemandForecast,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReplenishmentPolicy,
+    RestockSuggestion,
+    Supplier,
+)
 
 INTERMITTENT_CLASSES = {"intermittent", "lumpy"}
 STD_WEEKS = 26
+#: Stored to a tenth of a unit: a buyer reads 12.3, not 12.292785714285715.
+STORED_ROUNDED = ("forecast_demand", "safety_stock", "reorder_point", "order_up_to")
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class PolicyValues:
     max_days_of_cover: int | None = None
     holding_cost_rate: float = 0.25
     order_cost: float | None = None
+    do_not_order_below: int = 0
+    order_without_demand: bool = False
     supplier_id: int | None = None
     source: str = "default"
 
@@ -65,6 +76,8 @@ class PolicyValues:
             max_days_of_cover=policy.max_days_of_cover,
             holding_cost_rate=policy.holding_cost_rate,
             order_cost=None if policy.order_cost is None else float(policy.order_cost),
+            do_not_order_below=policy.do_not_order_below,
+            order_without_demand=policy.order_without_demand,
             supplier_id=policy.supplier_id,
             source=str(policy),
         )
@@ -160,13 +173,22 @@ def cycle_service_level(values: PolicyValues, demand_mean: float, demand_std: fl
     return float(min(max(stats.norm.cdf(k), 0.5), 0.9999))
 
 
+def has_demand(values: PolicyValues, demand_mean: float) -> bool:
+    """Whether the forecast demand over the lead time plus the review period comes to at least
+    ``INVENTORY["NO_DEMAND_BELOW"]`` units (or the policy orders without demand)."""
+    horizon_weeks = (values.lead_time_days + values.review_period_days) / 7
+    return values.order_without_demand or demand_mean * horizon_weeks >= float(inventory_settings.NO_DEMAND_BELOW)
+
+
 def compute_plan(data: PlanInput) -> PlanResult:
     """Safety stock, reorder point s, order-up-to S and the rounded order quantity for one product.
 
-    ``SS = z·sqrt(L·σ² + d²·σL²)``, ``s = d·L + SS``, ``S = s + d·R`` (L, σL, R in weeks); the
-    inventory position on hand + on order at or below s orders up to S, rounded up to whole packs and
+    ``SS = z·sqrt(L·σ² + d²·σL²)`` (never negative), ``s = d·L + SS``, ``S = s + d·R`` (L, σL, R in weeks);
+    the inventory position on hand + on order at or below s orders up to S, rounded up to whole packs and
     at least the MOQ, then capped at ``max_days_of_cover`` days of demand (rounded down to packs; below
-    the MOQ nothing is ordered).
+    the MOQ nothing is ordered). A quantity under the policy's ``do_not_order_below`` becomes 0. A product
+    without demand over the lead time plus the review period (:func:`has_demand`) orders nothing, and no
+    stock-out, order-by date or lost revenue is reported for it, unless its policy orders without demand.
     """
     v = data.policy
     d, sigma = max(data.demand_mean, 0.0), max(data.demand_std, 0.0)
@@ -191,7 +213,8 @@ def compute_plan(data: PlanInput) -> PlanResult:
         review_due=review_due(v, data.last_ordered, data.today),
     )
     position = data.on_hand + data.on_order
-    qty = plan.order_quantity if d > 0 else 0
+    demand = d > 0 and has_demand(v, d)
+    qty = plan.order_quantity if demand else 0
     if qty and v.max_days_of_cover is not None:
         cap = d / 7 * v.max_days_of_cover - position
         if qty > cap:
@@ -199,6 +222,8 @@ def compute_plan(data: PlanInput) -> PlanResult:
             qty = int(max(math.floor(cap / pack + 1e-9), 0) * pack)
             if qty < v.min_order_quantity:
                 qty = 0
+    if qty < v.do_not_order_below:
+        qty = 0
     exceptions = pm.restock_exceptions(
         data.on_hand,
         data.on_order,
@@ -209,22 +234,22 @@ def compute_plan(data: PlanInput) -> PlanResult:
         periods_since_last_sale=data.weeks_since_last_sale,
         dead_after_periods=float(inventory_settings.DEAD_STOCK_WEEKS),
     )
-    daily = d / 7
+    daily = d / 7 if demand else 0.0
     stockout = order_by = None
     if daily > 0:
         stockout = data.today + dt.timedelta(days=math.floor(max(data.on_hand, 0) / daily))
         order_by = data.today + dt.timedelta(days=math.floor(max(position - plan.reorder_point, 0) / daily))
-    short = max(d * lead - position, 0.0)
+    short = max(d * lead - position, 0.0) if demand else 0.0
     return PlanResult(
         forecast_demand=d * (lead + review),
-        safety_stock=plan.safety_stock,
-        reorder_point=plan.reorder_point,
-        order_up_to=plan.order_up_to,
+        safety_stock=max(plan.safety_stock, 0.0),
+        reorder_point=max(plan.reorder_point, 0.0),
+        order_up_to=max(plan.order_up_to, 0.0),
         suggested_quantity=int(qty),
         projected_stockout_date=stockout,
         order_by_date=order_by,
         lost_revenue_estimate=(Decimal(str(round(short, 4))) * data.price).quantize(Decimal("0.01")),
-        stockout_before_arrival=pm.EXCEPTION_STOCKOUT in exceptions,
+        stockout_before_arrival=demand and pm.EXCEPTION_STOCKOUT in exceptions,
         excess=pm.EXCEPTION_EXCESS in exceptions,
         dead_stock=pm.EXCEPTION_DEAD in exceptions,
         method=plan.method if lot is None else f"{plan.method}+eoq",
@@ -261,6 +286,30 @@ class PolicyResolver:
         if category is not None and category in self.by_category:
             return PolicyValues.from_policy(self.by_category[category])
         return self.default
+
+
+def flag_below_supplier_minimum(suggestions: list[tuple[RestockSuggestion, Decimal | None]]) -> None:
+    """Set ``below_supplier_minimum`` on each open suggestion (with a quantity) of a supplier whose open
+    suggestions together come to fewer units than its ``min_order_units`` or are worth less, at unit cost,
+    than its ``min_order_value`` (an unknown unit cost counts as 0)."""
+    minimums = {
+        s.pk: s for s in Supplier.objects.filter(Q(min_order_units__gt=0) | Q(min_order_value__gt=0))
+    }
+    units: dict[int, int] = {}
+    value: dict[int, Decimal] = {}
+    for suggestion, unit_cost in suggestions:
+        suggestion.below_supplier_minimum = False
+        supplier_id = suggestion.supplier_id
+        if supplier_id in minimums and suggestion.suggested_quantity > 0:
+            units[supplier_id] = units.get(supplier_id, 0) + suggestion.suggested_quantity
+            value[supplier_id] = value.get(supplier_id, Decimal("0")) + (unit_cost or 0) * suggestion.suggested_quantity
+    short = {
+        pk for pk, total in units.items()
+        if total < minimums[pk].min_order_units or value[pk] < minimums[pk].min_order_value
+    }
+    for suggestion, _ in suggestions:
+        if suggestion.supplier_id in short and suggestion.suggested_quantity > 0:
+            suggestion.below_supplier_minimum = True
 
 
 def weeks_since_last_sale(history: list[float]) -> float | None:
@@ -349,9 +398,11 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
         )
     }
     to_create, to_update, to_delete = [], [], []
+    kept: list[tuple[RestockSuggestion, Decimal | None]] = []
     for product in products:
         values = resolver.for_product(product.pk, adapter.get_category(product))
         forecast = forecasts[product.pk]
+        unit_cost = adapter.get_unit_cost(product)
         data = plan_input_for(
             forecast,
             adapter.get_stock(product),
@@ -359,7 +410,7 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
             values,
             today,
             adapter.get_price(product),
-            adapter.get_unit_cost(product),
+            unit_cost,
             last_ordered.get(product.pk),
         )
         result = compute_plan(data)
@@ -376,6 +427,7 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
             continue
         fields = {
             **asdict(result),
+            **{name: round(getattr(result, name), 1) for name in STORED_ROUNDED},
             "on_hand": data.on_hand,
             "on_order": data.on_order,
             "planned_at": today,
@@ -384,7 +436,8 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
             "policy": {k: v for k, v in asdict(values).items() if k != "supplier_id"},
         }
         if current is None:
-            to_create.append(RestockSuggestion(product=product, **fields))
+            current = RestockSuggestion(product=product, **fields)
+            to_create.append(current)
         else:
             for name, value in fields.items():
                 setattr(current, name, value)
@@ -392,7 +445,9 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
             if not snoozed:
                 current.status, current.snoozed_until = RestockSuggestion.Status.OPEN, None
             to_update.append(current)
+        kept.append((current, unit_cost))
         summary.suggested_units += result.suggested_quantity
+    flag_below_supplier_minimum(kept)
     update_fields = [
         *PlanResult.__dataclass_fields__,
         "on_hand",
@@ -401,6 +456,7 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
         "forecast",
         "supplier",
         "policy",
+        "below_supplier_minimum",
         "status",
         "snoozed_until",
         "updated_at",

@@ -2,8 +2,8 @@
 
 * forecasting — :func:`forecast_demand` (weekly panel from order lines, served forecaster, stored forecasts);
 * planning — :func:`plan_restock`, :func:`compute_plan` (safety stock, reorder point, order-up-to);
-* purchasing — :func:`create_purchase_orders`, :func:`mark_ordered`, :func:`receive_purchase_order`,
-  :func:`set_suggestion_status`.
+* purchasing — :func:`create_purchase_orders`, :func:`mark_ordered`, :func:`receive_purchase_order`
+  (ordered ones only), :func:`set_suggestion_status`, :func:`order_total`, :func:`purchase_orders_csv`.
 
 :func:`run_planning` is the nightly job: forecast, then plan.
 """
@@ -18,7 +18,11 @@ from .planning import PlanInput, PlanResult, PlanSummary, PolicyValues, compute_
 from .purchasing import (
     PurchasingError,
     create_purchase_orders,
+    fill_unit_costs,
+    line_total,
     mark_ordered,
+    order_total,
+    purchase_orders_csv,
     receive_purchase_order,
     set_suggestion_status,
 )
@@ -35,11 +39,15 @@ __all__ = [
     "compute_plan",
     "create_purchase_orders",
     "demand_panel",
+    "fill_unit_costs",
     "forecast_demand",
+    "line_total",
     "mark_ordered",
     "on_order_by_product",
+    "order_total",
     "plan_restock",
     "planning_date",
+    "purchase_orders_csv",
     "receive_purchase_order",
     "run_planning",
     "set_suggestion_status",

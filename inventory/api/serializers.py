@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from personalization.host.ids import MAX_ID
 
 from ..models import DemandForecast, PurchaseOrder, PurchaseOrderLine, RestockSuggestion, Supplier
+from ..purchasing import fill_unit_costs, line_total, order_total
 
 
 class InventoryErrorSerializer(serializers.Serializer):
@@ -33,6 +37,9 @@ class DemandForecastSerializer(serializers.ModelSerializer):
 
 
 class RestockSuggestionSerializer(serializers.ModelSerializer):
+    pack_size = serializers.SerializerMethodField(help_text="Units per pack: the suggested quantity is whole packs.")
+    packs = serializers.SerializerMethodField(help_text="The suggested quantity in packs.")
+
     class Meta:
         model = RestockSuggestion
         fields = (
@@ -48,12 +55,15 @@ class RestockSuggestionSerializer(serializers.ModelSerializer):
             "reorder_point",
             "order_up_to",
             "suggested_quantity",
+            "pack_size",
+            "packs",
             "projected_stockout_date",
             "order_by_date",
             "lost_revenue_estimate",
             "stockout_before_arrival",
             "excess",
             "dead_stock",
+            "below_supplier_minimum",
             "method",
             "policy",
             "supplier",
@@ -61,6 +71,13 @@ class RestockSuggestionSerializer(serializers.ModelSerializer):
             "forecast",
             "updated_at",
         )
+        read_only_fields = fields
+
+    def get_pack_size(self, obj: RestockSuggestion) -> int:
+        return max(int((obj.policy or {}).get("pack_size") or 1), 1)
+
+    def get_packs(self, obj: RestockSuggestion) -> int:
+        return obj.suggested_quantity // self.get_pack_size(obj)
 
 
 class SuggestionStatusSerializer(serializers.Serializer):
@@ -75,31 +92,52 @@ class SuggestionIdsSerializer(serializers.Serializer):
 
 
 class PurchaseOrderLineSerializer(serializers.ModelSerializer):
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=2_147_483_647)
+    unit_cost = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0"), allow_null=True, required=False,
+        help_text="Cost of one unit; left out or null: the shop's unit cost of the product.",
+    )
+    line_total = serializers.SerializerMethodField(help_text="quantity x unit cost (null while the cost is unknown).")
 
     class Meta:
         model = PurchaseOrderLine
-        fields = ("product", "quantity", "unit_cost")
+        fields = ("product", "quantity", "unit_cost", "line_total")
+
+    @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True))
+    def get_line_total(self, obj: PurchaseOrderLine) -> str | None:
+        total = line_total(obj)
+        return None if total is None else f"{total:.2f}"
 
 
 class PurchaseOrderSerializer(serializers.ModelSerializer):
     lines = PurchaseOrderLineSerializer(many=True)
     supplier = serializers.PrimaryKeyRelatedField(queryset=Supplier.objects.all(), allow_null=True, required=False)
+    supplier_name = serializers.SerializerMethodField()
+    total = serializers.SerializerMethodField(help_text="Sum of the line totals whose unit cost is known.")
 
     class Meta:
         model = PurchaseOrder
         fields = (
             "id",
             "supplier",
+            "supplier_name",
             "status",
             "expected_arrival",
             "reference",
             "lines",
+            "total",
             "created_at",
             "ordered_at",
             "received_at",
         )
         read_only_fields = ("status", "created_at", "ordered_at", "received_at")
+
+    def get_supplier_name(self, obj: PurchaseOrder) -> str:
+        return obj.supplier.name if obj.supplier_id else ""
+
+    @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=2))
+    def get_total(self, obj: PurchaseOrder) -> str:
+        return f"{order_total(obj):.2f}"
 
     def validate_lines(self, value: list[dict]) -> list[dict]:
         if not value:
@@ -116,6 +154,7 @@ class PurchaseOrderSerializer(serializers.ModelSerializer):
         with transaction.atomic():
             order = PurchaseOrder.objects.create(**validated_data)
             PurchaseOrderLine.objects.bulk_create([PurchaseOrderLine(purchase_order=order, **line) for line in lines])
+            fill_unit_costs(order)
         return order
 
 

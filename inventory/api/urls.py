@@ -14,6 +14,7 @@ urlpatterns = [
     path("suggestions/purchase-orders/", views.SuggestionOrderView.as_view(), name="suggestion-order"),
     path("purchase-orders/", views.PurchaseOrderListView.as_view(), name="purchase-orders"),
     path("purchase-orders/<shopsense_id:pk>/", views.PurchaseOrderDetailView.as_view(), name="purchase-order"),
+    path("purchase-orders/<shopsense_id:pk>/csv/", views.PurchaseOrderCsvView.as_view(), name="purchase-order-csv"),
     path(
         "purchase-orders/<shopsense_id:pk>/order/",
         views.PurchaseOrderActionView.as_view(action_name="order"),

@@ -5,8 +5,9 @@
 - ``GET exceptions/`` — the exceptions dashboard's summary of the open suggestions;
 - ``POST suggestions/<id>/status/`` — mark ordered / snooze / dismiss;
 - ``POST suggestions/purchase-orders/`` — turn suggestions into draft purchase orders;
-- ``GET|POST purchase-orders/``, ``GET purchase-orders/<id>/``, ``POST purchase-orders/<id>/order/``,
-  ``POST purchase-orders/<id>/receive/`` (adds the lines to the shop's stock).
+- ``GET|POST purchase-orders/``, ``GET purchase-orders/<id>/`` (lines with unit costs, line and order
+  totals), ``GET purchase-orders/<id>/csv/``, ``POST purchase-orders/<id>/order/``,
+  ``POST purchase-orders/<id>/receive/`` (ordered ones only: adds the lines to the shop's stock; a draft is 409).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -90,7 +92,7 @@ class SuggestionListView(StaffMixin, generics.ListAPIView):
     serializer_class = RestockSuggestionSerializer
 
     def get_queryset(self) -> QuerySet[RestockSuggestion]:
-        queryset = RestockSuggestion.objects.order_by("order_by_date", "id")
+        queryset = RestockSuggestion.objects.all()  # the model's ordering: by urgency (order-by date, lost revenue)
         wanted = self.request.query_params.get("status")
         if wanted:
             if wanted not in RestockSuggestion.Status.values:
@@ -165,7 +167,7 @@ class SuggestionOrderView(StaffMixin, APIView):
 class PurchaseOrderListView(StaffMixin, generics.ListCreateAPIView):
     required_perms = {"GET": ("inventory.view_purchaseorder",), "POST": ("inventory.add_purchaseorder",)}
     serializer_class = PurchaseOrderSerializer
-    queryset = PurchaseOrder.objects.prefetch_related("lines").order_by("-created_at", "-id")
+    queryset = PurchaseOrder.objects.select_related("supplier").prefetch_related("lines").order_by("-created_at", "-id")
 
     def perform_create(self, serializer: Any) -> None:
         serializer.save(created_by=self.request.user)
@@ -175,7 +177,25 @@ class PurchaseOrderListView(StaffMixin, generics.ListCreateAPIView):
 class PurchaseOrderDetailView(StaffMixin, generics.RetrieveAPIView):
     required_perms = {"GET": ("inventory.view_purchaseorder",)}
     serializer_class = PurchaseOrderSerializer
-    queryset = PurchaseOrder.objects.prefetch_related("lines")
+    queryset = PurchaseOrder.objects.select_related("supplier").prefetch_related("lines")
+
+
+class PurchaseOrderCsvView(StaffMixin, APIView):
+    required_perms = {"GET": ("inventory.view_purchaseorder",)}
+
+    @extend_schema(
+        tags=["inventory"],
+        responses={(200, "text/csv"): OpenApiResponse(str, description="One row per line, then a TOTAL row."),
+                   404: InventoryErrorSerializer},
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        """The purchase order as CSV (to print or send to the supplier): lines, unit costs, totals."""
+        order = get_object_or_404(
+            PurchaseOrder.objects.select_related("supplier").prefetch_related("lines__product"), pk=pk
+        )
+        response = HttpResponse(services.purchase_orders_csv([order]), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="purchase-order-{order.pk}.csv"'
+        return response
 
 
 class PurchaseOrderActionView(StaffMixin, APIView):

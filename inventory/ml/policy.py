@@ -387,7 +387,8 @@ def plan_restock(
     review_due: bool = True,
 ) -> RestockPlan:
     """(s, S) plan for one product: normal safety stock, or the empirical lead-time-demand quantile for
-    intermittent items (needs ``demand_history`` per period); order when the position is at or below s.
+    intermittent items (needs ``demand_history`` per period; never below the mean lead-time demand, so the
+    safety stock is never negative); order when the position is at or below s.
     ``S = s + lot_size`` (e.g. the :func:`eoq`), or ``s`` + the demand over one review period by default.
 
     ``periodic``: an (R, S) policy instead: the stock must cover the lead time plus the review period, so
@@ -401,7 +402,9 @@ def plan_restock(
         hist = np.asarray(demand_history, dtype=float)
         hist_mean = float(np.nanmean(hist)) if len(hist) else 0.0
         ratio = demand_mean / hist_mean if hist_mean > 0 else 1.0
-        s = lead_time_demand_quantile(hist, lts, service_level, ratio)
+        # the empirical quantile of a lumpy item can lie below the mean lead-time demand; a buyer reads a
+        # negative safety stock as nonsense, and holding less than the mean demand is never the intent
+        s = max(lead_time_demand_quantile(hist, lts, service_level, ratio), demand_mean * cover)
         ss = s - demand_mean * cover
         method = "empirical"
     else:

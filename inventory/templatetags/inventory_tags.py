@@ -17,11 +17,12 @@ register = template.Library()
 
 
 def next_arrival(product: models.Model) -> dt.date | None:
-    """Earliest expected arrival of an open (draft or ordered) purchase order for ``product``."""
+    """Earliest expected arrival of an *ordered* purchase order for ``product`` (a draft was never sent to the
+    supplier, so it promises nothing to a customer)."""
     return (
         PurchaseOrderLine.objects.filter(
             product_id=product.pk,
-            purchase_order__status__in=[PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.ORDERED],
+            purchase_order__status=PurchaseOrder.Status.ORDERED,
             purchase_order__expected_arrival__isnull=False,
         )
         .order_by("purchase_order__expected_arrival")

@@ -16,7 +16,14 @@ The rules for every caveat of the data (see ``docs/import.md``):
   ``--until``; cancellations (InvoiceNo ``C...``); bad-debt adjustments (InvoiceNo ``A...``); codes that
   are not products (StockCode not starting with five digits: POST, D, M, DOT, BANK CHARGES, ...);
   Quantity <= 0; UnitPrice <= 0; exact duplicates of an earlier row (all eight raw values equal);
-  rows of an invoice that is already in the database.
+  sales cancelled by a cancellation line (:func:`cancelled_sales`); rows of an invoice that is already
+  in the database.
+* Cancellations are netted: a cancellation line (InvoiceNo ``C...``, a product, Quantity < 0, a
+  CustomerID) cancels the latest sale row, not yet cancelled, of the same customer, product and
+  quantity (its negative) whose InvoiceDate is not after the cancellation's, on another invoice. The
+  cancelled sale is not imported, so it leaves no order line, revenue, stock or demand behind (an
+  order all of whose lines are cancelled is not created). Matching runs over the whole file read
+  (after ``--limit``), whatever ``--since`` / ``--until``, so adjacent windows still add up.
 * StockCodes are upper-cased, so case variants (``85123a`` / ``85123A``) are one product.
 * Descriptions are stripped; a product's name is its most frequent description on its sale rows
   (ties: the one seen first); a product whose sale rows have no description takes the most frequent
@@ -154,7 +161,13 @@ SKIP_REASONS: dict[str, str] = {
     "quantity": "Quantity <= 0",
     "price": "UnitPrice <= 0",
     "duplicate": "exact duplicate of an earlier row",
+    "cancelled": "sale cancelled by a later C line",
     "existing_order": "order already in the database",
+}
+# What became of the cancellation lines (the rows counted under "cancellation").
+CANCELLATION_OUTCOMES: dict[str, str] = {
+    "matched": "cancelled a sale (same customer, product, quantity)",
+    "unmatched": "matched no sale (partial, guest, non-product or duplicate)",
 }
 
 T = TypeVar("T")
@@ -169,6 +182,7 @@ class ImportSummary:
     rows_imported: int = 0
     descriptions_filled: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+    cancellations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CANCELLATION_OUTCOMES, 0))
     created: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("categories", "products", "customers", "orders", "lines", "events"), 0)
     )
@@ -183,6 +197,10 @@ class ImportSummary:
             f"  rows skipped       {sum(self.skipped.values()):>9,}",
         ]
         rows += [f"    {SKIP_REASONS[key]:<{width}} {count:>9,}" for key, count in self.skipped.items()]
+        rows.append("  cancellation lines")
+        rows += [
+            f"    {CANCELLATION_OUTCOMES[key]:<{width}} {count:>9,}" for key, count in self.cancellations.items()
+        ]
         rows.append(f"  missing descriptions filled {self.descriptions_filled:,}")
         rows.append("  created: " + ", ".join(f"{count:,} {name}" for name, count in self.created.items()))
         return "\n".join(rows)
@@ -197,27 +215,71 @@ class PreparedImport:
     products: pd.DataFrame  # index code: name, description, category, list_price, unit_cost, stock, first_sold
     skipped: dict[str, int]
     descriptions_filled: int
+    cancellations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CANCELLATION_OUTCOMES, 0))
 
 
 # --- deriving the catalogue -----------------------------------------------------------------------------
+def cancelled_sales(rows: pd.DataFrame, sale: pd.Series, cancellation: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Which ``sale`` rows the ``cancellation`` rows cancel (both boolean masks over ``rows``).
+
+    The rule (docs/import.md): each cancellation row, taken in InvoiceDate order (then file order),
+    cancels the latest sale row not cancelled yet with the same CustomerID, StockCode and quantity
+    (``sale quantity == -cancellation quantity``), on another invoice, whose InvoiceDate is not after
+    the cancellation's; between sales of the same time the one further down the file goes first. A
+    cancellation that finds none (partial, another quantity, its sale not in the file) cancels nothing.
+    Returns ``(cancelled sales, cancellation rows that found their sale)``.
+    """
+    cancelled = np.zeros(len(rows), dtype=bool)
+    matched = np.zeros(len(rows), dtype=bool)
+    frame = rows.assign(units=rows["quantity"].abs(), position=np.arange(len(rows)))[
+        ["position", "customer", "code", "units", "date", "invoice"]
+    ]
+    cancels = frame[cancellation.to_numpy()].sort_values(["date", "position"])
+    wanted = set(zip(cancels["customer"], cancels["code"], cancels["units"], strict=True))
+    open_sales: dict[tuple[Any, ...], list[tuple[pd.Timestamp, str, int]]] = {}
+    for position, customer, code, units, date, invoice in frame[sale.to_numpy()].sort_values(
+        ["date", "position"]
+    ).itertuples(index=False):
+        if (customer, code, units) in wanted:
+            open_sales.setdefault((customer, code, units), []).append((date, invoice, position))
+    for position, customer, code, units, date, invoice in cancels.itertuples(index=False):
+        candidates = open_sales.get((customer, code, units), [])
+        for i in range(len(candidates) - 1, -1, -1):  # the latest sale first
+            sale_date, sale_invoice, sale_position = candidates[i]
+            if sale_date <= date and sale_invoice != invoice:
+                cancelled[sale_position] = matched[position] = True
+                del candidates[i]
+                break
+    return pd.Series(cancelled, index=rows.index), pd.Series(matched, index=rows.index)
+
+
 def _skip_masks(
     raw: pd.DataFrame, rows: pd.DataFrame, since: dt.date | None, until: dt.date | None
-) -> dict[str, pd.Series]:
+) -> tuple[dict[str, pd.Series], pd.Series]:
+    """The mask of each skip reason, and the mask of the cancellation rows that cancelled a sale."""
     first = rows["invoice"].str[0].str.upper()
     outside = pd.Series(False, index=rows.index)
     if since is not None:
         outside |= rows["date"] < pd.Timestamp(since)
     if until is not None:
         outside |= rows["date"] >= pd.Timestamp(until) + pd.Timedelta(days=1)
-    return {
+    product = rows["code"].str.match(PRODUCT_CODE.pattern)
+    duplicate = raw.duplicated(keep="first")
+    known = rows["customer"].notna() & product & ~duplicate  # a guest's cancellation names no customer to match
+    sale = known & ~first.isin(["C", "A"]) & rows["quantity"].gt(0) & rows["price"].gt(0)
+    cancellation = known & first.eq("C") & rows["quantity"].lt(0)
+    cancelled, matched = cancelled_sales(rows, sale, cancellation)
+    masks = {
         "outside_dates": outside,
         "cancellation": first.eq("C"),
         "adjustment": first.eq("A"),
-        "non_product": ~rows["code"].str.match(PRODUCT_CODE.pattern),
+        "non_product": ~product,
         "quantity": rows["quantity"].le(0),
         "price": rows["price"].le(0),
-        "duplicate": raw.duplicated(keep="first"),
+        "duplicate": duplicate,
+        "cancelled": cancelled,
     }
+    return masks, matched
 
 
 def _most_frequent(codes: pd.Series, texts: pd.Series) -> pd.Series:
@@ -302,13 +364,17 @@ def prepare(
     rows = parse_rows(raw, path)
     keep = pd.Series(True, index=rows.index)
     skipped: dict[str, int] = dict.fromkeys(SKIP_REASONS, 0)
-    for reason, mask in _skip_masks(raw, rows, since, until).items():
+    masks, matched_rows = _skip_masks(raw, rows, since, until)
+    counted_as_cancellation = keep & ~masks["outside_dates"] & masks["cancellation"]
+    for reason, mask in masks.items():
         skipped[reason] = int((keep & mask).sum())
         keep &= ~mask
+    matched = int((counted_as_cancellation & matched_rows).sum())
+    cancellations = {"matched": matched, "unmatched": int(counted_as_cancellation.sum()) - matched}
     sales = rows[keep]
     filled = int(sales["description"].isna().sum())
     products = product_facts(sales, rows) if len(sales) else pd.DataFrame()
-    return PreparedImport(len(rows), sales.copy(), products, skipped, filled)
+    return PreparedImport(len(rows), sales.copy(), products, skipped, filled, cancellations)
 
 
 # --- writing --------------------------------------------------------------------------------------------
@@ -532,6 +598,7 @@ def import_online_retail(
         path=str(path),
         rows_read=prepared.rows_read,
         skipped=dict(prepared.skipped),
+        cancellations=dict(prepared.cancellations),
         descriptions_filled=prepared.descriptions_filled,
     )
     if show_progress:

@@ -116,11 +116,17 @@ def test_staff_turn_a_suggestion_into_an_order_and_receive_it(staff_client, item
         reverse("inventory-api:suggestion-order"), {"suggestions": [suggestion.pk]}, format="json"
     )
     order_id = created.json()[0]["id"]
+    draft = staff_client.post(reverse("inventory-api:purchase-order-receive", kwargs={"pk": order_id}))
+    ordered = staff_client.post(reverse("inventory-api:purchase-order-order", kwargs={"pk": order_id}))
     received = staff_client.post(reverse("inventory-api:purchase-order-receive", kwargs={"pk": order_id}))
     again = staff_client.post(reverse("inventory-api:purchase-order-receive", kwargs={"pk": order_id}))
 
     assert created.status_code == 201
-    assert created.json()[0]["lines"] == [{"product": item.pk, "quantity": 23, "unit_cost": None}]
+    assert created.json()[0]["lines"] == [{"product": item.pk, "quantity": 23, "unit_cost": None, "line_total": None}]
+    assert (draft.status_code, draft.json()["detail"]) == (
+        409, f"PO-{order_id} is a draft: mark it ordered (sent to the supplier) before receiving it."
+    )
+    assert ordered.status_code == 200
     assert (received.status_code, received.json()["status"]) == (200, "received")
     assert again.status_code == 409
     item.refresh_from_db()

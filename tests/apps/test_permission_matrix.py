@@ -94,6 +94,8 @@ API_ROWS = [
         ("inventory.add_purchaseorder",), {"lines": [{"product": "{item}", "quantity": 5, "unit_cost": "4.00"}]}),
     Row("GET", "/api/inventory/purchase-orders/{draft_po}/",               (403, 403, 403, 403, 200, 403),
         ("inventory.view_purchaseorder",)),
+    Row("GET", "/api/inventory/purchase-orders/{draft_po}/csv/",           (403, 403, 403, 403, 200, 403),
+        ("inventory.view_purchaseorder",)),
     Row("POST", "/api/inventory/purchase-orders/{draft_po}/order/",        (403, 403, 403, 403, 200, 403), PO_CHANGE),
     Row("POST", "/api/inventory/purchase-orders/{ordered_po}/receive/",    (403, 403, 403, 403, 200, 403), PO_CHANGE),
 ]
@@ -164,6 +166,8 @@ ADMIN_ROWS = [
     AdminRow("inventory.restocksuggestion",   "dismiss",                               (*LOGIN, 302, 302), RESTOCK_ACT, "restock"),
     AdminRow("inventory.purchaseorder",       "mark_as_ordered",                       (*LOGIN, 302, 302), PO_ACT, "draft_po"),
     AdminRow("inventory.purchaseorder",       "receive",                               (*LOGIN, 302, 302), PO_ACT, "ordered_po"),
+    AdminRow("inventory.purchaseorder",       "export_csv",                            (*LOGIN, 200, 302),
+             ("inventory.view_purchaseorder",), "draft_po"),
 ]
 APP_LABELS = ("personalization", "pricing", "inventory")
 

@@ -252,3 +252,13 @@ def test_forecast_policy_lead_time_demand_with_the_review_day(ltd: str, expected
     # day: the order that drops the position below s) holds two in 1 of 7 cases, E[(X - 14)+] = 2 > 0.05 x 14
     assert policy.s_[0] == pytest.approx(expected_s)
     assert policy.big_s_[0] == pytest.approx(expected_s + 14.0)
+
+
+def test_a_lumpy_item_whose_quantile_lies_below_the_mean_gets_no_negative_safety_stock() -> None:
+    # given one sale of 100 in 20 periods: the 95 % quantile of one-period demand is 0, the mean 5
+    history = [0.0] * 19 + [100.0]
+    # when
+    plan = policy.plan_restock(0, 0, 5.0, 22.0, 1, review_period=1, demand_history=history, intermittent=True)
+    # then the reorder point is the mean lead-time demand, not below it
+    assert plan.method == "empirical"
+    assert (plan.safety_stock, plan.reorder_point, plan.order_up_to) == (0.0, 5.0, 10.0)
