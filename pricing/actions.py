@@ -21,6 +21,7 @@ from personalization.host.adapters import get_adapter
 
 from .ml.guardrails import check_circuit_breaker
 from .models import PriceChange, PriceSuggestion, PricingSettings
+from .outside import shopsense_write
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,8 @@ def write_price(
         if not decision.allowed:
             alert_breaker(product, old_price, new_price, decision.reason)
             raise CircuitBreakerTripped(f"Circuit breaker: {decision.reason}. Staff have been alerted.")
-        adapter.set_price(product, new_price)
+        with shopsense_write():  # recorded right here, not again as a change made outside ShopSense
+            adapter.set_price(product, new_price)
         return PriceChange.objects.create(
             product=product,
             old_price=old_price,

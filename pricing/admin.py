@@ -188,6 +188,17 @@ class PriceSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/pricing/pricesuggestion/reject.html", context)
 
 
+class BreaksGuardrailsFilter(admin.SimpleListFilter):
+    title = "guardrails"
+    parameter_name = "breaks"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Changed outside ShopSense, breaking the policy")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[PriceChange]) -> QuerySet[PriceChange]:
+        return queryset.exclude(broken_rules="") if self.value() == "yes" else queryset
+
+
 @admin.register(PriceChange)
 class PriceChangeAdmin(PermittedActionsMixin, admin.ModelAdmin):
     """The price history: read-only, never edited or deleted; the latest change of a product can be rolled back."""
@@ -198,12 +209,13 @@ class PriceChangeAdmin(PermittedActionsMixin, admin.ModelAdmin):
         "new_price",
         "change",
         "source",
+        "guardrails",
         "changed_by",
         "changed_at",
         "suggestion",
         "chart",
     )
-    list_filter = ("source",)
+    list_filter = ("source", BreaksGuardrailsFilter)
     search_fields = ("reason",)
     list_select_related = ("product", "changed_by")
     actions = ("roll_back",)
@@ -223,6 +235,13 @@ class PriceChangeAdmin(PermittedActionsMixin, admin.ModelAdmin):
     @admin.display(description="change")
     def change(self, obj: PriceChange) -> str:
         return f"{obj.new_price / obj.old_price - 1:+.1%}" if obj.old_price else "–"
+
+    @admin.display(description="guardrails")
+    def guardrails(self, obj: PriceChange) -> str:
+        """Changes made outside ShopSense that break the active policy are flagged (others passed them)."""
+        if obj.broken_rules:
+            return format_html('<strong style="color: var(--error-fg)">breaks {}</strong>', obj.broken_rules)
+        return "–"
 
     @admin.display(description="history")
     def chart(self, obj: PriceChange) -> str:

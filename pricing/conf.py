@@ -26,6 +26,8 @@ PRICING_DEFAULTS: dict[str, Any] = {
     "ESTIMATOR": {"curvature": True, "harmonics": 2},
     "RANDOM_STATE": 0,
     "LOCK_SECONDS": 3_600,
+    # Record a price the host changes itself (its admin, a shell, an import) in the price history.
+    "TRACK_OUTSIDE_CHANGES": True,
 }
 
 pricing_settings = AppSettings("PRICING", PRICING_DEFAULTS)

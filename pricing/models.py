@@ -269,6 +269,7 @@ class PriceChange(models.Model):
         AUTO = "auto", "Auto-applied"
         MANUAL = "manual", "Manual"
         ROLLBACK = "rollback", "Roll-back"
+        OUTSIDE = "outside", "Outside ShopSense"
 
     product = models.ForeignKey(settings.SHOP_PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+")
     old_price = models.DecimalField(max_digits=10, decimal_places=2)
@@ -284,6 +285,10 @@ class PriceChange(models.Model):
     )
     rollback_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rolled_back_by"
+    )
+    broken_rules = models.CharField(
+        max_length=200, blank=True,
+        help_text="For a change made outside ShopSense: the active policy's guardrails it breaks (comma-separated).",
     )
 
     class Meta:

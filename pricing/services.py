@@ -29,6 +29,7 @@ from .actions import (
 )
 from .conf import pricing_settings
 from .elasticities import MODEL_KIND, NotEnoughData, fit_elasticities, load_elasticities
+from .outside import reconcile_outside_changes
 from .policies import effective_policy
 from .suggestions import SuggestionRun, generate_suggestions
 
@@ -77,6 +78,9 @@ def refit_and_suggest(*, refit: bool = True, owner: str | None = None) -> Sugges
         raise JobAlreadyRunning("Another price refit is running.")
     try:
         registry.fail_abandoned(MODEL_KIND)
+        outside = reconcile_outside_changes()
+        if outside:
+            logger.info("Recorded %d price change(s) made outside ShopSense.", outside)
         model = None
         if refit:
             try:

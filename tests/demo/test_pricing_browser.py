@@ -52,3 +52,29 @@ def test_staff_approve_and_apply_a_suggestion_and_the_shop_shows_the_prior_price
     assert price.get_by_test_id("price").inner_text() == "£8.99"
     assert price.get_by_test_id("prior-price").inner_text() == "£10.00"
     save_screenshot(page, "pricing-product")
+
+
+def test_a_price_edited_in_the_host_s_own_product_admin_lands_in_the_price_history(page, live_server):
+    # given a lantern at £13.99 under a policy that allows at most 10 % a step
+    lantern = ProductFactory(name="Glass Lantern", category=CategoryFactory(name="Lights", slug="lights"),
+                             list_price=Decimal("13.99"), unit_cost=Decimal("5.00"), stock_on_hand=4)
+    PricingPolicy.objects.create(scope=PricingPolicy.Scope.SHOP, min_margin=Decimal("0.10"),
+                                 max_change=Decimal("0.10"), strategy=PricingPolicy.Strategy.HOLD)
+    get_user_model().objects.create_user("owner", password=TEST_PASSWORD, is_staff=True, is_superuser=True)
+
+    # when the owner raises it to £19.99 in the demo shop's own product page (not through ShopSense)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/shop/product/{lantern.pk}/change/")
+    page.get_by_label("Username").fill("owner")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("List price").fill("19.99")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url(re.compile(r".*/admin/shop/product/$"))
+
+    # then the price history has the change, flagged as breaking the policy's step limit
+    page.goto(f"{live_server.url}/admin/pricing/pricechange/?breaks=yes")
+    save_screenshot(page, "pricing-outside-change")
+    row = page.locator("#result_list tbody tr").first
+    assert "Outside ShopSense" in row.inner_text() and "breaks max-change" in row.inner_text()
+    change = PriceChange.objects.get(product_id=lantern.pk)
+    assert (change.old_price, change.new_price) == (Decimal("13.99"), Decimal("19.99"))
