@@ -29,12 +29,12 @@ of an immediate jump and walks at 2, 5 and 10 % a week to the long-run optimum.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
-from pricing.ml.guardrails import GuardrailPolicy, apply_guardrails
+from pricing.ml.guardrails import GuardrailPolicy
 
 FAMILIES = ("constant", "linear", "logit", "reference", "shocks", "long-tail", "stock", "seasonal")
 FAMILY_SALT = {name: 7_919 * (i + 1) for i, name in enumerate(FAMILIES)}  # each family its own stream
@@ -129,10 +129,6 @@ class SuiteMarket:
             return None
         theta = self.reference["memory"][(slice(None),) + (None,) * (np.ndim(prices) - 1)]
         return theta * state + (1.0 - theta) * prices
-
-    def unlimited_steps(self) -> SuiteMarket:
-        """The same market with no step limit (for the unrestricted clairvoyant)."""
-        return replace(self, policies=tuple(replace(p, max_change=None) for p in self.policies))
 
 
 def _policies(list_price: np.ndarray) -> tuple[GuardrailPolicy, ...]:
@@ -229,17 +225,19 @@ def _logit_optimum(utility: np.ndarray, beta: np.ndarray, cost: np.ndarray, cate
 
 
 def walk(market: SuiteMarket, targets: np.ndarray, step: float | None) -> np.ndarray:
-    """Price paths ``(n, T)`` from the list price towards ``targets`` at most ``step`` a week, through the
-    guardrails (``None``: jump at once, within floor and ceiling)."""
-    n, horizon = market.n_products, market.n_periods
-    out = np.empty((n, horizon))
-    for i in range(n):
-        policy = market.policies[i] if step is None else replace(market.policies[i], max_change=step)
+    """Price paths ``(n, T)`` from the list price towards ``targets`` at most ``step`` a week (``None``: at
+    once), within the floor and the ceiling, in whole cents (the suite's guardrails, vectorised)."""
+    floor = np.ceil(market.unit_cost * (1 + MIN_MARGIN) * 100 - 1e-6) / 100
+    ceiling = np.array([p.ceiling for p in market.policies], dtype=float)
+    goal = np.clip(np.asarray(targets, dtype=float), floor, np.maximum(ceiling, floor))
+    out = np.empty((market.n_products, market.n_periods))
+    price = market.list_price.astype(float).copy()
+    for t in range(market.n_periods):
         if step is None:
-            policy = replace(policy, max_change=None)
-        price = float(market.list_price[i])
-        for t in range(horizon):
-            price = apply_guardrails(float(targets[i]), current_price=price, unit_cost=float(market.unit_cost[i]),
-                                     policy=policy).price
-            out[i, t] = price
+            new = goal
+        else:
+            lo, hi = np.ceil(price * (1 - step) * 100 - 1e-6) / 100, np.floor(price * (1 + step) * 100 + 1e-6) / 100
+            new = np.clip(goal, lo, np.minimum(hi, np.maximum(ceiling, lo)))
+        price = np.maximum(np.round(new, 2), floor)
+        out[:, t] = price
     return out

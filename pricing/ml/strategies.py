@@ -17,8 +17,8 @@ Strategies: :class:`ElasticityOptimizer` (profit optimiser on the pooled log-log
 Thompson-sampled exploration), :class:`ThompsonInventoryStrategy` (Ferreira, Simchi-Levi & Wang 2018,
 TS with inventory updates), :class:`MarkdownStrategy` (overstock), :class:`HoldStrategy`; anchors
 :class:`FixedPriceStrategy` (list price, or any target), :class:`PlainLogLogStrategy` and
-:func:`greedy_strategy` (per-product refit-and-exploit). :func:`default_strategy` is the one the
-project recommends.
+:func:`greedy_strategy` (per-product refit-and-exploit). The one the project recommends,
+:func:`pricing.ml.robust.default_strategy`, lives in :mod:`.robust`.
 """
 from __future__ import annotations
 
@@ -238,7 +238,7 @@ def clone_estimator(template: ElasticityEstimator) -> ElasticityEstimator:
     """A fresh, unfitted estimator with ``template``'s hyperparameters."""
     return ElasticityEstimator(**{k: getattr(template, k) for k in (
         "season_length", "harmonics", "trend", "ci", "prior_elasticity", "prior_elasticity_sd", "control_prior_sd",
-        "min_tau", "half_life", "pool", "curvature", "curvature_prior_sd", "eb_rounds", "max_iter")})
+        "min_tau", "half_life", "pool", "curvature", "curvature_prior_sd", "eb_rounds", "max_iter", "robust_pool")})
 
 
 class HoldStrategy(PricingStrategy):
@@ -579,11 +579,3 @@ def greedy_strategy(random_state: int | None = None) -> ElasticityOptimizer:
     strategy.name = "greedy"
     return strategy
 
-
-def default_strategy(random_state: int | None = None) -> ElasticityOptimizer:
-    """The strategy the project recommends: :class:`ElasticityOptimizer` on the pooled log-log model with
-    curvature, exploiting the posterior mean (chosen on tuning seeds; see bench/RESULTS.md)."""
-    strategy = ElasticityOptimizer(exploration=0.0, estimator=ElasticityEstimator(curvature=True),
-                                   random_state=random_state)
-    strategy.name = "default"
-    return strategy

@@ -20,9 +20,9 @@ from pricing.ml.strategies import (
     PricingContext,
     PricingStrategy,
     ThompsonInventoryStrategy,
-    default_strategy,
     greedy_strategy,
 )
+from pricing.ml.robust import default_strategy
 
 FACTORIES: dict[str, Callable[[int], PricingStrategy]] = {
     "default": default_strategy,
