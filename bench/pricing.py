@@ -50,6 +50,7 @@ from results_md import publish  # noqa: E402  (bench/ is on sys.path: the script
 from pricing.ml.elasticity import loglog_ols  # noqa: E402
 from pricing.ml.guardrails import audit_price  # noqa: E402
 from pricing.ml.optimize import optimal_price  # noqa: E402
+from pricing.ml.robust import RobustPricingStrategy, default_strategy  # noqa: E402
 from pricing.ml.simulation import Simulator  # noqa: E402
 from pricing.ml.strategies import (  # noqa: E402
     ElasticityOptimizer,
@@ -58,7 +59,6 @@ from pricing.ml.strategies import (  # noqa: E402
     PricingContext,
     PricingStrategy,
 )
-from pricing.ml.robust import RobustPricingStrategy, default_strategy  # noqa: E402
 
 DEV_SEEDS = (1, 2, 3, 4)
 TEST_SEEDS = (101, 102, 103)
@@ -325,7 +325,7 @@ def section(results: list[dict], names: list[str], families: list[str], seeds: l
         "so a learning policy can beat them on single products).",
         "- Share of product-weeks with a price rise on `reference`: "
         + ", ".join(f"{n.replace('*', '')} {raises[n]:.1%}" for n in names) + ".",
-        f"- Seconds per 52-week run of 100 products: " + ", ".join(f"{n.replace('*', '')} {seconds[n]:.1f}"
+        "- Seconds per 52-week run of 100 products: " + ", ".join(f"{n.replace('*', '')} {seconds[n]:.1f}"
                                                                   for n in names) + ".",
         "",
     ]

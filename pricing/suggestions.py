@@ -160,8 +160,8 @@ def _expected(
     """Per product pk: expected weekly units at the current and the suggested price, and a confidence.
 
     Expected units are never above the most the product sold in one week at comparable prices (the
-    price or up to 5 % below it); where it was never priced near the suggested price the model extrapolates, and the confidence
-    is halved to say so.
+    price or up to 5 % below it); where it was never priced near the suggested price the model
+    extrapolates, and the confidence is halved to say so.
     """
     if model is None:
         return {}

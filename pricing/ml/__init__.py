@@ -19,6 +19,7 @@ from .guardrails import (
     audit_price,
     check_circuit_breaker,
 )
+from .robust import RobustPricingStrategy, default_strategy
 from .strategies import (
     ElasticityOptimizer,
     FixedPriceStrategy,
@@ -30,11 +31,10 @@ from .strategies import (
     ThompsonInventoryStrategy,
     greedy_strategy,
 )
-from .robust import RobustPricingStrategy, default_strategy
 
 __all__ = [
     "BreakerDecision", "ElasticityEstimator", "ElasticityOptimizer", "FixedPriceStrategy", "GuardrailPolicy",
     "GuardrailResult", "HoldStrategy", "MarkdownStrategy", "PlainLogLogStrategy", "PriceBand", "PricingContext",
-    "PricingStrategy", "RobustPricingStrategy", "ThompsonInventoryStrategy", "apply_guardrails", "audit_price", "check_circuit_breaker",
-    "default_strategy", "greedy_strategy",
+    "PricingStrategy", "RobustPricingStrategy", "ThompsonInventoryStrategy", "apply_guardrails", "audit_price",
+    "check_circuit_breaker", "default_strategy", "greedy_strategy",
 ]

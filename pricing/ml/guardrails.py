@@ -19,8 +19,8 @@ The order (:data:`RULE_ORDER`) is part of the contract:
 
 :func:`apply_guardrails` returns the final price, the binding rule (the last rule that moved the
 price, ``"none"`` when the proposal passed untouched; the rounding to a valid ending is reported apart,
-as ``rounding``, so a step limit that did the work is not hidden behind the cents) and the full clamp trail. :func:`audit_price`
-checks a price against the same policy independently (the simulator counts its findings as
+as ``rounding``, so a step limit that did the work is not hidden behind the cents) and the full clamp
+trail. :func:`audit_price` checks a price against the same policy independently (the simulator counts its findings as
 violations), and :func:`check_circuit_breaker` is the last-line check before a price is written.
 
 Times are either numbers (periods, as the simulator uses) or ``datetime`` with a ``timedelta``

@@ -34,7 +34,7 @@ import numpy as np
 
 from .elasticity import ElasticityEstimator
 from .endings import price_ladder
-from .optimize import solve_price_mix
+from .optimize import optimal_price, solve_price_mix
 from .strategies import PricingContext, _ModelStrategy, clone_estimator
 
 
@@ -46,7 +46,13 @@ class RobustPricingStrategy(_ModelStrategy):
     def __init__(self, *, estimator: ElasticityEstimator | None = None, trend_periods: int = 26,
                  half_life: float | None = 26.0, anchor_sd: float = 0.5, draws: int = 24, grid_size: int = 121,
                  rise_step: float = 0.05, stock_exploration: float = 1.0, detect_asymmetry: bool = True,
+                 season_gate: bool = True, first_move: str = "hold", robust_pool: bool = True,
                  random_state: int | None = None):
+        if first_move not in {"hold", "prior"}:
+            raise ValueError(f"first_move must be 'hold' or 'prior', got {first_move!r}")
+        self.season_gate = season_gate
+        self.first_move = first_move
+        self.robust_pool = robust_pool
         self.trend_periods = trend_periods
         self.half_life = half_life
         self.anchor_sd = anchor_sd
@@ -62,8 +68,9 @@ class RobustPricingStrategy(_ModelStrategy):
     def _template(self) -> ElasticityEstimator:
         base = clone_estimator(self.estimator) if self.estimator is not None else ElasticityEstimator()
         n_t = len(self.periods_)
-        if n_t < base.season_length:
+        if self.season_gate and n_t < base.season_length:
             base.harmonics = 0
+        base.robust_pool = self.robust_pool
         base.control_prior_sd = max(1e-3, base.control_prior_sd * min(1.0, n_t / max(self.trend_periods, 1)) ** 2)
         base.half_life = self.half_life
         if self.anchor_sd is not None:
@@ -86,7 +93,8 @@ class RobustPricingStrategy(_ModelStrategy):
             return None
         model = self._template()
         model.fit_panel(prices, units, periods=periods, category=context.category, weight=usable.astype(float),
-                        reference_price=self._reference(context), elasticity_anchor=self._anchor(context))
+                        reference_price=self._reference(context),
+                        elasticity_anchor=None if self.anchor_sd is None else self._anchor(context))
         self.model_ = model
         return model
 
@@ -94,8 +102,11 @@ class RobustPricingStrategy(_ModelStrategy):
     def targets(self, period: int, context: PricingContext) -> np.ndarray:
         current = np.asarray(context.current_price, dtype=float)
         model = self._fit(context)
-        if model is None:
-            return current.copy()  # nothing observed yet: the shop's price is the best estimate
+        if model is None:  # nothing observed yet: keep the shop's price, or the prior's Lerner price
+            if self.first_move == "hold":
+                return current.copy()
+            return optimal_price(np.full(context.n_products, self._template().prior_elasticity),
+                                 np.asarray(context.unit_cost, dtype=float))
         target = self._expected_profit_optimum(period, model, context)
         stock = context.stock()
         if context.periods_left and np.isfinite(stock).any():

@@ -10,6 +10,7 @@ import pytest
 from pricing.ml.elasticity import ElasticityEstimator
 from pricing.ml.guardrails import GuardrailPolicy
 from pricing.ml.optimize import optimal_price, solve_price_mix
+from pricing.ml.robust import default_strategy
 from pricing.ml.simulation import Simulator, make_market
 from pricing.ml.strategies import (
     ElasticityOptimizer,
@@ -22,7 +23,6 @@ from pricing.ml.strategies import (
     ThompsonInventoryStrategy,
     greedy_strategy,
 )
-from pricing.ml.robust import default_strategy
 
 FACTORIES: dict[str, Callable[[int], PricingStrategy]] = {
     "default": default_strategy,
