@@ -16,11 +16,15 @@ clairvoyant path limited to the step size.
 
 Seeds and the selection rule (written before the scored run):
 
-- Development seeds 1-4 (``--dev``): every default setting of the default strategy was chosen on
-  these, by the mean share over families, ties (within 0.002) to the simpler setting, provided no
-  family falls below an anchor.
-- Test seeds 101-103 (the default; ``--seeds`` overrides): scored once, the table below is that run.
-  Nothing was changed after it.
+- Development seeds 1-4 (``--dev``). The default strategy's settings were chosen among variants
+  screened on development seed 1 (a shared 2-core machine allowed no more in the time there was): the
+  variant with the highest mean share over the families, ties (within 0.002) to the simpler one.
+- Test seeds 101-103 (the default; ``--seeds`` overrides): scored once; the table in bench/RESULTS.md
+  is that run. Nothing was changed after it.
+- Anchors to beat: the fixed list price, the greedy log-log refit and ``PlainLogLogStrategy``. The best
+  fixed price in hindsight and the step-limited clairvoyant path are oracles (they know the realised or
+  the expected demand), shown as yardsticks: where the optimum does not move over the season (constant
+  elasticity) the best fixed price *is* the clairvoyant, so no learning policy can beat it there.
 
     python bench/pricing.py               # test seeds, writes the pricing section of bench/RESULTS.md
     python bench/pricing.py --dev         # development seeds, prints only
@@ -64,6 +68,27 @@ DEV_SEEDS = (1, 2, 3, 4)
 TEST_SEEDS = (101, 102, 103)
 STRATEGY_SEED_OFFSET = 1_000_003
 WORST_FROM = 4
+# The screening on development seed 1 that fixed the default's settings (share of the clairvoyant; "—": not run).
+DEV_SCREENING = """\
+| variant (development seed 1) | constant | linear | shocks | seasonal | reference | logit | long-tail | stock |
+|---|---|---|---|---|---|---|---|---|
+| first design: hold week 0, list-price anchor (sd 0.5), 24-draw expected profit, rises ≤ 5 %/week + asymmetry \
+check, half-life 26, season terms only after a season, robust pooling | 0.971 | 0.929 | — | — | 0.956 | — | — | — |
+| A: prior's Lerner price in week 0, no anchor, posterior mean, season + trend terms from the start, plain \
+pooling, 121-point grid | 0.984 | 0.966 | 0.959 | 0.958 | 0.970 | 0.917 | 0.932 | — |
+| B: A + season terms only after one season | 0.981 | 0.962 | 0.942 | 0.942 | 0.970 | — | — | — |
+| C: B + robust (Huber) pooling | 0.982 | 0.957 | 0.932 | 0.938 | 0.969 | — | — | — |
+| D: C + rises ≤ 5 %/week, asymmetry check, trend prior growing over 26 weeks | 0.984 | 0.961 | 0.932 | 0.940 \
+| 0.968 | — | — | — |
+| E: D + 24-draw expected profit | 0.977 | 0.963 | 0.933 | 0.956 | 0.966 | — | — | — |
+| F: D + half-life 26 weeks | 0.983 | 0.959 | 0.936 | 0.943 | 0.968 | — | — | — |
+| G: A + list-price anchor (sd 0.5) | — | — | — | — | — | 0.913 | 0.961 | 0.915 |
+| H: A + 24-draw expected profit | — | — | — | — | — | 0.907 | — | — |
+| P: A with a 200-point grid (= the previous default outside stock) | 0.984 | 0.967 | 0.964 | — | 0.971 | 0.938 \
+| 0.938 | — |
+| Q: P + list-price anchor (sd 1.0) | 0.965 | 0.953 | 0.960 | — | 0.953 | 0.903 | 0.943 | — |
+| **chosen**: P + hold a product until it has sold 30 units | 0.982 | — | — | — | — | — | 0.969 | — |
+"""
 CLAIR, STEPPED, HINDSIGHT = "clairvoyant", "clairvoyant path limited to 10 %/week", "best fixed price in hindsight"
 
 
@@ -262,7 +287,7 @@ def tables(results: list[dict], names: list[str], families: list[str]) -> tuple[
 def verdict(summary: dict, names: list[str], families: list[str], results: list[dict]) -> list[str]:
     share, worst = summary["share"], summary["worst"]
     default = names[0]
-    anchors = [n for n in names if STRATEGIES[n][1] == "anchor"] + [HINDSIGHT, STEPPED]
+    anchors = [n for n in names if STRATEGIES[n][1] == "anchor"]
     mean = float(np.mean([np.mean(share[default][f]) for f in families]))
     lost = [f"{f} ({a}: {np.mean(share[a][f]):.3f} vs {np.mean(share[default][f]):.3f})"
             for f in families for a in anchors if np.mean(share[a][f]) >= np.mean(share[default][f])]
@@ -270,7 +295,8 @@ def verdict(summary: dict, names: list[str], families: list[str], results: list[
     below = [f"{f} {v:.2f}" for f, v in low.items() if v < 0.6]
     broken = sum(res["violations"].get(default, 0) for res in results)
     return [
-        f"- Beats every anchor in every family: **{'yes' if not lost else 'no'}**"
+        "- Beats every anchor (fixed list price, greedy refit, PlainLogLogStrategy; the oracles are yardsticks) "
+        f"in every family: **{'yes' if not lost else 'no'}**"
         + ("" if not lost else " — not against: " + "; ".join(lost)) + ".",
         f"- Mean share of the clairvoyant over families: **{mean:.3f}** (target ≥ 0.97: "
         f"**{'met' if mean >= 0.97 else 'missed'}**).",
@@ -311,6 +337,10 @@ def section(results: list[dict], names: list[str], families: list[str], seeds: l
         "",
         *verdict(summary, names, families, results),
         "",
+        "How the default's settings were chosen (development seed 1 only; one seed moves a family's share by "
+        "about ±0.01-0.02, as the grid-size row shows, so these are a screening, not a proof):",
+        "",
+        DEV_SCREENING,
         "**Profit as a share of the clairvoyant's**, family × strategy:",
         "",
         *lines,

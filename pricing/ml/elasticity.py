@@ -269,7 +269,8 @@ class ElasticityEstimator:
 
         ``elasticity_anchor`` (one per product): centre each product's elasticity prior there and pool
         the deviations from it within categories instead of the elasticities (for example the elasticity
-        at which the current price would be the profit optimum: the shop's pricing as prior knowledge).
+        at which the current price would be the profit optimum: the shop's pricing as prior knowledge);
+        ``category_elasticity_`` is then the category's mean deviation from the anchors.
         """
         price = np.asarray(price, dtype=float)
         units = np.asarray(units, dtype=float)

@@ -1,30 +1,33 @@
-"""The default pricing strategy: robust rather than tuned.
+"""The default pricing strategy, and the robustness options that were measured for it.
 
-:class:`RobustPricingStrategy` refits the hierarchical log-log model every period, but only with the
-terms the history supports and with the shop's own prices as prior knowledge:
+:class:`RobustPricingStrategy` refits the hierarchical log-log model (with curvature) every period
+and prices each product at the profit optimum of that model, under the guardrails and the circuit
+breaker of every :class:`~pricing.ml.strategies.PricingStrategy`:
 
-- **Season and trend only when the history supports them**: the yearly harmonics enter once a full
-  season (``season_length`` periods) has been observed; the trend's prior spread grows from nearly 0
-  to ``control_prior_sd`` over ``trend_periods`` periods (shrinkage to zero with little data), and
-  recent periods weigh more (``half_life``) so level changes are followed rather than read as price
-  effects.
-- **Robust pooling**: each product's elasticity prior is centred on the *anchor*, the elasticity at
-  which its first price would be the profit optimum (``-p / (p - c)``), and what is pooled within a
-  category is the deviation from it, with Huber weights (``ElasticityEstimator(robust_pool=True)``):
-  a few products cannot move the others' prior.
-- **Decisions under uncertainty**: the price maximises the profit *averaged over* ``draws`` posterior
-  draws, not the profit of the posterior mean, so a wide posterior keeps the price near what is known.
-  Products with finite stock and a known horizon follow Thompson sampling with inventory (Ferreira,
-  Simchi-Levi & Wang 2018): one posterior draw, the LP over the reachable prices with "expected sales
-  <= the stock left shared over the periods left in proportion to the expected demand", a price drawn
-  from the LP's mix.
-- **Reference-price-aware steps**: a rise is at most ``rise_step`` per period (cuts may use the full
-  step the guardrails allow), and when the sales after the strategy's own rises fell more than the
-  model expected (the residuals of the weeks after a rise are below those after a cut by more than
-  two standard errors) the rises stop for that product.
+- products with finite stock and a known horizon follow **Thompson sampling with inventory**
+  (Ferreira, Simchi-Levi & Wang 2018, TS-update): one posterior draw, the LP over the prices reachable
+  this period with "expected sales <= the stock left, shared over the periods left in proportion to the
+  expected demand", and a price drawn from the LP's mix;
+- a product that sold fewer than ``min_units`` units so far keeps its price: its own data cannot
+  tell a better one (the long tail), and one week of noise must not move it;
+- ``random_state`` seeds every draw.
 
-``random_state`` seeds every draw. The guardrails and the circuit breaker apply as in every
-:class:`~pricing.ml.strategies.PricingStrategy`.
+Options, each measured on the benchmark's development seed (``bench/pricing.py``; the table is in
+bench/RESULTS.md) and left off by default where it did not pay there:
+
+- ``season_gate``: season terms only once a full season was observed; ``trend_periods``: the trend's
+  prior spread grows from ~0 over that many periods (shrinkage to zero with little data);
+  ``half_life``: recent periods weigh more;
+- ``robust_pool``: Huber-weighted category priors, so a few products cannot move the others';
+  ``anchor_sd``: each elasticity's prior centred on the one at which the first price would be optimal
+  (``-p / (p - c)``), with this spread, the deviations pooled within categories;
+- ``draws``: maximise the profit averaged over that many posterior draws instead of the posterior
+  mean's (uncertainty-aware);
+- ``rise_step``: at most this rise per period (cuts may take the full step), and ``detect_asymmetry``:
+  no more rises for a product whose sales after its rises fell short of the model by more than after
+  its cuts (two standard errors);
+- ``first_move``: ``"prior"`` (the Lerner price of the prior elasticity in the first period, before
+  any sale) or ``"hold"``.
 """
 from __future__ import annotations
 
@@ -43,13 +46,14 @@ class RobustPricingStrategy(_ModelStrategy):
 
     name = "robust"
 
-    def __init__(self, *, estimator: ElasticityEstimator | None = None, trend_periods: int = 26,
-                 half_life: float | None = 26.0, anchor_sd: float = 0.5, draws: int = 24, grid_size: int = 121,
-                 rise_step: float = 0.05, stock_exploration: float = 1.0, detect_asymmetry: bool = True,
-                 season_gate: bool = True, first_move: str = "hold", robust_pool: bool = True,
-                 random_state: int | None = None):
+    def __init__(self, *, estimator: ElasticityEstimator | None = None, trend_periods: int = 1,
+                 half_life: float | None = None, anchor_sd: float | None = None, draws: int = 1, grid_size: int = 200,
+                 rise_step: float = 0.10, stock_exploration: float = 1.0, detect_asymmetry: bool = False,
+                 season_gate: bool = False, first_move: str = "prior", robust_pool: bool = False,
+                 min_units: float = 30.0, random_state: int | None = None):
         if first_move not in {"hold", "prior"}:
             raise ValueError(f"first_move must be 'hold' or 'prior', got {first_move!r}")
+        self.min_units = min_units
         self.season_gate = season_gate
         self.first_move = first_move
         self.robust_pool = robust_pool
@@ -61,8 +65,8 @@ class RobustPricingStrategy(_ModelStrategy):
         self.rise_step = rise_step
         self.stock_exploration = stock_exploration
         self.detect_asymmetry = detect_asymmetry
-        super().__init__(estimator=estimator if estimator is not None
-                         else ElasticityEstimator(curvature=True, robust_pool=True), random_state=random_state)
+        super().__init__(estimator=estimator if estimator is not None else ElasticityEstimator(curvature=True),
+                         random_state=random_state)
 
     # ---------------------------------------------------------------------------------- the model
     def _template(self) -> ElasticityEstimator:
@@ -112,6 +116,9 @@ class RobustPricingStrategy(_ModelStrategy):
         if context.periods_left and np.isfinite(stock).any():
             finite = np.nonzero(np.isfinite(stock))[0]
             target[finite] = self._inventory_prices(period, model, context, finite)
+        if self.min_units > 0:  # too few sales to learn from: the shop's price stands
+            _, _, units, usable = self.history()
+            target = np.where((units * usable).sum(axis=1) < self.min_units, current, target)
         cap = current * (1.0 + self.rise_step)
         if self.detect_asymmetry:
             cap = np.where(self._rises_hurt(model), current, cap)
