@@ -219,3 +219,13 @@ def test_the_step_limit_holds_for_the_first_proposal_even_below_the_floor() -> N
     assert prices[0] == 0.01
     assert "circuit breaker" in strategy.held_[0]
     assert abs(prices[1] / 10.0 - 1) <= 0.10 + 1e-9 and 1 not in strategy.held_
+
+
+def test_the_default_strategy_honours_random_state() -> None:
+    # given the default strategy with two random states, on a market with stocked products (Thompson sampling)
+    simulator = Simulator(make_market(n_products=40, n_periods=12, seed=4, n_categories=3))
+    # when each runs twice
+    runs = {seed: [simulator.run(default_strategy(seed)).prices for _ in range(2)] for seed in (1, 2)}
+    # then one state repeats itself exactly and the two states draw differently
+    np.testing.assert_array_equal(runs[1][0], runs[1][1])
+    assert not np.array_equal(runs[1][0], runs[2][0])
