@@ -25,6 +25,10 @@ PRICING_DEFAULTS: dict[str, Any] = {
     # Estimator hyperparameters passed to pricing.ml.ElasticityEstimator.
     "ESTIMATOR": {"curvature": True, "harmonics": 2},
     "RANDOM_STATE": 0,
+    # No optimiser suggestion unless its expected weekly profit gain clears both: an amount in the shop's
+    # currency, and a share of the expected weekly profit at the current price.
+    "MIN_GAIN_ABSOLUTE": 1.0,
+    "MIN_GAIN_RELATIVE": 0.01,
     "LOCK_SECONDS": 3_600,
     # Record a price the host changes itself (its admin, a shell, an import) in the price history.
     "TRACK_OUTSIDE_CHANGES": True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,29 @@ _ARRAYS = (
 )
 
 
+# What a product sold at comparable prices: the most units of any week, per bin of log(price / reference).
+SOLD_BIN_WIDTH = 0.05
+SOLD_BINS = 21  # centred on 0: -0.5 .. +0.5
+COMPARABLE = 0.05  # prices up to 5 % (in log) below a price are comparable to it
+
+
+def sold_by_price(price: np.ndarray, units: np.ndarray, weight: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``(n, SOLD_BINS)``: the most units sold in one week at prices in each bin (``nan``: never priced there)."""
+    n = price.shape[0]
+    offset = np.log(np.where(price > 0, price, np.nan) / reference[:, None])
+    index = np.rint(offset / SOLD_BIN_WIDTH).astype("float") + SOLD_BINS // 2
+    ok = (weight > 0) & np.isfinite(index) & (index >= 0) & (index < SOLD_BINS)
+    out = np.full((n, SOLD_BINS), np.nan)
+    rows, cols = np.nonzero(ok)
+    values = units[rows, cols]
+    bins = index[rows, cols].astype(np.int64)
+    flat = np.full(n * SOLD_BINS, -np.inf)
+    np.maximum.at(flat, rows * SOLD_BINS + bins, values)
+    flat[~np.isfinite(flat)] = np.nan
+    out[:] = flat.reshape(n, SOLD_BINS)
+    return out
+
+
 class NotEnoughData(ValueError):
     """The order history holds no sale to learn from."""
 
@@ -57,10 +81,25 @@ class FittedElasticities:
     product_ids: np.ndarray
     next_period: float
     version: ModelVersion
+    sold_max: np.ndarray | None = None
 
     def row_of(self) -> dict[int, int]:
         """Product id -> row of the estimator's arrays."""
         return {int(pid): i for i, pid in enumerate(self.product_ids)}
+
+    def most_sold_near(self, row: int, price: float) -> float | None:
+        """The most units product ``row`` sold in one week at comparable prices: at ``price`` or up to
+        ``COMPARABLE`` below it (lower prices sell more, so this bounds the demand at ``price``); ``None``:
+        never priced there, or a model stored before this was recorded."""
+        if self.sold_max is None or not price > 0:
+            return None
+        offset = math.log(price / float(self.estimator.reference_price_[row]))
+        centres = (np.arange(SOLD_BINS) - SOLD_BINS // 2) * SOLD_BIN_WIDTH
+        half = SOLD_BIN_WIDTH / 2 + 1e-9
+        near = (centres >= offset - COMPARABLE - half) & (centres <= offset + half)
+        values = self.sold_max[row, near]
+        values = values[np.isfinite(values)]
+        return float(values.max()) if len(values) else None
 
 
 def _utc_naive(value: dt.datetime) -> dt.datetime:
@@ -105,6 +144,7 @@ def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True)
         )
         arrays = {name: getattr(estimator, name) for name in _ARRAYS}
         arrays["product_ids"] = np.asarray(panel.products, dtype=np.int64)
+        arrays["sold_max"] = sold_by_price(panel.price, panel.units, panel.weight, estimator.reference_price_)
         meta = {
             "params": {
                 k: getattr(estimator, k)
@@ -123,6 +163,7 @@ def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True)
                     "curvature_prior_sd",
                     "eb_rounds",
                     "max_iter",
+                    "robust_pool",
                 )
             },
             "feature_names": list(estimator.feature_names_),
@@ -162,4 +203,6 @@ def load_elasticities(version: ModelVersion | None = None) -> FittedElasticities
         header = {"class": "ElasticityEstimator", "params": meta["params"], "feature_names": meta["feature_names"]}
         np.savez(path, __meta__=np.array(json.dumps(header)), **payload)
         estimator = ElasticityEstimator.load(path)
-    return FittedElasticities(estimator, arrays["product_ids"], float(meta["next_period"]), version)
+    return FittedElasticities(
+        estimator, arrays["product_ids"], float(meta["next_period"]), version, arrays.get("sold_max")
+    )

@@ -41,13 +41,15 @@ CENT = Decimal("0.01")
 
 @dataclass
 class SuggestionRun:
-    """What one run produced: the suggestions made, the ones auto-applied, and why others were not."""
+    """What one run produced: the suggestions made, the ones auto-applied, and why others were not
+    (``below_gain``: optimiser suggestions whose expected gain did not clear the thresholds)."""
 
     created: list[PriceSuggestion] = field(default_factory=list)
     applied: list[PriceSuggestion] = field(default_factory=list)
     blocked: dict[int, str] = field(default_factory=dict)
     unchanged: int = 0
     without_policy: int = 0
+    below_gain: int = 0
 
 
 @dataclass
@@ -155,7 +157,12 @@ def _markdown(items: list[_Item], model: FittedElasticities | None) -> None:
 def _expected(
     items: list[tuple[_Item, GuardrailResult]], model: FittedElasticities | None
 ) -> dict[int, tuple[float, float, float]]:
-    """Per product pk: expected weekly units at the current and the suggested price, and a confidence."""
+    """Per product pk: expected weekly units at the current and the suggested price, and a confidence.
+
+    Expected units are never above the most the product sold in one week at comparable prices (the
+    price or up to 5 % below it); where it was never priced near the suggested price the model
+    extrapolates, and the confidence is halved to say so.
+    """
     if model is None:
         return {}
     prices = np.tile(model.estimator.reference_price_[:, None], (1, 2))
@@ -164,10 +171,31 @@ def _expected(
         prices[it.row] = (it.current, res.price)
     units = model.estimator.predict(model.next_period, prices)
     sd = model.estimator.elasticity_std_
-    return {
-        it.product.pk: (float(units[it.row, 0]), float(units[it.row, 1]), float(1.0 / (1.0 + sd[it.row])))
-        for it, _ in known
-    }
+    out = {}
+    for it, res in known:
+        now, new = float(units[it.row, 0]), float(units[it.row, 1])
+        confidence = float(1.0 / (1.0 + sd[it.row]))
+        seen_now, seen_new = model.most_sold_near(it.row, it.current), model.most_sold_near(it.row, res.price)
+        now = now if seen_now is None else min(now, seen_now)
+        if seen_new is None:
+            confidence *= 0.5
+        else:
+            new = min(new, seen_new)
+        out[it.product.pk] = (now, new, confidence)
+    return out
+
+
+def _clears_gain(it: _Item, units_now: float | None, units_new: float | None, price: float) -> bool:
+    """Whether an optimiser suggestion's expected weekly profit gain clears ``MIN_GAIN_ABSOLUTE`` and
+    ``MIN_GAIN_RELATIVE`` (other strategies, and suggestions without an expectation, always do)."""
+    if it.policy.strategy != PricingPolicy.Strategy.OPTIMISE or units_now is None or units_new is None:
+        return True
+    cost = float(it.cost) if it.cost is not None else 0.0
+    now, new = (it.current - cost) * units_now, (price - cost) * units_new
+    gain = new - now
+    return gain >= float(pricing_settings.MIN_GAIN_ABSOLUTE) and gain >= float(
+        pricing_settings.MIN_GAIN_RELATIVE
+    ) * max(now, 0.0)
 
 
 def generate_suggestions(
@@ -182,7 +210,10 @@ def generate_suggestions(
     Earlier pending or approved suggestions of every product priced in this run expire (a product
     whose price should now stay gets no new one), and so do those older than
     ``PRICING["SUGGESTION_TTL_DAYS"]``. Confidence is
-    ``1 / (1 + posterior sd of the elasticity)`` (0 without a fitted model).
+    ``1 / (1 + posterior sd of the elasticity)`` (0 without a fitted model), halved where the expected
+    units extrapolate past any price the product sold at. An optimiser suggestion whose expected weekly
+    profit gain is below ``PRICING["MIN_GAIN_ABSOLUTE"]`` or ``PRICING["MIN_GAIN_RELATIVE"]`` of the
+    current expected profit is not written (counted in ``below_gain``).
     """
     now = now or timezone.now()
     model = model if model is not None else load_elasticities()
@@ -215,6 +246,14 @@ def generate_suggestions(
             continue
         results.append((it, result))
     expected = _expected(results, model)
+    kept = []
+    for it, result in results:
+        units_now, units_new, _ = expected.get(it.product.pk, (None, None, 0.0))
+        if _clears_gain(it, units_now, units_new, result.price):
+            kept.append((it, result))
+        else:
+            run.below_gain += 1
+    results = kept
     rows = []
     for it, result in results:
         units_now, units_new, confidence = expected.get(it.product.pk, (None, None, 0.0))

@@ -87,16 +87,44 @@ def tau2_posterior_mean(estimates: np.ndarray, variances: np.ndarray, groups: np
     return float(np.sum(post * taus ** 2) / np.sum(post))
 
 
+def _robust_weights(estimates: np.ndarray, variances: np.ndarray, category: np.ndarray, n_categories: int,
+                    tau2: float, hyper_mean: float, k: float = 2.0, rounds: int = 4) -> np.ndarray:
+    """Precision weights times Huber weights: an estimate more than ``k`` sd from its category's
+    (reweighted) mean counts as if it lay ``k`` sd away, so a few products cannot drag the prior."""
+    base = 1.0 / (variances + tau2)
+    base[~np.isfinite(base)] = 0.0
+    w = base.copy()
+    for _ in range(rounds):
+        weight_c = np.bincount(category, w, minlength=n_categories)
+        mean_c = np.where(weight_c > 0, np.bincount(category, w * estimates, minlength=n_categories)
+                          / np.where(weight_c > 0, weight_c, 1.0), hyper_mean)
+        z = np.abs(estimates - mean_c[category]) * np.sqrt(base)
+        w = base * np.minimum(1.0, k / np.maximum(z, 1e-12))
+    return w
+
+
 def _pool(estimates: np.ndarray, variances: np.ndarray, category: np.ndarray, n_categories: int,
-          hyper_mean: float, hyper_sd: float, min_tau: float) -> tuple[np.ndarray, np.ndarray, float]:
+          hyper_mean: float, hyper_sd: float, min_tau: float,
+          robust: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
     """Empirical-Bayes prior for one coefficient: per-category mean and variance, and the product spread tau.
 
     Returns ``(category_mean, category_var, tau2)``; the prior of product ``i`` is
-    ``N(category_mean[c], category_var[c] + tau2)``.
+    ``N(category_mean[c], category_var[c] + tau2)``. ``robust``: Huber-weighted category means, and the
+    spread estimated on estimates clipped to three of their sd around them.
     """
-    tau2 = max(tau2_posterior_mean(estimates, variances, category, hyper_sd), min_tau ** 2)
-    w = 1.0 / (variances + tau2)
-    w[~np.isfinite(w)] = 0.0
+    if robust:
+        sd = np.sqrt(np.where(np.isfinite(variances), variances, np.inf))
+        w0 = _robust_weights(estimates, variances, category, n_categories, hyper_sd ** 2, hyper_mean)
+        weight0 = np.bincount(category, w0, minlength=n_categories)
+        centre = np.where(weight0 > 0, np.bincount(category, w0 * estimates, minlength=n_categories)
+                          / np.where(weight0 > 0, weight0, 1.0), hyper_mean)[category]
+        clipped = np.clip(estimates, centre - 3.0 * sd, centre + 3.0 * sd)
+        tau2 = max(tau2_posterior_mean(clipped, variances, category, hyper_sd), min_tau ** 2)
+        w = _robust_weights(estimates, variances, category, n_categories, tau2, hyper_mean)
+    else:
+        tau2 = max(tau2_posterior_mean(estimates, variances, category, hyper_sd), min_tau ** 2)
+        w = 1.0 / (variances + tau2)
+        w[~np.isfinite(w)] = 0.0
     weight_c = np.bincount(category, w, minlength=n_categories)
     sum_c = np.bincount(category, w * estimates, minlength=n_categories)
     raw_mean = np.where(weight_c > 0, sum_c / np.where(weight_c > 0, weight_c, 1.0), hyper_mean)
@@ -163,7 +191,7 @@ class ElasticityEstimator:
     def __init__(self, *, season_length: int = 52, harmonics: int = 2, trend: bool = True, ci: float = 0.90,
                  prior_elasticity: float = -2.0, prior_elasticity_sd: float = 1.0, control_prior_sd: float = 0.5,
                  min_tau: float = 0.05, half_life: float | None = None, pool: bool = True, curvature: bool = False,
-                 curvature_prior_sd: float = 0.5, eb_rounds: int = 3, max_iter: int = 30):
+                 curvature_prior_sd: float = 0.5, eb_rounds: int = 3, max_iter: int = 30, robust_pool: bool = False):
         self.season_length = season_length
         self.harmonics = harmonics
         self.trend = trend
@@ -178,6 +206,7 @@ class ElasticityEstimator:
         self.curvature_prior_sd = curvature_prior_sd
         self.eb_rounds = eb_rounds
         self.max_iter = max_iter
+        self.robust_pool = robust_pool
 
     # ----------------------------------------------------------------------------------------- design
     def _controls(self, periods: np.ndarray, center: np.ndarray) -> list[np.ndarray]:
@@ -234,8 +263,15 @@ class ElasticityEstimator:
     def fit_panel(self, price: np.ndarray, units: np.ndarray, *, periods: np.ndarray | None = None,
                   category: np.ndarray | None = None, weight: np.ndarray | None = None,
                   views: np.ndarray | None = None, carts: np.ndarray | None = None,
-                  reference_price: np.ndarray | None = None) -> ElasticityEstimator:
-        """Fit on dense ``(n_products, n_periods)`` panels; ``weight`` 0 marks missing or censored cells."""
+                  reference_price: np.ndarray | None = None,
+                  elasticity_anchor: np.ndarray | None = None) -> ElasticityEstimator:
+        """Fit on dense ``(n_products, n_periods)`` panels; ``weight`` 0 marks missing or censored cells.
+
+        ``elasticity_anchor`` (one per product): centre each product's elasticity prior there and pool
+        the deviations from it within categories instead of the elasticities (for example the elasticity
+        at which the current price would be the profit optimum: the shop's pricing as prior knowledge);
+        ``category_elasticity_`` is then the category's mean deviation from the anchors.
+        """
         price = np.asarray(price, dtype=float)
         units = np.asarray(units, dtype=float)
         n, n_t = price.shape
@@ -277,7 +313,8 @@ class ElasticityEstimator:
             pooled[-1] = False
 
         hyper_mean = np.zeros(k)
-        hyper_mean[ELASTICITY] = self.prior_elasticity
+        hyper_mean[ELASTICITY] = self.prior_elasticity if elasticity_anchor is None else 0.0
+        anchor = np.zeros(n) if elasticity_anchor is None else np.asarray(elasticity_anchor, dtype=float)
         hyper_sd = np.full(k, self.control_prior_sd)
         hyper_sd[ELASTICITY] = self.prior_elasticity_sd
         if self.curvature:
@@ -285,13 +322,14 @@ class ElasticityEstimator:
         level = np.log((w * y).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12) + 0.5)
         theta = np.zeros((n, k))
         theta[:, 0] = level
-        theta[:, ELASTICITY] = self.prior_elasticity
+        theta[:, ELASTICITY] = hyper_mean[ELASTICITY] + anchor
         flat = np.full((n, k), 1e-4)  # weak anchor for the levels
         phi = np.ones(n)
 
         # Start: each product with a weak prior (five times the hyperprior's spread).
         prior_prec = np.where(pooled, 1.0 / (5.0 * hyper_sd) ** 2, flat)
         prior_mean = np.where(pooled, hyper_mean, theta)
+        prior_mean[:, ELASTICITY] += anchor
         theta, hess = _newton(X, y, w, prior_mean, prior_prec, theta, phi, self.max_iter)
         phi = self._dispersion(X, y, w, theta, hess, prior_prec)
         self.category_mean_ = np.tile(hyper_mean, (n_categories, 1))
@@ -312,12 +350,14 @@ class ElasticityEstimator:
                 lik_var = np.where(informative, 1.0 / np.where(informative, lik_prec, 1.0), np.inf)
                 lik_mean = np.where(informative, (theta[:, j] / post_var - prior_prec[:, j] * prior_mean[:, j])
                                     * np.where(informative, lik_var, 0.0), 0.0)
+                shift = anchor if j == ELASTICITY else 0.0
                 if self.pool:
-                    cat_mean, cat_var, tau2 = _pool(lik_mean, lik_var, category, n_categories, hyper_mean[j],
-                                                    hyper_sd[j], self.min_tau if j == ELASTICITY else self.min_tau / 5)
+                    cat_mean, cat_var, tau2 = _pool(lik_mean - shift, lik_var, category, n_categories, hyper_mean[j],
+                                                    hyper_sd[j], self.min_tau if j == ELASTICITY else self.min_tau / 5,
+                                                    robust=self.robust_pool)
                 else:
                     cat_mean, cat_var, tau2 = np.array([hyper_mean[j]]), np.array([0.0]), hyper_sd[j] ** 2
-                new_mean[:, j] = cat_mean[category]
+                new_mean[:, j] = cat_mean[category] + shift
                 new_prec[:, j] = 1.0 / (cat_var[category] + tau2)
                 self.category_mean_[:, j] = cat_mean if self.pool else cat_mean[0]
                 self.category_var_[:, j] = cat_var if self.pool else 0.0
@@ -422,7 +462,7 @@ class ElasticityEstimator:
         params = {name: getattr(self, name) for name in (
             "season_length", "harmonics", "trend", "ci", "prior_elasticity", "prior_elasticity_sd",
             "control_prior_sd", "min_tau", "half_life", "pool", "curvature", "curvature_prior_sd", "eb_rounds",
-            "max_iter")}
+            "max_iter", "robust_pool")}
         arrays = {name: getattr(self, name) for name in (
             "coef_", "coef_cov_", "reference_price_", "period_center_", "category_mean_", "category_var_",
             "tau2_", "dispersion_", "category_", "n_obs_", "price_variation_", "prior_mean_", "prior_prec_")}

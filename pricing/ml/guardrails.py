@@ -18,8 +18,9 @@ The order (:data:`RULE_ORDER`) is part of the contract:
    that breaks the ceiling, the step limit or the interval.
 
 :func:`apply_guardrails` returns the final price, the binding rule (the last rule that moved the
-price, ``"none"`` when the proposal passed untouched) and the full clamp trail. :func:`audit_price`
-checks a price against the same policy independently (the simulator counts its findings as
+price, ``"none"`` when the proposal passed untouched; the rounding to a valid ending is reported apart,
+as ``rounding``, so a step limit that did the work is not hidden behind the cents) and the full clamp
+trail. :func:`audit_price` checks a price against the same policy independently (the simulator counts its findings as
 violations), and :func:`check_circuit_breaker` is the last-line check before a price is written.
 
 Times are either numbers (periods, as the simulator uses) or ``datetime`` with a ``timedelta``
@@ -108,17 +109,24 @@ class ClampStep:
 
 @dataclass(frozen=True)
 class GuardrailResult:
-    """The final price, the binding rule and every rule's step, in :data:`RULE_ORDER`."""
+    """The final price, the binding rule and every rule's step, in :data:`RULE_ORDER`.
+
+    ``rule`` is the last rule that moved the price, not counting the rounding to a valid ending
+    (``"none"``: only the rounding, or nothing, moved it); ``rounding`` is what that rounding added
+    (``price-ending`` is the rule only when no valid ending lay inside the step window, so the price
+    was held).
+    """
 
     price: float
     rule: str
     proposed: float
     trail: tuple[ClampStep, ...] = field(default_factory=tuple)
+    rounding: float = 0.0
 
     @property
     def changed(self) -> bool:
-        """Whether the guardrails moved the proposal."""
-        return self.rule != "none"
+        """Whether the guardrails moved the proposal (a rule, or only the rounding to a valid ending)."""
+        return self.rule != "none" or abs(self.rounding) > EPS
 
 
 def ceil_cents(x: float) -> float:
@@ -145,12 +153,15 @@ def apply_guardrails(proposed: float, *, current_price: float, unit_cost: float 
     trail: list[ClampStep] = []
     price = start
     binding = "none"
+    rounding = 0.0
 
-    def step(rule: str, after: float, status: str | None = None) -> None:
-        nonlocal price, binding
+    def step(rule: str, after: float, status: str | None = None, *, is_rounding: bool = False) -> None:
+        nonlocal price, binding, rounding
         moved = abs(after - price) > EPS
         trail.append(ClampStep(rule, price, after, status or ("clamped" if moved else "passed")))
-        if moved:
+        if moved and is_rounding:
+            rounding += after - price
+        elif moved:
             binding = rule
         price = after
 
@@ -187,7 +198,7 @@ def apply_guardrails(proposed: float, *, current_price: float, unit_cost: float 
             hi = min(hi, policy.ceiling)
         hi = max(hi, lo)  # the step limit beats a ceiling it cannot reach in one step
         snapped = nearest_conforming(price, lo, hi, policy.price_bands)
-        step("price-ending", current_price if snapped is None else snapped)
+        step("price-ending", current_price if snapped is None else snapped, is_rounding=snapped is not None)
 
     floor = policy.hard_floor(unit_cost)
     for rule in HARD_FLOOR_RULES:
@@ -198,7 +209,7 @@ def apply_guardrails(proposed: float, *, current_price: float, unit_cost: float 
             step(rule, snap_up(floor[1], policy.price_bands))
         else:
             trail.append(ClampStep(rule, price, price, "passed"))
-    return GuardrailResult(price=price, rule=binding, proposed=start, trail=tuple(trail))
+    return GuardrailResult(price=price, rule=binding, proposed=start, trail=tuple(trail), rounding=round(rounding, 6))
 
 
 def audit_price(new_price: float, *, current_price: float, unit_cost: float | None, policy: GuardrailPolicy,

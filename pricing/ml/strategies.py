@@ -17,22 +17,22 @@ Strategies: :class:`ElasticityOptimizer` (profit optimiser on the pooled log-log
 Thompson-sampled exploration), :class:`ThompsonInventoryStrategy` (Ferreira, Simchi-Levi & Wang 2018,
 TS with inventory updates), :class:`MarkdownStrategy` (overstock), :class:`HoldStrategy`; anchors
 :class:`FixedPriceStrategy` (list price, or any target), :class:`PlainLogLogStrategy` and
-:func:`greedy_strategy` (per-product refit-and-exploit). :func:`default_strategy` is the one the
-project recommends.
+:func:`greedy_strategy` (per-product refit-and-exploit). The one the project recommends,
+:func:`pricing.ml.robust.default_strategy`, lives in :mod:`.robust`.
 """
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from .elasticity import ELASTICITY, ElasticityEstimator, loglog_ols
 from .endings import price_ladder
-from .guardrails import GuardrailPolicy, GuardrailResult, apply_guardrails
+from .guardrails import GuardrailPolicy, GuardrailResult, apply_guardrails, check_circuit_breaker
 from .optimize import optimal_price, run_out_price, solve_price_mix
 
 
@@ -63,13 +63,45 @@ class PricingContext:
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ValueError(f"context.{name} has {len(value)} entries, current_price has {n}")
-        if not np.all(np.asarray(self.current_price, dtype=float) > 0):
-            raise ValueError("context.current_price must be positive")
 
     @property
     def n_products(self) -> int:
         """Number of products priced."""
         return len(self.current_price)
+
+    def problems(self) -> dict[int, str]:
+        """Products that cannot be priced, by index, with the reason (the others are priced normally).
+
+        A current price that is not a positive number, a unit cost of 0 or below (``nan`` is "unknown",
+        which is allowed), or a stock that is negative or ``nan``.
+        """
+        out: dict[int, str] = {}
+        price = np.asarray(self.current_price, dtype=float)
+        cost = np.asarray(self.unit_cost, dtype=float)
+        stock = None if self.stock_remaining is None else np.asarray(self.stock_remaining, dtype=float)
+        for i in range(self.n_products):
+            if not (math.isfinite(price[i]) and price[i] > 0):
+                out[i] = f"current price {price[i]!r} is not a positive number"
+            elif not (math.isnan(cost[i]) or (math.isfinite(cost[i]) and cost[i] > 0)):
+                out[i] = f"unit cost {cost[i]!r} is not positive (leave it unknown, nan, instead)"
+            elif stock is not None and not (stock[i] >= 0):
+                out[i] = f"stock {stock[i]!r} is not a number of units"
+        return out
+
+    def without(self, held: dict[int, str]) -> PricingContext:
+        """This context with the ``held`` products made harmless (price 1, unknown cost, no stock limit),
+        so a strategy's arithmetic on them cannot fail; their proposals are discarded."""
+        if not held:
+            return self
+        idx = np.fromiter(held, dtype=np.int64)
+        price = np.array(self.current_price, dtype=float)
+        cost = np.array(self.unit_cost, dtype=float)
+        price[idx], cost[idx] = 1.0, np.nan
+        stock = None
+        if self.stock_remaining is not None:
+            stock = np.array(self.stock_remaining, dtype=float)
+            stock[idx] = np.inf
+        return replace(self, current_price=price, unit_cost=cost, stock_remaining=stock)
 
     def stock(self) -> np.ndarray:
         """Stock left per product, ``inf`` where unlimited."""
@@ -93,6 +125,8 @@ class PricingStrategy(ABC):
 
     name = "strategy"
 
+    breaker_max_change: float | None = None  # the breaker's limit for policies without a step limit
+
     def __init__(self, *, random_state: int | None = None):
         self.random_state = random_state
         self.reset()
@@ -105,24 +139,47 @@ class PricingStrategy(ABC):
         self.units_: list[np.ndarray] = []
         self.censored_: list[np.ndarray] = []
         self.last_results_: list[GuardrailResult] = []
+        self.held_: dict[int, str] = {}
         self._pending: tuple[int, PricingContext] | None = None
         self._last_change: np.ndarray | None = None
 
     # --------------------------------------------------------------------------------- the interface
     def propose(self, period: int, context: PricingContext) -> np.ndarray:
-        """Prices for ``period`` (one per product), after the guardrails."""
-        targets = np.asarray(self.targets(period, context), dtype=float)
+        """Prices for ``period`` (one per product), after the guardrails and the circuit breaker.
+
+        A product that cannot be priced (:meth:`PricingContext.problems`) or whose guarded price the
+        circuit breaker refuses keeps its current price; the reason is in ``held_`` (index -> text).
+        The breaker's limit is the policy's ``max_change`` (else ``breaker_max_change``), so no
+        proposal, the first included, moves a price further than one step, not even onto a hard floor
+        far above the current price (that needs a person).
+        """
+        held = context.problems()
+        targets = np.asarray(self.targets(period, context.without(held)), dtype=float)
         current = np.asarray(context.current_price, dtype=float)
         last = self._last_changed(context)
-        results = []
+        results: list[GuardrailResult] = []
+        prices = current.copy()
         for i, (target, policy, cost) in enumerate(zip(targets, context.policies, context.costs(), strict=True)):
+            if i in held:
+                results.append(GuardrailResult(price=float(current[i]), rule="held", proposed=float(target)))
+                continue
             proposal = target if math.isfinite(target) else current[i]
-            results.append(apply_guardrails(
+            result = apply_guardrails(
                 proposal, current_price=float(current[i]), unit_cost=cost, policy=policy, now=period,
-                last_changed_at=None if not math.isfinite(last[i]) else float(last[i])))
+                last_changed_at=None if not math.isfinite(last[i]) else float(last[i]))
+            limit = policy.max_change if policy.max_change is not None else self.breaker_max_change
+            decision = check_circuit_breaker(float(current[i]), result.price, unit_cost=cost,
+                                             max_change=math.inf if limit is None else limit)
+            if not decision.allowed:
+                held[i] = f"circuit breaker: {decision.reason}"
+                result = GuardrailResult(price=float(current[i]), rule="held", proposed=result.proposed,
+                                         trail=result.trail)
+            results.append(result)
+            prices[i] = result.price
         self.last_results_ = results
+        self.held_ = held
         self._pending = (period, context)
-        return np.array([r.price for r in results])
+        return prices
 
     def observe(self, prices: np.ndarray, units_sold: np.ndarray) -> None:
         """Record the prices charged in the proposed period and the units they sold."""
@@ -181,7 +238,7 @@ def clone_estimator(template: ElasticityEstimator) -> ElasticityEstimator:
     """A fresh, unfitted estimator with ``template``'s hyperparameters."""
     return ElasticityEstimator(**{k: getattr(template, k) for k in (
         "season_length", "harmonics", "trend", "ci", "prior_elasticity", "prior_elasticity_sd", "control_prior_sd",
-        "min_tau", "half_life", "pool", "curvature", "curvature_prior_sd", "eb_rounds", "max_iter")})
+        "min_tau", "half_life", "pool", "curvature", "curvature_prior_sd", "eb_rounds", "max_iter", "robust_pool")})
 
 
 class HoldStrategy(PricingStrategy):
@@ -522,11 +579,3 @@ def greedy_strategy(random_state: int | None = None) -> ElasticityOptimizer:
     strategy.name = "greedy"
     return strategy
 
-
-def default_strategy(random_state: int | None = None) -> ElasticityOptimizer:
-    """The strategy the project recommends: :class:`ElasticityOptimizer` on the pooled log-log model with
-    curvature, exploiting the posterior mean (chosen on tuning seeds; see bench/RESULTS.md)."""
-    strategy = ElasticityOptimizer(exploration=0.0, estimator=ElasticityEstimator(curvature=True),
-                                   random_state=random_state)
-    strategy.name = "default"
-    return strategy

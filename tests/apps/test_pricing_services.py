@@ -443,3 +443,34 @@ def test_a_second_run_while_one_holds_the_lock_is_refused():
         assert refit_and_suggest.delay().get() is None
     finally:
         locks.release(services.LOCK_NAME, "other-run")
+
+
+@pytest.mark.usefixtures("media")
+@pytest.mark.parametrize(("setting", "value"), [("MIN_GAIN_ABSOLUTE", 1_000.0), ("MIN_GAIN_RELATIVE", 0.9)])
+def test_no_optimiser_suggestion_below_the_minimum_expected_gain(settings, setting, value):
+    item = make_item(price="10.00", cost="8.00")
+    make_sales(item, elasticity=-3.0)
+    services.fit_elasticities()
+    settings.PRICING = {setting: value}
+
+    run = _suggest(item, strategy=PricingPolicy.Strategy.OPTIMISE, max_change=Decimal("0.10"))
+
+    assert (run.created, run.below_gain) == ([], 1)
+
+
+@pytest.mark.usefixtures("media")
+def test_expected_units_never_exceed_what_sold_at_comparable_prices():
+    item = make_item(price="10.00", cost="8.00")
+    make_sales(item, elasticity=-3.0, multipliers=(0.95, 1.0, 1.1))
+    services.fit_elasticities()
+    model = services.load_elasticities()
+
+    run = _suggest(item, strategy=PricingPolicy.Strategy.OPTIMISE, max_change=Decimal("0.10"))
+
+    suggestion = run.created[0]
+    row = model.row_of()[item.pk]
+    sold_now = model.most_sold_near(row, 10.0)
+    sold_new = model.most_sold_near(row, float(suggestion.suggested_price))
+    assert sold_now is not None and sold_new is not None
+    assert suggestion.expected_units_current <= sold_now
+    assert suggestion.expected_units_suggested <= sold_new

@@ -164,3 +164,41 @@ def test_tier_discounts_are_not_mistaken_for_demand_response() -> None:
     assert naive[0] < -1.0
     assert abs(float(np.median(fit.elasticity_))) < 0.3
     assert np.exp(panel.tier_effects[2]) == pytest.approx(0.8, abs=0.01)
+
+
+def _one_category_with_outliers(n_outliers: int) -> tuple[np.ndarray, np.ndarray]:
+    """30 products of one category with elasticity -2; the first ``n_outliers`` respond with +1.5 instead."""
+    rng = np.random.default_rng(5)
+    n, t = 30, 40
+    prices = 10.0 * np.exp(rng.uniform(-0.15, 0.15, (n, t)))
+    elasticity = np.full(n, -2.0)
+    elasticity[:n_outliers] = 1.5
+    units = rng.poisson(200.0 * (prices / 10.0) ** elasticity[:, None]).astype(float)
+    return prices, units
+
+
+def test_robust_pooling_keeps_a_few_products_from_moving_the_others_prior() -> None:
+    # given a category of 30 products, once clean and once with three products responding the wrong way
+    clean, dirty = _one_category_with_outliers(0), _one_category_with_outliers(3)
+    shifts = {}
+    for robust in (False, True):
+        fits = [ElasticityEstimator(harmonics=0, trend=False, robust_pool=robust).fit_panel(p, u) for p, u in
+                (clean, dirty)]
+        # when the category prior is learned from both
+        shifts[robust] = abs(fits[1].category_elasticity_[0] - fits[0].category_elasticity_[0])
+    # then the Huber-weighted prior moves less than the plain one, and stays near the others' -2
+    assert shifts[True] < 0.5 * shifts[False]
+    assert shifts[True] < 0.15
+
+
+@pytest.mark.parametrize("anchor", [-1.5, -3.0])
+def test_an_elasticity_anchor_centres_the_prior_of_a_product_without_price_variation(anchor: float) -> None:
+    # given a product whose price never moved, next to one with rich price variation
+    rng = np.random.default_rng(2)
+    prices = np.vstack([np.full(30, 10.0), 10.0 * np.exp(rng.uniform(-0.2, 0.2, 30))])
+    units = rng.poisson(50.0 * (prices / 10.0) ** -2.0).astype(float)
+    # when it is fitted with an anchor for each product
+    est = ElasticityEstimator(harmonics=0, trend=False).fit_panel(prices, units,
+                                                                  elasticity_anchor=np.array([anchor, -2.0]))
+    # then the product without variation stays at its anchor plus what the category learned (about 0)
+    assert est.elasticity_[0] == pytest.approx(anchor, abs=0.25)

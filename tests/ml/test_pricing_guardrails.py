@@ -32,7 +32,7 @@ def test_trail_lists_every_rule_in_the_documented_order() -> None:
     assert tuple(step.rule for step in result.trail) == RULE_ORDER
     assert RULE_ORDER[-3:] == ("floor-cost", "map", "floor-absolute")
     assert result.price == 22.99
-    assert result.rule == "price-ending"
+    assert (result.rule, result.rounding) == ("max-change", pytest.approx(22.99 - 19.99 * 1.2))
 
 
 def test_hard_floor_comes_last_and_beats_the_step_limit() -> None:
@@ -102,8 +102,9 @@ def test_price_endings_per_band(proposed: float, bands: tuple[PriceBand, ...], e
     policy = GuardrailPolicy(price_bands=bands)
     # when a price is proposed
     result = apply_guardrails(proposed, current_price=proposed, unit_cost=0.01, policy=policy)
-    # then it snaps to the nearest price with the band's ending
+    # then it snaps to the nearest price with the band's ending, reported as rounding, not as a binding rule
     assert result.price == expected
+    assert (result.rule, result.rounding) == ("none", pytest.approx(expected - proposed))
     assert is_conforming(result.price, bands)
 
 
@@ -122,9 +123,9 @@ def test_max_change_with_endings_stays_inside_the_window() -> None:
     policy = GuardrailPolicy(max_change=0.05, price_bands=(PriceBand(math.inf, ".99"),))
     # when a big rise is proposed
     result = apply_guardrails(30.0, current_price=19.99, unit_cost=1.0, policy=policy)
-    # then no .99 price lies within 5 %, so the price stays
+    # then no higher .99 price lies within 5 %, so the price stays: the step limit bound, the rounding undid it
     assert result.price == 19.99
-    assert result.rule == "price-ending"
+    assert (result.rule, result.rounding) == ("max-change", pytest.approx(19.99 - 19.99 * 1.05))
 
 
 @pytest.mark.parametrize(("now", "expected"), [(6, 9.99), (7, 12.99)])

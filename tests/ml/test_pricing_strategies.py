@@ -10,6 +10,7 @@ import pytest
 from pricing.ml.elasticity import ElasticityEstimator
 from pricing.ml.guardrails import GuardrailPolicy
 from pricing.ml.optimize import optimal_price, solve_price_mix
+from pricing.ml.robust import default_strategy
 from pricing.ml.simulation import Simulator, make_market
 from pricing.ml.strategies import (
     ElasticityOptimizer,
@@ -20,7 +21,6 @@ from pricing.ml.strategies import (
     PricingContext,
     PricingStrategy,
     ThompsonInventoryStrategy,
-    default_strategy,
     greedy_strategy,
 )
 
@@ -174,3 +174,58 @@ def test_markdown_uses_a_forecast_when_given() -> None:
     # when it proposes a price
     # then it trusts the forecast and holds
     assert strategy.propose(1, context)[0] == 10.0
+
+
+def _batch_with_broken_products() -> PricingContext:
+    """Six products: three sound ones, then cost 0, list price 0 and a NaN price."""
+    policy = GuardrailPolicy(min_margin=0.05, max_change=0.10, ceiling=50.0)
+    return PricingContext(current_price=np.array([10.0, 12.0, 8.0, 10.0, 0.0, np.nan]),
+                          unit_cost=np.array([5.0, 6.0, 4.0, 0.0, 5.0, 5.0]), policies=(policy,) * 6,
+                          stock_remaining=np.array([np.inf, 100.0, np.inf, np.inf, np.inf, np.inf]),
+                          periods_left=10, category=np.zeros(6, dtype=np.int64))
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_a_batch_with_cost_zero_list_price_zero_and_nan_prices_the_others_normally(name: str) -> None:
+    # given a batch where one product has cost 0, one list price 0 and one a NaN price
+    context = _batch_with_broken_products()
+    sound = PricingContext(current_price=context.current_price[:3], unit_cost=context.unit_cost[:3],
+                           policies=context.policies[:3], stock_remaining=context.stock_remaining[:3],
+                           periods_left=10, category=context.category[:3])
+    strategy, alone = FACTORIES[name](0), FACTORIES[name](0)
+    # when it prices the batch (twice, with sales in between) and the sound products alone
+    prices = strategy.propose(0, context)
+    strategy.observe(prices, np.array([5.0, 5.0, 5.0, 5.0, 0.0, 0.0]))
+    again = strategy.propose(1, context)
+    first = alone.propose(0, sound)
+    alone.observe(first, np.full(3, 5.0))
+    # then the broken products are held with a reason, and the others are priced as without them
+    assert sorted(strategy.held_) == [3, 4, 5]
+    assert "unit cost" in strategy.held_[3] and "current price" in strategy.held_[4]
+    np.testing.assert_array_equal(prices[3:5], [10.0, 0.0])
+    assert np.isnan(prices[5]) and np.isnan(again[5])
+    np.testing.assert_allclose(prices[:3], first)
+    assert np.all(np.abs(again[:3] / context.current_price[:3] - 1) <= 0.10 + 1e-9)
+
+
+def test_the_step_limit_holds_for_the_first_proposal_even_below_the_floor() -> None:
+    # given a list price of 0.01 for a product that costs 5.00 (the floor is 5.25), and a 10 % step limit
+    context = PricingContext(current_price=np.array([0.01, 10.0]), unit_cost=np.array([5.0, 5.0]),
+                             policies=(GuardrailPolicy(min_margin=0.05, max_change=0.10),) * 2)
+    strategy = default_strategy(0)
+    # when the strategy proposes its first prices
+    prices = strategy.propose(0, context)
+    # then the 0.01 price is not lifted by +52,400 % in one step: it is held for a person, with the reason
+    assert prices[0] == 0.01
+    assert "circuit breaker" in strategy.held_[0]
+    assert abs(prices[1] / 10.0 - 1) <= 0.10 + 1e-9 and 1 not in strategy.held_
+
+
+def test_the_default_strategy_honours_random_state() -> None:
+    # given the default strategy with two random states, on a market with stocked products (Thompson sampling)
+    simulator = Simulator(make_market(n_products=40, n_periods=12, seed=4, n_categories=3))
+    # when each runs twice
+    runs = {seed: [simulator.run(default_strategy(seed)).prices for _ in range(2)] for seed in (1, 2)}
+    # then one state repeats itself exactly and the two states draw differently
+    np.testing.assert_array_equal(runs[1][0], runs[1][1])
+    assert not np.array_equal(runs[1][0], runs[2][0])
