@@ -11,17 +11,25 @@ from .. import host
 from .conf import personalization_settings
 
 
-def _field_exists(model: type[models.Model], path: str) -> bool:
+def _lookup_problem(model: type[models.Model], path: str) -> str:
+    """Why the default adapter cannot read ``path`` on one ``model`` row ("" when it can).
+
+    The adapter follows ``a__b`` one object at a time, so every step before the last must lead to one
+    object: a to-many relation (a reverse foreign key, a many-to-many) has no single value to read.
+    """
     current: type[models.Model] | None = model
     for part in path.split("__"):
         if current is None:
-            return False
+            return f"{path!r} goes past a field that is not a relation"
         try:
             field = current._meta.get_field(part)
         except FieldDoesNotExist:
-            return False
+            return f"{path!r} is not a field of {model._meta.label}"
+        if field.is_relation and (field.many_to_many or field.one_to_many):
+            return (f"{path!r} crosses the to-many relation {current._meta.label}.{part}, which has no single "
+                    "value per row")
         current = field.related_model if field.is_relation else None
-    return True
+    return ""
 
 
 def check_host_contract(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -80,7 +88,19 @@ def _check_default_adapter_fields(resolved: dict[str, type[models.Model]]) -> li
                         Error(f"PERSONALIZATION['{group}']['{key}'] must name a field.", id="personalization.E003")
                     )
                 continue
-            if not _field_exists(model, path):
+            problem = _lookup_problem(model, path)
+            if problem.startswith(f"{path!r} crosses"):
+                errors.append(
+                    Error(
+                        f"PERSONALIZATION['{group}']['{key}']: {problem}.",
+                        hint="The default adapter reads one value per row. Where a fact lives on related rows "
+                        "(django-oscar keeps price and stock on partner.StockRecord, categories many-to-many), "
+                        "use an adapter that knows the host (subclass DefaultShopAdapter and override the "
+                        "getter), or None if the shop has no such fact.",
+                        id="personalization.E004",
+                    )
+                )
+            elif problem:
                 errors.append(
                     Error(
                         f"PERSONALIZATION['{group}']['{key}'] = {path!r} is not a field of {model._meta.label}.",

@@ -74,6 +74,23 @@ def test_checks_report_a_field_the_product_does_not_have(settings):
     assert _check_ids() == ["personalization.E003"]
 
 
+@pytest.mark.parametrize(
+    ("key", "lookup"),
+    [
+        ("price", "purchaseline__unit_price"),  # like django-oscar's stockrecords__price: a reverse foreign key
+        ("category", "department__item__title"),  # through a to-many relation further along
+    ],
+)
+def test_checks_report_a_lookup_across_a_to_many_relation(settings, key, lookup):
+    fields = {**settings.PERSONALIZATION["PRODUCT_FIELDS"], key: lookup}
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "PRODUCT_FIELDS": fields}
+
+    errors = [e for e in checks.run_checks() if e.id.startswith("personalization.")]
+
+    assert [e.id for e in errors] == ["personalization.E004"]
+    assert "to-many relation" in errors[0].msg and "adapter" in errors[0].hint
+
+
 @pytest.mark.django_db
 def test_default_adapter_reads_configured_field_names():
     dept = Department.objects.create(title="Candles")
