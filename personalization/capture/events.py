@@ -239,4 +239,7 @@ def _parse_timestamp(value: Any, now: dt.datetime) -> dt.datetime | str:
     skew = dt.timedelta(seconds=personalization_settings.EVENT_MAX_CLOCK_SKEW_SECONDS)
     if value > now + skew:
         return "lies in the future."
+    earliest = dt.datetime.fromisoformat(personalization_settings.EVENT_EARLIEST_TIMESTAMP)
+    if value < earliest:
+        return f"lies before {earliest:%Y-%m-%d} (PERSONALIZATION['EVENT_EARLIEST_TIMESTAMP'])."
     return value

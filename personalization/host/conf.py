@@ -80,6 +80,8 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     "REDIS_KEY_PREFIX": "shopsense",
     # How far in the future a client timestamp may lie (clock skew) before it is refused.
     "EVENT_MAX_CLOCK_SKEW_SECONDS": 300,
+    # The earliest timestamp an event may carry (ISO 8601); older ones are a client's bug, not history.
+    "EVENT_EARLIEST_TIMESTAMP": "2000-01-01T00:00:00+00:00",
     # GET /api/health/ calls the worker stale when its last heartbeat (every 30 s) is older than this: a
     # worker that stopped shows within 75 s, while one late or missed heartbeat is not an alarm.
     "WORKER_HEARTBEAT_STALE_SECONDS": 75,

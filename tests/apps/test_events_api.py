@@ -236,6 +236,15 @@ def test_a_missing_type_and_a_future_timestamp_are_refused(customer, items, post
     ]
 
 
+def test_a_timestamp_from_before_the_shop_could_exist_is_refused(customer, items, post):
+    response = post(customer, {"events": [{"type": "view", "product": items[0].pk, "timestamp": "1900-01-01T00:00Z"}]})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"index": 0, "field": "timestamp", "message": (
+        "lies before 2000-01-01 (PERSONALIZATION['EVENT_EARLIEST_TIMESTAMP'])."
+    )}]
+
+
 def test_an_item_that_is_not_an_object_is_refused(customer, items, post):
     response = post(customer, {"events": [events_for(items, 1)[0], "view"]})
 
