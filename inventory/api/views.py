@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from personalization.api.parsers import API_PARSERS
+from personalization.api.base import ShopSenseAPI
 from personalization.api.permissions import StaffModelPermission
 from personalization.host.ids import is_id
 
@@ -57,9 +57,8 @@ def _int_param(request: Request, name: str) -> int | None:
     return value
 
 
-class StaffMixin:
+class StaffMixin(ShopSenseAPI):
     permission_classes = (StaffModelPermission,)
-    parser_classes = API_PARSERS
     required_perms: dict[str, tuple[str, ...]] = {}
 
 

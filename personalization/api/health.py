@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..ops.health import health_report
+from .base import ShopSenseAPI
 
 
 def _version_serializer(name: str) -> serializers.Serializer:
@@ -80,7 +81,7 @@ HealthSerializer = inline_serializer(
 )
 
 
-class HealthView(APIView):
+class HealthView(ShopSenseAPI, APIView):
     """Health of the services ShopSense needs, for load balancers and monitoring."""
 
     # No authentication and no throttle: it must answer while Redis (the throttle store) is down, and it

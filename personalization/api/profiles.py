@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from ..models import BuyerType, CustomerProfile, ProfileBuild, RFMSegment, Segment
 from ..profiles import selectors
-from .parsers import API_PARSERS
+from .base import ShopSenseAPI
 from .permissions import StaffModelPermission
 
 PUBLIC_TOP_CATEGORIES = 3
@@ -197,7 +197,7 @@ class IsCustomer(IsAuthenticated):
         return super().has_permission(request, view) and isinstance(request.user, get_user_model())
 
 
-class MyProfileView(APIView):
+class MyProfileView(ShopSenseAPI, APIView):
     """The signed-in customer's own profile."""
 
     permission_classes = [IsCustomer]
@@ -232,7 +232,7 @@ FILTER_PARAMETERS = [
 ]
 
 
-class StaffProfileListView(generics.ListAPIView):
+class StaffProfileListView(ShopSenseAPI, generics.ListAPIView):
     """Every customer profile, for staff."""
 
     permission_classes = [StaffModelPermission]
@@ -273,7 +273,7 @@ class StaffProfileListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class StaffProfileDetailView(generics.RetrieveAPIView):
+class StaffProfileDetailView(ShopSenseAPI, generics.RetrieveAPIView):
     """One customer's profile, for staff."""
 
     permission_classes = [StaffModelPermission]
@@ -289,7 +289,7 @@ class StaffProfileDetailView(generics.RetrieveAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class SegmentsView(APIView):
+class SegmentsView(ShopSenseAPI, APIView):
     """The current segments, for staff."""
 
     permission_classes = [StaffModelPermission]
@@ -314,11 +314,10 @@ class SegmentsView(APIView):
         return Response(SegmentsOverviewSerializer(data).data)
 
 
-class RebuildView(APIView):
+class RebuildView(ShopSenseAPI, APIView):
     """Queue a rebuild of every profile, for staff."""
 
     permission_classes = [StaffModelPermission]
-    parser_classes = API_PARSERS
     required_perms = {"POST": ("personalization.add_profilebuild",)}
 
     @extend_schema(

@@ -23,6 +23,7 @@ from ..host.ids import MAX_ID, is_id
 from ..host.text import UNSTORABLE_MESSAGE, is_storable
 from ..recommending import serving
 from ..recommending.config import PLACEMENTS
+from .base import ShopSenseAPI
 from .throttling import PUBLIC_THROTTLES
 
 MAX_LIMIT = 50
@@ -117,7 +118,7 @@ def response_body(result: serving.Recommendations) -> dict[str, Any]:
     }
 
 
-class RecommendationsView(APIView):
+class RecommendationsView(ShopSenseAPI, APIView):
     """Recommendations for the caller, computed from precomputed lists, the session and fallbacks."""
 
     permission_classes = [AllowAny]

@@ -24,6 +24,8 @@ from rest_framework import throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from ..host.conf import personalization_settings
+
 _process_cache = LocMemCache("shopsense-throttles", {"TIMEOUT": 3_600, "OPTIONS": {"MAX_ENTRIES": 100_000}})
 # After the shared cache failed, count in this process for this long before trying it again.
 RETRY_AFTER_SECONDS = 5.0
@@ -78,21 +80,34 @@ class _FallbackStore:
 _store = _FallbackStore()
 
 
+def throttle_rate(scope: str) -> str | None:
+    """The rate of ``scope``: the host's ``DEFAULT_THROTTLE_RATES`` if it names one, else the apps' default
+    (``PERSONALIZATION["API_THROTTLE_RATES"]``). Read live: DRF copies the rates into a class attribute at
+    import time, so ``override_settings`` and a host without any rates would otherwise not be seen."""
+    rates = {**personalization_settings.API_THROTTLE_RATES, **(api_settings.DEFAULT_THROTTLE_RATES or {})}
+    return rates.get(scope)
+
+
 class _ShopSenseThrottle:
-    """Client address from the trusted-proxy setting; counts kept per process while Redis is down."""
+    """Client address from the trusted-proxy setting; counts kept per process while Redis is down; rates
+    with defaults of the apps' own."""
 
     cache = _store
+    scope: str | None
 
     def get_ident(self, request: Request) -> str:
         return client_address(request)
 
+    def get_rate(self) -> str | None:
+        return throttle_rate(self.scope) if self.scope else None
+
 
 class AnonRateThrottle(_ShopSenseThrottle, throttling.AnonRateThrottle):
-    """DRF's anonymous throttle (rate ``DEFAULT_THROTTLE_RATES["anon"]``, per client address)."""
+    """DRF's anonymous throttle (rate ``anon``, per client address)."""
 
 
 class UserRateThrottle(_ShopSenseThrottle, throttling.UserRateThrottle):
-    """DRF's user throttle (rate ``DEFAULT_THROTTLE_RATES["user"]``; anonymous callers per address)."""
+    """DRF's user throttle (rate ``user``; anonymous callers per address)."""
 
 
 class ScopedRateThrottle(_ShopSenseThrottle, throttling.ScopedRateThrottle):

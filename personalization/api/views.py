@@ -3,33 +3,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from ..capture import services as capture
 from ..capture.visitor import current_visitor_id
 from .authentication import ApiKeyUser
+from .base import ShopSenseAPI
 from .parsers import SafeJSONParser
 from .serializers import EventBatchErrorSerializer, EventBatchResultSerializer, EventBatchSerializer
 from .throttling import ScopedRateThrottle
 
 
 class EventsRateThrottle(ScopedRateThrottle):
-    """Per user, per API key or per client address (see throttling.py); the rate is
-    ``DEFAULT_THROTTLE_RATES["events"]``."""
-
-    def get_rate(self) -> str | None:
-        # DRF copies the rates into a class attribute at import time; read them live instead, so
-        # that a changed REST_FRAMEWORK setting (override_settings included) takes effect.
-        rates = api_settings.DEFAULT_THROTTLE_RATES
-        if self.scope not in rates:
-            raise ImproperlyConfigured(f"Set REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'][{self.scope!r}], e.g. '600/min'.")
-        return rates[self.scope]
+    """Per user, per API key or per client address (see throttling.py); the rate is ``events``."""
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if isinstance(request.user, ApiKeyUser):
@@ -41,7 +31,7 @@ class EventsRateThrottle(ScopedRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class EventBatchView(APIView):
+class EventBatchView(ShopSenseAPI, APIView):
     """Store a batch of behaviour events, all or nothing."""
 
     parser_classes = [SafeJSONParser]

@@ -59,12 +59,30 @@ def check_host_contract(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         )
         return errors
 
+    errors.extend(_check_schema_class())
     if "SHOP_ORDER_LINE_MODEL" in resolved and "SHOP_PRODUCT_MODEL" in resolved:
         from .adapters import DefaultShopAdapter
 
         if isinstance(adapter_class, type) and issubclass(adapter_class, DefaultShopAdapter):
             errors.extend(_check_default_adapter_fields(resolved))
     return errors
+
+
+def _check_schema_class() -> list[CheckMessage]:
+    """drf-spectacular documents the apps' API only with its own AutoSchema as DRF's schema class."""
+    from drf_spectacular.openapi import AutoSchema
+    from rest_framework.settings import api_settings
+
+    schema_class = api_settings.DEFAULT_SCHEMA_CLASS
+    if isinstance(schema_class, type) and issubclass(schema_class, AutoSchema):
+        return []
+    return [Error(
+        "REST_FRAMEWORK['DEFAULT_SCHEMA_CLASS'] is not drf-spectacular's AutoSchema: the apps' API schema "
+        "(/api/schema/, /api/docs/) cannot be generated.",
+        hint='Set REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema" (the only '
+        "REST_FRAMEWORK setting the apps need; every other one they set on their views).",
+        id="personalization.E005",
+    )]
 
 
 def _check_default_adapter_fields(resolved: dict[str, type[models.Model]]) -> list[CheckMessage]:

@@ -80,6 +80,9 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     "REDIS_KEY_PREFIX": "shopsense",
     # How far in the future a client timestamp may lie (clock skew) before it is refused.
     "EVENT_MAX_CLOCK_SKEW_SECONDS": 300,
+    # Rates of the apps' API throttles; a rate of the same scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    # wins, so a host tunes them where DRF users expect (the demo reads THROTTLE_ANON / _USER / _EVENTS).
+    "API_THROTTLE_RATES": {"anon": "120/min", "user": "2000/min", "events": "600/min"},
     # The earliest timestamp an event may carry (ISO 8601); older ones are a client's bug, not history.
     "EVENT_EARLIEST_TIMESTAMP": "2000-01-01T00:00:00+00:00",
     # GET /api/health/ calls the worker stale when its last heartbeat (every 30 s) is older than this: a

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from personalization.api.parsers import API_PARSERS
+from personalization.api.base import ShopSenseAPI
 from personalization.api.permissions import StaffModelPermission
 from personalization.api.throttling import PUBLIC_THROTTLES
 from personalization.host.adapters import get_adapter
@@ -57,7 +57,7 @@ def parse_ids(raw: str | None, name: str, *, limit: int = MAX_PRODUCTS) -> list[
     return list(dict.fromkeys(int(part) for part in parts))
 
 
-class ProductPricesView(APIView):
+class ProductPricesView(ShopSenseAPI, APIView):
     """Current and prior prices of the given products (unknown or inactive products are left out)."""
 
     permission_classes = [AllowAny]
@@ -101,12 +101,11 @@ DECISION_RESPONSES = {
 }
 
 
-class PriceSuggestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PriceSuggestionViewSet(ShopSenseAPI, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Price suggestions for staff: list, approve, reject with a reason, apply."""
 
     serializer_class = PriceSuggestionSerializer
     permission_classes = [StaffModelPermission]
-    parser_classes = API_PARSERS
     required_perms = {
         "list": ("pricing.view_pricesuggestion",),
         "retrieve": ("pricing.view_pricesuggestion",),
@@ -161,7 +160,7 @@ class PriceSuggestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         return Response(PriceSuggestionSerializer(suggestion).data)
 
 
-class PriceHistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class PriceHistoryViewSet(ShopSenseAPI, mixins.ListModelMixin, viewsets.GenericViewSet):
     """The price history for staff, newest first; ``?product=<id>`` narrows it to one product."""
 
     serializer_class = PriceChangeSerializer

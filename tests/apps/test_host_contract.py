@@ -91,6 +91,12 @@ def test_checks_report_a_lookup_across_a_to_many_relation(settings, key, lookup)
     assert "to-many relation" in errors[0].msg and "adapter" in errors[0].hint
 
 
+def test_checks_report_a_schema_class_drf_spectacular_cannot_use(settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_SCHEMA_CLASS": "rest_framework.schemas.openapi.AutoSchema"}
+
+    assert _check_ids() == ["personalization.E005"]
+
+
 @pytest.mark.django_db
 def test_default_adapter_reads_configured_field_names():
     dept = Department.objects.create(title="Candles")
