@@ -92,7 +92,8 @@ def test_checks_report_a_lookup_across_a_to_many_relation(settings, key, lookup)
 
 
 def test_checks_report_a_schema_class_drf_spectacular_cannot_use(settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_SCHEMA_CLASS": "rest_framework.schemas.openapi.AutoSchema"}
+    plain_drf = "rest_framework.schemas.openapi.AutoSchema"
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_SCHEMA_CLASS": plain_drf}
 
     assert _check_ids() == ["personalization.E005"]
 
