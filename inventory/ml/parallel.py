@@ -25,7 +25,13 @@ _COST_RANK = {"GlobalGBMForecaster": 0, "GlobalMLPForecaster": 1}
 
 
 def _fit_one(model: Forecaster, history: pd.DataFrame) -> Forecaster:
+    """Fit in a worker with one thread per library; the worker's warnings are dropped, as the caller drops its
+    own (a worker's would be printed to stderr, not raised where the caller can filter them)."""
+    import warnings
+
     from threadpoolctl import threadpool_limits
+
+    warnings.simplefilter("ignore")
 
     try:
         import torch
