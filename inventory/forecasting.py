@@ -35,7 +35,7 @@ from .ml.base import Forecaster, quantile_column
 from .ml.local import METHODS, LocalForecaster
 from .ml.selector import ClassSelector
 from .models import DemandForecast
-from .threads import limited_threads
+from .threads import job_threads, limited_threads
 
 MODEL_KIND = "inventory.forecaster"
 #: Weeks of actual demand kept on each forecast (for the chart and the safety-stock spread).
@@ -64,8 +64,8 @@ def served_forecaster(name: str, horizon: int, quantiles: Sequence[float] = (0.5
     ``INVENTORY["GBM_PARAMS"]`` overrides the GBM's settings in both."""
     overrides = dict(inventory_settings.GBM_PARAMS or {})
     seed = inventory_settings.RANDOM_STATE
-    if name == "selector":
-        return served.served_selector(horizon, random_state=seed, gbm_overrides=overrides)
+    if name == "selector":  # SHOPSENSE_THREADS > 1: its fits run in that many one-thread processes
+        return served.served_selector(horizon, random_state=seed, gbm_overrides=overrides, n_jobs=job_threads())
     if name == "gbm":
         return served.served_gbm(horizon, tuple(quantiles), random_state=seed, overrides=overrides)
     if name in METHODS:

@@ -7,7 +7,7 @@ threads spin against each other: ``plan_restock`` once burned 14.5 CPU-minutes f
 them afterwards, so jobs degrade gracefully instead of thrashing.
 
 The setting (a Django setting, defaulting to the ``SHOPSENSE_THREADS`` environment variable): a whole
-number of threads, or unset / 0 for :data:`DEFAULT_THREADS` capped at the CPUs this process may use.
+number of threads, or unset / 0 for :data:`DEFAULT_THREADS` (capped at the CPUs this process may use).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-#: Threads per job when nothing is configured (at most the CPUs this process may run on).
-DEFAULT_THREADS = 2
+#: Threads per job when nothing is configured. One: measured on the demo data on 2 shared cores, the GBM fit
+#: took 40 s with one thread and 197 s with two, the MLP 34 s and 172 s (bench/RESULTS.md, "plan_restock").
+DEFAULT_THREADS = 1
 
 
 def available_cpus() -> int:

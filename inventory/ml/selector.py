@@ -66,6 +66,9 @@ class ClassSelector(Forecaster):
         (default: the first candidate).
     runner: optional ``runner(name, candidate, history, horizon)`` used for every backtest fit+predict
         (the benchmark passes one that caches forecasts on disk).
+    n_jobs: with more than 1 (and no ``runner``), the backtest fits — and the final fit when there is one
+        candidate — run at once in that many worker processes of one thread each
+        (:func:`inventory.ml.parallel.fit_all`); the same models as fitting them in turn.
     random_state: unused; the candidates carry their own.
     """
 
@@ -82,6 +85,7 @@ class ClassSelector(Forecaster):
         debias_mean: bool = False,
         fallback: str | None = None,
         runner: Runner | None = None,
+        n_jobs: int = 1,
         random_state: int | None = None,
     ) -> None:
         self.candidates = candidates
@@ -95,15 +99,13 @@ class ClassSelector(Forecaster):
         self.debias_mean = debias_mean
         self.fallback = fallback
         self.runner = runner
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def backtest(self, history: pd.DataFrame) -> pd.DataFrame:
-        """Absolute errors and actual totals per (class, candidate, point column) over the backtest windows."""
-        run = self.runner or _default_runner
-        h = prepare_history(history)
+    def _windows(self, h: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.DataFrame, pd.DataFrame]]:
+        """(origin, history before it, what was sold in its ``horizon`` buckets) of each scorable window."""
         freq = infer_freq_days(h)
-        records = []
-        calib = []
+        out = []
         for origin in backtest_windows(h, self.horizon, self.n_backtests, freq):
             past = h[h["ds"] < origin]
             # score the series the protocol would forecast at that origin (enough selling buckets)
@@ -115,9 +117,22 @@ class ClassSelector(Forecaster):
             future = future[future["step"] <= self.horizon].dropna(subset=["y"])
             if future.empty or future["y"].sum() <= 0:
                 continue  # history too short (or silent) for this window: nothing to score
+            out.append((origin, past.reset_index(drop=True), future))
+        return out
+
+    def backtest(
+        self, history: pd.DataFrame, forecasts: dict[tuple[int, str], pd.DataFrame] | None = None
+    ) -> pd.DataFrame:
+        """Absolute errors and actual totals per (class, candidate, point column) over the backtest windows
+        (``forecasts[(window number, candidate)]``, when given, are the backtest forecasts already made)."""
+        run = self.runner or _default_runner
+        h = prepare_history(history)
+        records = []
+        calib = []
+        for i, (origin, past, future) in enumerate(self._windows(h)):
             classes = classify_demand(past).set_index("unique_id")["demand_class"]
             for name, cand in self.candidates.items():
-                fc = run(name, cand, past.reset_index(drop=True), self.horizon)
+                fc = forecasts[(i, name)] if forecasts is not None else run(name, cand, past, self.horizon)
                 df = future.merge(fc, on=["unique_id", "step"], how="left")
                 df["demand_class"] = df["unique_id"].map(classes)
                 base = pd.DataFrame({"y": df["y"], "cls": df["demand_class"], "uid": df["unique_id"]})
@@ -147,7 +162,24 @@ class ClassSelector(Forecaster):
     def fit(self, history: pd.DataFrame) -> ClassSelector:
         """Backtest the candidates, choose per class, then fit the chosen ones on the whole history."""
         h = prepare_history(history)
-        self.select(h)
+        if self.n_jobs > 1 and self.runner is None and self.candidates:
+            from .parallel import fit_all
+
+            windows = self._windows(h)
+            keys = [(i, name) for i in range(len(windows)) for name in self.candidates]
+            tasks = [(self.candidates[name], windows[i][1]) for i, name in keys]
+            single = len(self.candidates) == 1  # then the final fit is known before the choice: fit it too
+            if single:
+                tasks.append((next(iter(self.candidates.values())), h))
+            fitted = fit_all(tasks, self.n_jobs)
+            forecasts = {key: model.predict(self.horizon) for key, model in zip(keys, fitted, strict=False)}
+            self.select(h, forecasts)
+            if single:
+                self.fitted_ = {next(iter(self.candidates)): fitted[-1]}
+                self._set_history(h)
+                return self
+        else:
+            self.select(h)
         self.fitted_ = {name: clone(self.candidates[name]).fit(h) for name in self.chosen_candidates()}
         self._set_history(h)
         return self
@@ -156,14 +188,17 @@ class ClassSelector(Forecaster):
         """Names of the candidates some class serves (after :meth:`select`)."""
         return sorted({c for c, _ in self.choice_.values()})
 
-    def select(self, history: pd.DataFrame) -> ClassSelector:
-        """Backtest and choose per class, without fitting the chosen candidates (see :meth:`combine`)."""
+    def select(
+        self, history: pd.DataFrame, forecasts: dict[tuple[int, str], pd.DataFrame] | None = None
+    ) -> ClassSelector:
+        """Backtest and choose per class, without fitting the chosen candidates (see :meth:`combine`);
+        ``forecasts`` as in :meth:`backtest`."""
         if not self.candidates:
             raise ValueError("ClassSelector needs at least one candidate")
         if self.fallback is not None and self.fallback not in self.candidates:
             raise ValueError(f"fallback {self.fallback!r} is not a candidate")
         h = prepare_history(history)
-        bt = self.backtest(h)
+        bt = self.backtest(h, forecasts)
         self.backtest_ = bt
         keys = ["candidate", "point", "factor"]
         overall = bt.groupby(keys)[["abs_err", "y"]].sum()

@@ -16,7 +16,7 @@ The rules for every caveat of the data (see ``docs/import.md``):
   ``--until``; cancellations (InvoiceNo ``C...``); bad-debt adjustments (InvoiceNo ``A...``); codes that
   are not products (StockCode not starting with five digits: POST, D, M, DOT, BANK CHARGES, ...);
   Quantity <= 0; UnitPrice <= 0; exact duplicates of an earlier row (all eight raw values equal);
-  sales cancelled by a cancellation line (:func:`cancelled_sales`); rows of an invoice that is already
+  sales cancelled by a cancellation line (:mod:`.import_cancellations`); rows of an invoice that is already
   in the database.
 * Cancellations are netted: a cancellation line (InvoiceNo ``C...``, a product, Quantity < 0, a
   CustomerID) cancels the latest sale row, not yet cancelled, of the same customer, product and
@@ -61,6 +61,7 @@ from personalization.capture.receivers import purchase_events
 from personalization.host.adapters import OrderLineFact
 from personalization.models import Event, EventSource
 
+from .import_cancellations import cancelled_sales
 from .import_reading import ImportDataError, parse_rows, read_rows
 from .models import Category, Order, OrderLine, Product
 
@@ -219,40 +220,6 @@ class PreparedImport:
 
 
 # --- deriving the catalogue -----------------------------------------------------------------------------
-def cancelled_sales(rows: pd.DataFrame, sale: pd.Series, cancellation: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Which ``sale`` rows the ``cancellation`` rows cancel (both boolean masks over ``rows``).
-
-    The rule (docs/import.md): each cancellation row, taken in InvoiceDate order (then file order),
-    cancels the latest sale row not cancelled yet with the same CustomerID, StockCode and quantity
-    (``sale quantity == -cancellation quantity``), on another invoice, whose InvoiceDate is not after
-    the cancellation's; between sales of the same time the one further down the file goes first. A
-    cancellation that finds none (partial, another quantity, its sale not in the file) cancels nothing.
-    Returns ``(cancelled sales, cancellation rows that found their sale)``.
-    """
-    cancelled = np.zeros(len(rows), dtype=bool)
-    matched = np.zeros(len(rows), dtype=bool)
-    frame = rows.assign(units=rows["quantity"].abs(), position=np.arange(len(rows)))[
-        ["position", "customer", "code", "units", "date", "invoice"]
-    ]
-    cancels = frame[cancellation.to_numpy()].sort_values(["date", "position"])
-    wanted = set(zip(cancels["customer"], cancels["code"], cancels["units"], strict=True))
-    open_sales: dict[tuple[Any, ...], list[tuple[pd.Timestamp, str, int]]] = {}
-    for position, customer, code, units, date, invoice in frame[sale.to_numpy()].sort_values(
-        ["date", "position"]
-    ).itertuples(index=False):
-        if (customer, code, units) in wanted:
-            open_sales.setdefault((customer, code, units), []).append((date, invoice, position))
-    for position, customer, code, units, date, invoice in cancels.itertuples(index=False):
-        candidates = open_sales.get((customer, code, units), [])
-        for i in range(len(candidates) - 1, -1, -1):  # the latest sale first
-            sale_date, sale_invoice, sale_position = candidates[i]
-            if sale_date <= date and sale_invoice != invoice:
-                cancelled[sale_position] = matched[position] = True
-                del candidates[i]
-                break
-    return pd.Series(cancelled, index=rows.index), pd.Series(matched, index=rows.index)
-
-
 def _skip_masks(
     raw: pd.DataFrame, rows: pd.DataFrame, since: dt.date | None, until: dt.date | None
 ) -> tuple[dict[str, pd.Series], pd.Series]:

@@ -1,0 +1,52 @@
+"""The selector's fits in worker processes (``n_jobs``) give the same forecasts as fitting them in turn."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from inventory.ml.ensemble import EnsembleForecaster
+from inventory.ml.local import LocalForecaster
+from inventory.ml.parallel import fit_all
+from inventory.ml.selector import ClassSelector
+from tests.ml.test_forecast_contract import HORIZON, _small_gbm, _small_mlp, make_panel
+
+
+def _ensemble_selector(n_jobs: int) -> ClassSelector:
+    members = {"gbm": _small_gbm(), "mlp": _small_mlp(), "theta": LocalForecaster("Theta")}
+    return ClassSelector({"avg": EnsembleForecaster(members)}, horizon=HORIZON, min_series=1,
+                         min_selling_buckets=2, debias_mean=True, n_jobs=n_jobs)
+
+
+@pytest.mark.parametrize("make", [
+    _ensemble_selector,
+    lambda n: ClassSelector({"tsb": LocalForecaster("TSB"), "gbm": _small_gbm()}, horizon=HORIZON, min_series=1,
+                            min_selling_buckets=2, n_jobs=n),
+])
+def test_parallel_fits_give_the_same_forecast_and_choice_as_serial_ones(make) -> None:
+    # given
+    history = make_panel("mixed", n_series=10)
+    # when
+    with threadpool_limits(1):
+        serial = make(1).fit(history)
+    parallel = make(2).fit(history)
+    # then
+    pd.testing.assert_frame_equal(serial.predict(HORIZON), parallel.predict(HORIZON))
+    assert parallel.choice_ == serial.choice_
+    assert parallel.quantile_factors_ == serial.quantile_factors_
+    assert parallel.mean_factor_ == serial.mean_factor_
+
+
+def test_fit_all_splits_an_ensemble_into_its_members_and_puts_it_back_together() -> None:
+    history = make_panel("smooth", n_series=4)
+    ensemble = EnsembleForecaster({"gbm": _small_gbm(), "theta": LocalForecaster("Theta")})
+
+    [fitted, alone] = fit_all([(ensemble, history), (LocalForecaster("Naive"), history)], n_jobs=2)
+
+    assert sorted(fitted.fitted_) == ["gbm", "theta"]
+    assert not hasattr(ensemble, "fitted_")  # the given ones are cloned, never fitted
+    with threadpool_limits(1):
+        expected = EnsembleForecaster({"gbm": _small_gbm(), "theta": LocalForecaster("Theta")}).fit(history)
+    pd.testing.assert_frame_equal(fitted.predict(HORIZON), expected.predict(HORIZON))
+    pd.testing.assert_frame_equal(alone.predict(HORIZON), LocalForecaster("Naive").fit(history).predict(HORIZON))
