@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -49,5 +50,12 @@ class ShopSenseAPI:
     throttle_classes: Any = [AnonRateThrottle, UserRateThrottle]
     parser_classes = API_PARSERS
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
-    pagination_class = Pagination
+    pagination_class: Any = Pagination
     versioning_class = Versioning
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Lists are paginated by the generic views and viewsets only; a plain APIView that answers with a
+        # list (POST suggestions/purchase-orders/) returns it whole, and its schema must not say otherwise.
+        super().__init_subclass__(**kwargs)
+        if "pagination_class" not in cls.__dict__:
+            cls.pagination_class = Pagination if issubclass(cls, GenericAPIView) else None
