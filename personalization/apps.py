@@ -13,6 +13,19 @@ class PersonalizationConfig(AppConfig):
         from .host.checks import check_host_contract
         from .profiles import receivers as profile_receivers
 
+        _use_shopsense_celery_app()
         checks.register(check_host_contract, checks.Tags.models)
         capture_receivers.connect()
         profile_receivers.connect()
+
+
+def _use_shopsense_celery_app() -> None:
+    """Load ShopSense's Celery app (``personalization.worker``) unless the host made one of its own.
+
+    Without any app, Celery's fallback app ignores the host's ``CELERY_*`` settings, and what the web
+    processes enqueue would go to a broker nobody consumes.
+    """
+    from celery import _state
+
+    if getattr(_state._tls, "current_app", None) is None:
+        from . import worker  # noqa: F401

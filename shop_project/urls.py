@@ -1,8 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-
-from personalization.api.health import HealthView
 
 from .api import PingView
 
@@ -10,10 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/ping/", PingView.as_view(), name="api-ping"),
-    path("api/health/", HealthView.as_view(), name="api-health"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/", include("personalization.host.urls")),  # health, schema, docs, redoc
     path("api/personalization/", include("personalization.urls")),
     path("api/pricing/", include("pricing.urls")),
     path("api/inventory/", include("inventory.urls")),

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class OscarIntegrationConfig(AppConfig):
+    name = "personalization.contrib.oscar"
+    label = "shopsense_oscar"  # Oscar's own app config is labelled "oscar"
+    verbose_name = "ShopSense for django-oscar"
+
+    def ready(self) -> None:
+        from . import receivers
+
+        receivers.connect()

@@ -1,0 +1,97 @@
+"""``OscarShopAdapter`` on real Oscar rows: price and availability through Oscar's strategy, stock net of
+allocations, many-to-many categories, unit cost from a product attribute, order lines in bulk."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from oscar.test import factories as oscar_factories
+
+from personalization.contrib.oscar.adapter import OscarShopAdapter
+from personalization.host.adapters import ShopAdapter, get_adapter
+
+from .factories import Product, StockRecord, make_customer, make_product, place_order
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_configured_adapter_is_oscars_and_satisfies_the_protocol():
+    adapter = get_adapter()
+    assert isinstance(adapter, OscarShopAdapter)
+    assert isinstance(adapter, ShopAdapter)
+
+
+def test_reads_price_stock_categories_and_cost_through_oscar():
+    product = make_product("Mug", price="12.50", stock=10, allocated=3, cost="4.20",
+                           categories=["Kitchen > Mugs", "Gifts"])
+    adapter = get_adapter()
+    assert adapter.get_price(product) == Decimal("12.50")
+    assert adapter.get_stock(product) == 7  # num_in_stock - num_allocated
+    assert adapter.get_categories(product) == ["Mugs", "Gifts"]
+    assert adapter.get_category(product) == "Mugs"
+    assert adapter.get_unit_cost(product) == Decimal("4.2")
+    assert adapter.get_on_order(product) == 0
+    assert adapter.is_active(product)
+    assert "Mug" in adapter.get_text(product) and "Gifts" in adapter.get_text(product)
+
+
+def test_unit_cost_from_a_stock_record_field(settings):
+    product = make_product("Plate", cost=None)
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION,
+                                "OSCAR": {"UNIT_COST_STOCKRECORD_FIELD": "price", "UNIT_COST_ATTRIBUTE": None}}
+    assert get_adapter().get_unit_cost(product) == Decimal("10.00")
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "OSCAR": {}}
+    assert get_adapter().get_unit_cost(product) is None  # the default: no unit cost source
+
+
+def test_active_products_are_public_priced_and_not_parents():
+    sold = make_product("Sold")
+    hidden = make_product("Hidden")
+    Product.objects.filter(pk=hidden.pk).update(is_public=False)
+    unpriced = oscar_factories.create_product(title="Unpriced")  # no stock record
+    parent = oscar_factories.create_product(title="Shirt", structure="parent")
+    ids = set(get_adapter().active_products().values_list("pk", flat=True))
+    assert sold.pk in ids
+    assert not ids & {hidden.pk, unpriced.pk, parent.pk}
+    assert not get_adapter().is_active(Product.objects.get(pk=unpriced.pk))
+
+
+def test_writes_price_and_stock_to_the_stock_record():
+    product = make_product("Bowl", price="8.00", stock=5)
+    adapter = get_adapter()
+    adapter.set_price(product, Decimal("7.49"))
+    adapter.adjust_stock(product, 12)
+    record = StockRecord.objects.get(product=product)
+    assert (record.price, record.num_in_stock) == (Decimal("7.49"), 17)
+    assert adapter.get_price(product) == Decimal("7.49") and adapter.get_stock(product) == 17
+    adapter.adjust_stock(product, -100)  # never below 0 (Oscar's column is unsigned)
+    assert StockRecord.objects.get(product=product).num_in_stock == 0
+
+
+def test_writing_to_a_product_without_stock_record_is_a_clear_error():
+    product = oscar_factories.create_product(title="Nowhere")
+    with pytest.raises(ValueError, match="no stock record"):
+        get_adapter().set_price(product, Decimal("1.00"))
+
+
+def test_order_lines_in_bulk_without_cancelled_orders_deleted_products_and_guests():
+    customer = make_customer("ann")
+    mug, plate = make_product("Mug", price="3.00"), make_product("Plate", price="5.00")
+    kept = place_order(customer, [(mug, 2), (plate, 1)])
+    place_order(customer, [(mug, 5)], status="Cancelled")
+    guest = place_order(None, [(plate, 1)])
+    plate.delete()  # Oscar keeps the order lines, with product NULL
+    adapter = get_adapter()
+    with CaptureQueriesContext(connection) as queries:
+        lines = list(adapter.order_lines_since())
+    assert len(queries) == 1  # columns in one query, not one object per row
+    assert sorted(((line.order_id, line.product_id, line.user_id, line.quantity, line.price) for line in lines),
+                  key=lambda row: (row[0], row[1] or 0)) == [
+        (kept.pk, None, customer.pk, 1, Decimal("5.00")),
+        (kept.pk, mug.pk, customer.pk, 2, Decimal("3.00")),
+        (guest.pk, None, None, 1, Decimal("5.00")),
+    ]
+    assert {line.order_id for line in adapter.order_lines_of(kept)} == {kept.pk}
+    assert adapter.order_lines_since(since=guest.date_placed)
