@@ -72,7 +72,10 @@ MIDDLEWARE = [
     "oscar.apps.basket.middleware.BasketMiddleware",
     "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
 ]
-AUTHENTICATION_BACKENDS = ["oscar.apps.customer.auth_backends.EmailBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "oscar.apps.customer.auth_backends.EmailBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 ROOT_URLCONF = "tests.oscar_host.urls"
 TEMPLATES = [
     {
@@ -97,7 +100,8 @@ TEMPLATES = [
 _db_file = VAR_DIR / "oscar-host.sqlite3"
 DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or f"sqlite:///{_db_file}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(Path(DATABASES["default"]["NAME"]).with_name("test-oscar-host.sqlite3"))}
+    _test_db = Path(DATABASES["default"]["NAME"]).with_name("test-oscar-host.sqlite3")
+    DATABASES["default"]["TEST"] = {"NAME": str(_test_db)}
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}}
@@ -112,9 +116,10 @@ MEDIA_ROOT = VAR_DIR / "oscar-media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 OSCAR_DEFAULT_CURRENCY = "GBP"
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:  # one cache namespace per test run (throttle counts, job locks)
+_RUN = f"oscar-test-{uuid.uuid4().hex[:8]}"
+if REDIS_URL:  # one cache namespace per test run (throttle counts, job locks); a worker started by a test gets it
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                          "KEY_PREFIX": f"oscar-test-{uuid.uuid4().hex[:8]}"}}
+                          "KEY_PREFIX": os.environ.get("SHOPSENSE_TEST_CACHE_PREFIX") or _RUN}}
 
 # --- ShopSense: the lines of README "Plug into django-oscar" -------------------------------------------
 INSTALLED_APPS += [
@@ -129,10 +134,11 @@ PERSONALIZATION = {
     "PRODUCT_FIELDS": {"name": "title", "description": "description", "sku": "upc", "category": None, "stock": None},
     "ORDER_FIELDS": {"user": "user", "placed_at": "date_placed"},
     "OSCAR": {"UNIT_COST_ATTRIBUTE": "cost_price", "NON_SALE_STATUSES": ["Cancelled"]},
-    # One event buffer per test run (not a README line).
-    "EVENT_BUFFER_KEY": f"oscar-test-{uuid.uuid4().hex[:8]}:events",
+    # One event buffer per test run, handed to a worker started by a test (not a README line).
+    "EVENT_BUFFER_KEY": os.environ.get("SHOPSENSE_TEST_BUFFER_KEY") or f"{_RUN}:events",
 }
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 CELERY_BROKER_URL = REDIS_URL
-CELERY_TASK_ALWAYS_EAGER = True  # the tests run tasks in-process (a shop sets only the broker URL)
+# The tests run tasks in-process, except in the worker started by test_worker.py (a shop sets only the broker URL).
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("SHOPSENSE_TEST_EAGER", "1") == "1"
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -1,4 +1,5 @@
-"""The ``ShopAdapter`` for django-oscar: ``PERSONALIZATION["SHOP_ADAPTER"] = "personalization.contrib.oscar.adapter.OscarShopAdapter"``.
+"""The ``ShopAdapter`` for django-oscar, named in the settings as
+``PERSONALIZATION["SHOP_ADAPTER"] = "personalization.contrib.oscar.adapter.OscarShopAdapter"``.
 
 What it reads and writes:
 
