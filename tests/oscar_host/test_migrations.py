@@ -10,18 +10,23 @@ import sys
 
 from tests.processes import ROOT
 
-
-def _django(tmp_path, *args: str) -> str:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.oscar_host.settings",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'plan.sqlite3'}"}
-    done = subprocess.run([sys.executable, "-m", "django", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+SCRIPT = """
+import django
+from django.core.management import call_command
+django.setup()
+call_command("migrate", "--plan")
+print("=== makemigrations")
+call_command("makemigrations", "--check", "--dry-run")
+"""
 
 
 def test_shopsense_migrations_resolve_against_oscar_and_none_is_missing(tmp_path):
-    plan = _django(tmp_path, "migrate", "--plan").splitlines()
-    steps = [line.strip().split(".")[0] for line in plan if "." in line and not line.startswith(" ")]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.oscar_host.settings",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'plan.sqlite3'}"}
+    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    plan, checked = done.stdout.split("=== makemigrations")
+    steps = [line.strip().split(".")[0] for line in plan.splitlines() if "." in line and not line.startswith(" ")]
     assert steps.index("catalogue") < steps.index("personalization") < steps.index("inventory")
-    assert "No changes detected" in _django(tmp_path, "makemigrations", "--check", "--dry-run")
+    assert "No changes detected" in checked
