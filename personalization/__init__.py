@@ -11,9 +11,11 @@ One folder per concern:
 - ``recommending/`` — training, evaluation and serving of the recommendation lists;
 - ``ops/`` — what the three apps share to run jobs: the Redis connection, job locks, the model-version
   registry, enqueueing by task name, the health report, default schedules, admin action permissions;
-- ``api/`` (DRF views), ``ml/`` (models without Django), ``templatetags/``, ``management/`` (commands).
+- ``api/`` (DRF views), ``ml/`` (models without Django), ``templatetags/``, ``management/`` (commands);
+- ``contrib/`` — ready-made integrations with shop frameworks (``contrib/oscar``: django-oscar), each an
+  app of its own that a host adds to ``INSTALLED_APPS``.
 
-``models.py``, ``admin.py``, ``signals.py``, ``tasks.py`` and ``urls.py`` stay where Django, Celery and
-hosts look for them. Imports flow one way (tasks call services; services enqueue by task name), and
-``tests/test_import_graph.py`` fails on any import circle.
+``models.py``, ``admin.py``, ``signals.py``, ``tasks.py``, ``worker.py`` (the Celery app) and ``urls.py``
+stay where Django, Celery and hosts look for them. Imports flow one way (tasks call services; services
+enqueue by task name), and ``tests/test_import_graph.py`` fails on any import circle.
 """

@@ -5,8 +5,8 @@
   price and stock written; ``conf`` — the ``PERSONALIZATION`` settings dict (and ``AppSettings`` for the
   other apps' dicts); ``checks`` — system checks of that configuration; ``ids`` — valid host ids;
 - ``routing`` (Celery task routes), ``broker`` (kombu's Redis transport that survives Redis restarts),
-  ``cache`` (the fail-safe Redis cache backend), ``log_format`` (JSON logs) and ``middleware`` (a NUL in a
-  request is a 400) — the pieces a host names in its own settings.
+  ``cache`` (the fail-safe Redis cache backend), ``log_format`` (JSON logs), ``middleware`` (a NUL in a
+  request is a 400) and ``urls`` (health, schema and docs pages) — the pieces a host names in its own settings.
 
 Like ``AUTH_USER_MODEL``, the host names its models in flat settings (``SHOP_PRODUCT_MODEL`` and
 friends, ``"app_label.Model"``); app code reaches them only through these helpers, and foreign keys
