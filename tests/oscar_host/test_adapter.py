@@ -58,6 +58,16 @@ def test_active_products_are_public_priced_and_not_parents():
     assert not get_adapter().is_active(Product.objects.get(pk=unpriced.pk))
 
 
+def test_a_parents_price_is_its_cheapest_childs_and_an_unpriced_product_reads_zero():
+    parent = oscar_factories.create_product(title="Shirt", structure="parent")
+    for price in ("12.00", "9.00"):
+        oscar_factories.create_product(title=f"Shirt {price}", parent=parent, price=Decimal(price), num_in_stock=3)
+    unpriced = oscar_factories.create_product(title="Unpriced")
+    adapter = get_adapter()
+    assert adapter.get_price(Product.objects.get(pk=parent.pk)) == Decimal("9.00")
+    assert adapter.get_price(Product.objects.get(pk=unpriced.pk)) == Decimal("0")
+
+
 def test_writes_price_and_stock_to_the_stock_record():
     product = make_product("Bowl", price="8.00", stock=5)
     adapter = get_adapter()

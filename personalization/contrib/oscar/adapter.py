@@ -68,9 +68,16 @@ class OscarShopAdapter:
 
     # --- products ---------------------------------------------------------------------------
     def get_price(self, product: models.Model) -> Decimal:
+        """The strategy's price excluding tax; a parent's is its cheapest child's (Oscar's ``fetch_for_parent``).
+
+        A product the strategy has no price for (no stock record, no priced child) reads as 0: it is not
+        active, so nothing is priced, planned or recommended from that figure.
+        """
         price = self._info(product).price
+        if not price.exists and product.is_parent:
+            price = self.strategy.fetch_for_parent(product).price
         if not price.exists or price.excl_tax is None:
-            raise ValueError(f"Oscar's strategy has no price for product {product.pk}.")
+            return Decimal("0")
         return Decimal(price.excl_tax)
 
     def get_unit_cost(self, product: models.Model) -> Decimal | None:
