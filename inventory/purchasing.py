@@ -141,7 +141,11 @@ def receive_purchase_order(order_id: int, adapter: ShopAdapter | None = None) ->
         if order.status != PurchaseOrder.Status.ORDERED:
             raise PurchasingError(f"{order} is {order.get_status_display().lower()} and cannot be received.")
         for line in order.lines.select_related("product"):
-            adapter.adjust_stock(line.product, line.quantity)
+            try:
+                adapter.adjust_stock(line.product, line.quantity)
+            except (NotImplementedError, ValueError) as exc:  # rolls back the lines already booked
+                raise PurchasingError(f"{order} cannot be received: the stock of {line.product} cannot be "
+                                      f"changed in the shop ({exc}).") from exc
         order.status, order.received_at = PurchaseOrder.Status.RECEIVED, timezone.now()
         order.save(update_fields=["status", "received_at"])
     return order

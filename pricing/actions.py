@@ -103,7 +103,10 @@ def write_price(
             alert_breaker(product, old_price, new_price, decision.reason)
             raise CircuitBreakerTripped(f"Circuit breaker: {decision.reason}. Staff have been alerted.")
         with shopsense_write():  # recorded right here, not again as a change made outside ShopSense
-            adapter.set_price(product, new_price)
+            try:
+                adapter.set_price(product, new_price)
+            except (NotImplementedError, ValueError) as exc:  # the shop cannot take this price (no stock record …)
+                raise PricingError(f"The price of {product} cannot be written to the shop: {exc}") from exc
         return PriceChange.objects.create(
             product=product,
             old_price=old_price,

@@ -185,3 +185,27 @@ def test_reference_time_and_the_forecast_read_oscars_orders():
     ann = make_customer("ann")
     order = place_order(ann, [(make_product("Mug"), 1)])
     assert abs(reference_time() - order.date_placed) < dt.timedelta(seconds=1)
+
+
+def test_a_purchase_order_for_a_product_without_stock_record_is_refused_whole():
+    from inventory.purchasing import PurchasingError
+
+    lamp, gone = make_product("Lamp", stock=3), make_product("Gone", stock=1)
+    order = PurchaseOrder.objects.create(status=PurchaseOrder.Status.ORDERED, ordered_at=timezone.now())
+    for product in (lamp, gone):
+        PurchaseOrderLine.objects.create(purchase_order=order, product=product, quantity=5, unit_cost=Decimal("2"))
+    StockRecord.objects.filter(product=gone).delete()
+    with pytest.raises(PurchasingError, match="cannot be received"):
+        receive_purchase_order(order.pk)
+    assert StockRecord.objects.get(product=lamp).num_in_stock == 3  # nothing half-booked
+    order.refresh_from_db()
+    assert order.status == PurchaseOrder.Status.ORDERED
+
+
+def test_a_price_for_a_product_without_stock_record_is_a_pricing_error():
+    from pricing.actions import PricingError
+
+    product = make_product("Candle", price="10.00")
+    StockRecord.objects.filter(product=product).delete()
+    with pytest.raises(PricingError, match="cannot be written"):
+        pricing_services.write_price(Product.objects.get(pk=product.pk), Decimal("9.00"))
