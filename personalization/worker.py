@@ -4,8 +4,8 @@ It reads the host's settings module from ``DJANGO_SETTINGS_MODULE`` and every ``
 (``CELERY_BROKER_URL`` first of all), declares the ``default``, ``ml`` and ``gpu`` queues and routes the
 apps' tasks to them (``personalization.host.routing``), and finds the tasks of every installed app. The
 web processes use it too (``PersonalizationConfig.ready()`` loads it when the host made no Celery app of
-its own), so what they enqueue goes to the broker the workers consume. The demo's ``shop_project.celery``
-is this app.
+its own), so what they enqueue goes to the broker the workers consume. The demo project's Celery app
+is this one.
 """
 from __future__ import annotations
 
