@@ -105,3 +105,29 @@ def test_order_lines_in_bulk_without_cancelled_orders_deleted_products_and_guest
     ]
     assert {line.order_id for line in adapter.order_lines_of(kept)} == {kept.pk}
     assert adapter.order_lines_since(since=guest.date_placed)
+
+
+def _oscar_check_ids():
+    from django.core import checks
+
+    prefixes = ("shopsense_oscar.", "personalization.")
+    return sorted(m.id for m in checks.run_checks() if m.id and m.id.startswith(prefixes))
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({}, []),
+    ({"PRODUCT_FIELDS": {"stock": "num_in_stock"}}, ["shopsense_oscar.E001"]),
+    ({"PRODUCT_FIELDS": {"category": "categories__name"}}, ["shopsense_oscar.E001"]),
+    ({"PRODUCT_FIELDS": {"name": "name"}}, ["shopsense_oscar.E002"]),
+    ({"ORDER_FIELDS": {"placed_at": "created_at"}}, ["shopsense_oscar.E002"]),
+    ({"SHOP_ADAPTER": "personalization.host.adapters.DefaultShopAdapter"}, ["shopsense_oscar.W001"]),
+])
+def test_check_catches_settings_that_would_fail_at_run_time(settings, overrides, expected):
+    merged = dict(settings.PERSONALIZATION)
+    for key, value in overrides.items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    settings.PERSONALIZATION = merged
+    ids = _oscar_check_ids()
+    assert [i for i in ids if i.startswith("shopsense_oscar.")] == expected
+    if not expected:
+        assert ids == []  # the README's settings pass every check

@@ -7,6 +7,10 @@ class OscarIntegrationConfig(AppConfig):
     verbose_name = "ShopSense for django-oscar"
 
     def ready(self) -> None:
-        from . import receivers
+        from django.core import checks
 
+        from . import receivers
+        from .checks import check_oscar_settings
+
+        checks.register(check_oscar_settings, checks.Tags.models)
         receivers.connect()
