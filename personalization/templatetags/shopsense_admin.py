@@ -15,6 +15,7 @@ def shopsense_todos(context: dict[str, Any]) -> dict[str, Any]:
     request = context.get("request")
     items = todos.collect(request) if request is not None else []
     return {
-        "todos": [item for item in items if item.level != "info"],
+        # What needs doing first, then what is clear (in the providers' order within each).
+        "todos": sorted((item for item in items if item.level != "info"), key=lambda item: item.count == 0),
         "notes": [item for item in items if item.level == "info"],
     }

@@ -39,6 +39,32 @@ def save_screenshot(page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
+def admin_login(page, base_url: str, next_path: str, username: str = "staffer") -> None:
+    """Create a superuser and log in through the admin's login form, landing on ``next_path``."""
+    from urllib.parse import quote
+
+    get_user_model().objects.create_user(username, password=TEST_PASSWORD, is_staff=True, is_superuser=True)
+    page.goto(f"{base_url}/admin/login/?next={quote(next_path)}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def run_admin_action(page, label: str, *row_ids: int) -> str:
+    """Select the rows (all listed when none named), choose the action in the dropdown, press Go; the messages."""
+    if row_ids:
+        for row_id in row_ids:
+            page.locator(f"input[name=_selected_action][value='{row_id}']").check()
+    else:
+        page.locator("#action-toggle").check()
+    page.locator("select[name=action]").select_option(label=label)
+    page.get_by_role("button", name="Go").click()
+    page.wait_for_load_state()
+    messages = page.locator("ul.messagelist")
+    return messages.inner_text() if messages.count() else ""
+
+
 def shop_for_lantern(page, base_url: str, product: Product) -> None:
     """A guest opens the product page and adds 2 to the cart."""
     page.goto(f"{base_url}{product.get_absolute_url()}")
