@@ -115,6 +115,12 @@ def test_every_restock_suggestion_action_works_in_a_browser(page, live_server, t
     assert page.locator("input[name=suggested_quantity]").count() == 0
     assert page.locator(".inventory-projection-chart").is_visible()
 
+    # the forecasts list opens a forecast with its history-and-forecast chart
+    page.goto(f"{live_server.url}/admin/inventory/demandforecast/")
+    page.locator("#result_list tbody tr").first.get_by_role("link").first.click()
+    page.wait_for_url(re.compile(r".*/admin/inventory/demandforecast/\d+/change/$"))
+    assert page.locator("svg.inventory-forecast-chart").is_visible()
+
 
 def test_every_purchase_order_action_works_in_a_browser(page, live_server, three_planned):
     first, second, _ = three_planned
