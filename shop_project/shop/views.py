@@ -201,14 +201,16 @@ def signup(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
                                            require_https=request.is_secure()):
         next_url = ""
+    # ``next`` is a path, never a view name for redirect() to reverse
+    after = HttpResponseRedirect(next_url) if next_url else redirect("shop:home")
     if request.user.is_authenticated:
-        return redirect(next_url or "shop:home")
+        return after
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # the cart stays in the session
         messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
-        return redirect(next_url or "shop:home")
+        return after
     return render(request, "registration/signup.html", {"form": form, "next": next_url})
 
 
