@@ -26,6 +26,7 @@ from .models import (
     RestockSuggestion,
     Supplier,
 )
+from .todos import orders_to_place, purchase_orders_due
 
 
 @admin.register(Supplier)
@@ -91,6 +92,7 @@ class ExceptionFilter(admin.SimpleListFilter):
             ("excess", "Excess stock"),
             ("dead", "Dead stock"),
             ("any", "Any exception"),
+            ("due", "To order: order-by date reached"),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -101,6 +103,8 @@ class ExceptionFilter(admin.SimpleListFilter):
             return queryset.filter(excess=True)
         if value == "dead":
             return queryset.filter(dead_stock=True)
+        if value == "due":
+            return orders_to_place(queryset, services.planning_date())
         if value == "any":
             from django.db.models import Q
 
@@ -243,12 +247,23 @@ class PurchaseOrderLineInline(admin.TabularInline):
         return "" if value is None else f"{value:,.2f}"
 
 
+class DueFilter(admin.SimpleListFilter):
+    title = "due"
+    parameter_name = "due"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Ordered, expected by today")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return purchase_orders_due(queryset, services.planning_date()) if self.value() == "yes" else queryset
+
+
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_display = (
         "__str__", "supplier", "status", "expected_arrival", "order_total", "created_at", "ordered_at", "received_at"
     )
-    list_filter = ("status", "supplier")
+    list_filter = ("status", DueFilter, "supplier")
     inlines = (PurchaseOrderLineInline,)
     readonly_fields = ("status", "order_total", "created_by", "created_at", "ordered_at", "received_at")
     actions = ("mark_as_ordered", "receive", "export_csv")

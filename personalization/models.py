@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -52,6 +53,8 @@ class Event(models.Model):
             models.Index(fields=["product", "event_type", "timestamp"], name="pers_event_product_ts"),
             models.Index(fields=["event_type", "timestamp"], name="pers_event_type_ts"),
             models.Index(fields=["recommendation_id"], name="pers_event_rec"),
+            # The admin's search for a query (any case); most events have none.
+            models.Index(Lower("query"), name="pers_event_query", condition=~Q(query="")),
             # The admin's default ordering: newest first.
             models.Index(fields=["timestamp", "id"], name="pers_event_ts"),
         ]

@@ -8,13 +8,15 @@ come back as admin messages, never as errors.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import DecimalField, ExpressionWrapper, F, FloatField, QuerySet, Value
+from django.db.models.functions import Abs, Cast, Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -68,6 +70,47 @@ class RejectForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Why these prices should not be used.")
 
 
+NO_GAIN_RANK = Decimal("-999999999999.99")
+
+
+def product_search_fields() -> tuple[str, ...]:
+    """The host product's name and SKU as admin search lookups, from the adapter's field map."""
+    fields = getattr(get_adapter(), "product_fields", {}) or {}
+    return tuple(f"product__{fields[key]}" for key in ("name", "sku") if fields.get(key))
+
+
+class ChangeSizeFilter(admin.SimpleListFilter):
+    title = "size of change"
+    parameter_name = "change"
+    BANDS = {"small": (0.0, 0.02), "medium": (0.02, 0.05), "large": (0.05, None)}
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("small", "under 2 %"), ("medium", "2 % to 5 %"), ("large", "5 % or more")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[PriceSuggestion]) -> QuerySet[PriceSuggestion]:
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        low, high = band
+        queryset = queryset.filter(change_size__gte=low)
+        return queryset if high is None else queryset.filter(change_size__lt=high)
+
+
+class GainFilter(admin.SimpleListFilter):
+    title = "expected gain"
+    parameter_name = "gain"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("1", "at least 1 a week"), ("10", "at least 10 a week"), ("none", "no expected profit")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[PriceSuggestion]) -> QuerySet[PriceSuggestion]:
+        if self.value() == "none":
+            return queryset.filter(expected_gain__isnull=True)
+        if self.value() in ("1", "10"):
+            return queryset.filter(expected_gain__gte=int(self.value() or 0))
+        return queryset
+
+
 @admin.register(PriceSuggestion)
 class PriceSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_display = (
@@ -78,19 +121,42 @@ class PriceSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
         "profit_delta",
         "confidence_pct",
         "binding_rule",
+        "rounding",
         "strategy",
         "status",
         "created_at",
         "chart",
     )
-    list_filter = ("status", "strategy", "binding_rule")
+    list_filter = ("status", GainFilter, ChangeSizeFilter, "strategy", "binding_rule")
     list_select_related = ("product",)
+    search_help_text = "Product name or SKU."
     actions = ("approve_selected", "reject_selected", "apply_selected")
     readonly_fields = ("trail_table",)
     exclude = ("clamp_trail",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        return product_search_fields()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PriceSuggestion]:
+        # Sortable and filterable columns computed in the database: the weekly gain and the size of the move.
+        money = DecimalField(max_digits=14, decimal_places=2)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                expected_gain=ExpressionWrapper(
+                    F("expected_profit_suggested") - F("expected_profit_current"), output_field=money
+                ),
+                change_size=Abs(
+                    Cast("suggested_price", FloatField()) / Cast("current_price", FloatField()) - 1.0
+                ),
+            )
+            # No expected profit ranks below every gain, in both directions of the sort.
+            .alias(gain_rank=Coalesce("expected_gain", Value(NO_GAIN_RANK), output_field=money))
+        )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False if obj is not None else super().has_change_permission(request, obj)
@@ -101,19 +167,31 @@ class PriceSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
     def has_apply_permission(self, request: HttpRequest) -> bool:
         return self.has_approve_permission(request) and request.user.has_perm("pricing.add_pricechange")
 
-    @admin.display(description="change")
+    @admin.display(description="change", ordering="change_size")
     def change(self, obj: PriceSuggestion) -> str:
         return f"{obj.change_share:+.1%}"
 
-    @admin.display(description="Δ profit / week")
+    @admin.display(description="Δ profit / week", ordering="gain_rank")
     def profit_delta(self, obj: PriceSuggestion) -> str:
         if obj.expected_profit_suggested is None or obj.expected_profit_current is None:
             return "–"
         return f"{obj.expected_profit_suggested - obj.expected_profit_current:+.2f}"
 
-    @admin.display(description="confidence")
+    @admin.display(description="confidence", ordering="confidence")
     def confidence_pct(self, obj: PriceSuggestion) -> str:
         return f"{obj.confidence:.0%}"
+
+    @admin.display(description="rounding")
+    def rounding(self, obj: PriceSuggestion) -> str:
+        """What the rounding to a valid price ending added after the binding rule ("–": nothing)."""
+        if obj.binding_rule == "price-ending":  # the ending rule itself held the price: no rounding
+            return "–"
+        moved = sum(
+            step["after"] - step["before"]
+            for step in obj.clamp_trail
+            if step.get("rule") == "price-ending" and step.get("status") == "clamped"
+        )
+        return f"{moved:+.2f}" if abs(moved) >= 0.005 else "–"
 
     @admin.display(description="history")
     def chart(self, obj: PriceSuggestion) -> str:

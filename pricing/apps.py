@@ -7,6 +7,10 @@ class PricingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from personalization.ops import todos as admin_home
+
         from . import receivers
+        from .todos import pricing_todos
 
         receivers.connect()
+        admin_home.register("pricing", pricing_todos)

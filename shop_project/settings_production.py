@@ -58,5 +58,10 @@ LOGGING = {
     "formatters": {"json": {"()": "personalization.host.log_format.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own "django" logger prints to a console handler of its own under DEBUG and propagates to
+        # the root as well: every request warning came out twice. One handler, the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

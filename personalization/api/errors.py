@@ -14,7 +14,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-API_PATH_PREFIX = "/api/"
+from ..host.middleware import API_ERROR_DETAILS, API_PATH_PREFIX
+
 RETRY_AFTER_SECONDS = 5
 
 
@@ -37,14 +38,14 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """``handler404 = "personalization.api.errors.not_found"``."""
     if request.path.startswith(API_PATH_PREFIX):
-        return JsonResponse({"detail": "Not found."}, status=404)
+        return JsonResponse({"detail": API_ERROR_DETAILS[404]}, status=404)
     return defaults.page_not_found(request, exception)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """``handler400 = "personalization.api.errors.bad_request"`` (e.g. a form with too many fields)."""
     if request.path.startswith(API_PATH_PREFIX):
-        return JsonResponse({"detail": "Bad request."}, status=400)
+        return JsonResponse({"detail": API_ERROR_DETAILS[400]}, status=400)
     return defaults.bad_request(request, exception)
 
 

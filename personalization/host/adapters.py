@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from django.db import models, transaction
 
-from . import get_order_line_model, get_product_model
+from . import get_order_line_model, get_order_model, get_product_model
 from .conf import personalization_settings
 
 
@@ -141,6 +141,11 @@ class DefaultShopAdapter:
 
     def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]:
         return list(self._line_values(get_order_line_model()._default_manager.filter(pk__in=line_ids)))
+
+    def latest_order_at(self) -> dt.datetime | None:
+        """When the newest order was placed (None: no order yet): how recent the shop's data is."""
+        field = self.order_fields["placed_at"]
+        return get_order_model()._default_manager.aggregate(latest=models.Max(field))["latest"]
 
     # --- writing ----------------------------------------------------------------------------
     def set_price(self, product: models.Model, price: Decimal) -> None:

@@ -445,8 +445,12 @@ def recommend(
     exclude_bought: bool = False,
     per_category: int | None = None,
     record_impressions: bool | None = None,
+    skip: Iterable[int] = (),
 ) -> Recommendations:
-    """One placement's list for a visitor (see the module docstring). Raises :class:`InvalidRequest`."""
+    """One placement's list for a visitor (see the module docstring). Raises :class:`InvalidRequest`.
+
+    ``skip``: products already shown on the page (by the widgets above); the list is filled past them.
+    """
     if placement not in PLACEMENTS:
         raise InvalidRequest(f"Unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}.", "placement")
     if placement in {"similar", "bought_together"} and not product_ids:
@@ -473,22 +477,24 @@ def recommend(
 
     entry: served_cache.Entry | None = reply.entry if reply is not None else None
     rows: list[Row] | None = None
+    skipped = {int(pk) for pk in skip}
     if entry is not None and entry.fingerprint == reply.fingerprint:
-        hidden = unavailable_products(float(settings["AVAILABILITY_SECONDS"]))
+        hidden = unavailable_products(float(settings["AVAILABILITY_SECONDS"])) | skipped
         rows = [row for row in entry.rows if row[0] not in hidden][:request.limit]
         if len(rows) < request.limit and not entry.complete:  # many went out of stock since: compose again
             rows = None
     if rows is None:
         if entry is None or time.time() - entry.base_time > int(settings["CACHE_SECONDS"]):
             entry = served_cache.Entry((), [], False, _base(request, version), time.time())
-        wanted = request.limit + max(request.limit, 10)  # spare items for products that go out of stock
+        # Spare items for products that go out of stock, and for those the page shows already.
+        wanted = request.limit + max(request.limit, 10) + len(skipped)
         fresh = parse_recent(reply.recent) if reply is not None else []
         entry.rows = _compose(request, version, entry.base, fresh, wanted, settings)
         entry.complete = len(entry.rows) < wanted
         if reply is not None:
             entry.fingerprint = reply.fingerprint
             served_cache.store(key, entry, int(settings["CACHE_SECONDS"]))
-        rows = entry.rows[:request.limit]
+        rows = [row for row in entry.rows if row[0] not in skipped][:request.limit]
 
     result = Recommendations(
         new_recommendation_id(version.pk if version else None, placement, user_id=request.user_id,

@@ -30,6 +30,7 @@ from ..models import CustomerProfile, RFMSegment
 
 register = template.Library()
 _CACHE_ATTRIBUTE = "_personalization_profile"
+_SHOWN_ATTRIBUTE = "_personalization_shown_products"
 _MISSING = object()
 
 
@@ -167,11 +168,13 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
     empty = {"recs": None, "items": [], "title": title or WIDGET_TITLES[placement]}
     if placement in {"similar", "bought_together"} and not ids:
         return empty
+    # Products the widgets above on this page show already: each widget fills its list past them.
+    shown: set[int] = getattr(request, _SHOWN_ATTRIBUTE, set()) if request is not None else set()
     try:
         recs = serving.recommend(
             placement, user=user, session_key=get_visitor_id(request) if request is not None else "",
             product_ids=ids, limit=int(limit), category=category or None, exclude_bought=exclude_bought,
-            per_category=per_category,
+            per_category=per_category, skip=() if placement == "recently_viewed" else shown,  # a history is literal
         )
     except Exception:  # noqa: BLE001 - a widget never breaks the page around it
         logging.getLogger(__name__).exception("Recommendations widget %s failed.", placement)
@@ -192,6 +195,8 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
             "name": (getattr(item.product, name_field, None) if name_field else None) or str(item.product),
             "url": f"{get_url()}?rec={recs.id}" if get_url else "",
         })
+    if request is not None:
+        setattr(request, _SHOWN_ATTRIBUTE, shown | {item["product_id"] for item in items})
     return {"recs": recs, "items": items, "title": title or WIDGET_TITLES[placement], "request": request}
 
 

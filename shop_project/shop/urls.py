@@ -15,6 +15,7 @@ urlpatterns = [
     path("cart/update/<int:pk>/", views.cart_update, name="cart-update"),
     path("cart/remove/<int:pk>/", views.cart_remove, name="cart-remove"),
     path("checkout/", views.checkout, name="checkout"),
+    path("signup/", views.signup, name="signup"),
     path("account/", views.account, name="account"),
     path("account/orders/<str:number>/", views.order_detail, name="order"),
 ]

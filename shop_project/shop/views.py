@@ -6,7 +6,10 @@ import logging
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
 from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet, Sum
 from django.dispatch import Signal
@@ -191,10 +194,33 @@ def cart_remove(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     return redirect("shop:cart")
 
 
-@login_required
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create a customer account and sign in with it (then on to ``next``, e.g. the checkout)."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = ""
+    # ``next`` is a path, never a view name for redirect() to reverse
+    after = HttpResponseRedirect(next_url) if next_url else redirect("shop:home")
+    if request.user.is_authenticated:
+        return after
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # the cart stays in the session
+        messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
+        return after
+    return render(request, "registration/signup.html", {"form": form, "next": next_url})
+
+
 @require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
-    """Review the cart and place the order (login required); records the purchases."""
+    """Review the cart and place the order (customers only: a guest is sent to log in or sign up, with a word
+    why, and keeps the cart); records the purchases."""
+    if not request.user.is_authenticated:
+        messages.info(request, "Please log in, or create an account, to check out. Your cart is kept.")
+        return redirect_to_login(request.get_full_path())
     cart = Cart(request.session)
     lines = cart.lines()
     if not lines:

@@ -185,3 +185,61 @@ def test_the_settings_page_checks_permissions_before_creating_the_row(client, dj
 
     assert response.status_code == status
     assert PricingSettings.objects.exists() is row_created
+
+
+def _listed(client, **query) -> list[str]:
+    response = client.get(reverse(SUGGESTIONS), query)
+    assert response.status_code == 200
+    return [s.product.code for s in response.context["cl"].result_list]
+
+
+@pytest.fixture
+def three_suggestions():
+    """A1: +1.0 a week, 80 %, -10 %; B2: +25.0, 40 %, +3 %; C3: no expected profit, 60 %, +1 %."""
+    rows = [("A1", "Beeswax Candle", "10.00", "9.00", "1.00", 0.8),
+            ("B2", "Glass Lantern", "10.00", "10.30", "25.00", 0.4),
+            ("C3", "Metal Lantern", "10.00", "10.10", None, 0.6)]
+    for code, title, current, suggested, gain, confidence in rows:
+        item = make_item(code=code)
+        item.title = title
+        item.save()
+        PriceSuggestion.objects.create(
+            product=item, strategy="hold", current_price=Decimal(current), suggested_price=Decimal(suggested),
+            expected_profit_current=None if gain is None else Decimal("10.00"),
+            expected_profit_suggested=None if gain is None else Decimal("10.00") + Decimal(gain),
+            confidence=confidence, binding_rule="max-change",
+            clamp_trail=[{"rule": "max-change", "before": 12.0, "after": float(suggested) + 0.01, "status": "clamped"},
+                         {"rule": "price-ending", "before": float(suggested) + 0.01, "after": float(suggested),
+                          "status": "clamped"}],
+        )
+
+
+@pytest.mark.parametrize(
+    ("query", "codes"),
+    [
+        ({"q": "lantern"}, ["B2", "C3"]),
+        ({"q": "a1"}, ["A1"]),
+        ({"o": "5"}, ["C3", "A1", "B2"]),  # Δ profit / week, ascending (no expected profit first)
+        ({"o": "-5"}, ["B2", "A1", "C3"]),
+        ({"o": "6"}, ["B2", "C3", "A1"]),  # confidence
+        ({"o": "-4"}, ["A1", "B2", "C3"]),  # size of change, largest first (-10 % before +3 %)
+        ({"gain": "10"}, ["B2"]),
+        ({"gain": "1"}, ["A1", "B2"]),
+        ({"gain": "none"}, ["C3"]),
+        ({"change": "large"}, ["A1"]),
+        ({"change": "medium"}, ["B2"]),
+        ({"change": "small"}, ["C3"]),
+    ],
+)
+def test_suggestions_are_searched_filtered_and_sorted(admin_client, three_suggestions, query, codes):
+    listed = _listed(admin_client, **query)
+
+    assert listed == codes if "o" in query else sorted(listed) == codes
+
+
+def test_the_rounding_shows_apart_from_the_binding_rule(admin_client, three_suggestions):
+    response = admin_client.get(reverse(SUGGESTIONS), {"q": "a1"})
+
+    row = response.content.decode()
+    assert '<td class="field-binding_rule">max-change</td>' in row
+    assert '<td class="field-rounding">-0.01</td>' in row

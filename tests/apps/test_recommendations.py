@@ -533,6 +533,28 @@ def test_the_best_sellers_widget_leaves_out_the_product_of_the_page(trained):
     assert top not in shown
 
 
+def test_the_widgets_of_one_page_do_not_repeat_each_other_s_products(trained):
+    # given a product page with three widgets whose lists, alone, overlap
+    page_product = trained["items"][1]
+    alone = [set(serving.recommend(p, session_key="g", product_ids=[page_product.pk], limit=4,
+                                   record_impressions=False).product_ids)
+             for p in ("similar", "bought_together")]
+    alone.append(set(serving.recommend("best_sellers", session_key="g", limit=4, record_impressions=False).product_ids))
+    assert alone[0] & alone[1] or alone[0] & alone[2] or alone[1] & alone[2]
+
+    # when they render on one page (one request)
+    html = Template(
+        "{% load personalization_tags %}{% similar_items page limit=4 %}{% bought_together page limit=4 %}"
+        "{% best_sellers limit=4 %}"
+    ).render(Context({"request": guest_request("g"), "page": page_product}))
+
+    # then no product shows twice; the first widget shows its own list, the others fill past what it shows
+    shown = [int(pk) for pk in re.findall(r'data-product-id="(\d+)"', html)]
+    assert len(shown) == len(set(shown))
+    assert set(shown[:len(alone[0])]) == alone[0]
+    assert len(shown) >= len(alone[0] | alone[1] | alone[2])
+
+
 def test_similar_items_widget_renders_nothing_without_a_product(trained):
     html = Template("{% load personalization_tags %}{% similar_items product %}").render(
         Context({"request": guest_request(), "product": None}))

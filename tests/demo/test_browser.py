@@ -39,6 +39,32 @@ def save_screenshot(page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
+def admin_login(page, base_url: str, next_path: str, username: str = "staffer") -> None:
+    """Create a superuser and log in through the admin's login form, landing on ``next_path``."""
+    from urllib.parse import quote
+
+    get_user_model().objects.create_user(username, password=TEST_PASSWORD, is_staff=True, is_superuser=True)
+    page.goto(f"{base_url}/admin/login/?next={quote(next_path)}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def run_admin_action(page, label: str, *row_ids: int) -> str:
+    """Select the rows (all listed when none named), choose the action in the dropdown, press Go; the messages."""
+    if row_ids:
+        for row_id in row_ids:
+            page.locator(f"input[name=_selected_action][value='{row_id}']").check()
+    else:
+        page.locator("#action-toggle").check()
+    page.locator("select[name=action]").select_option(label=label)
+    page.get_by_role("button", name="Go").click()
+    page.wait_for_load_state()
+    messages = page.locator("ul.messagelist")
+    return messages.inner_text() if messages.count() else ""
+
+
 def shop_for_lantern(page, base_url: str, product: Product) -> None:
     """A guest opens the product page and adds 2 to the cart."""
     page.goto(f"{base_url}{product.get_absolute_url()}")
@@ -92,3 +118,38 @@ def test_staff_sees_the_shoppers_events_in_the_admin(browser, page, live_server,
     assert sorted("Product view" in text for text in texts) == [False, True]
     assert sorted("Add to cart" in text for text in texts) == [False, True]
     assert all("Moroccan Metal Lantern (21733)" in text for text in texts)
+
+
+def test_staff_create_and_revoke_an_api_key_and_search_the_events_in_a_browser(page, live_server, lantern):
+    from django.test import Client
+
+    from personalization.models import ApiKey
+
+    admin_login(page, live_server.url, "/admin/personalization/apikey/add/")
+
+    # adding a key shows it once
+    page.get_by_label("Name").fill("mobile app")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url(re.compile(r".*/admin/personalization/apikey/$"))
+    shown = page.locator("ul.messagelist").inner_text()
+    raw_key = re.search(r"Copy it now, it is not shown again: (\S+)", shown).group(1)
+    api = Client(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    event = {"type": "view", "product": lantern.pk, "client_event_id": "11111111-1111-4111-8111-111111111111"}
+    body = {"events": [{**event, "session_key": "device-42"}]}
+    assert api.post("/api/personalization/events/", body, content_type="application/json").status_code == 202
+
+    # the revoke action disables it
+    key = ApiKey.objects.get(name="mobile app")
+    assert "Revoked 1 key(s)." in run_admin_action(page, "Revoke selected keys", key.pk)
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert api.post("/api/personalization/events/", body, content_type="application/json").status_code in (401, 403)
+
+    # the event it sent is found by its visitor id in the event list
+    flush_buffer()
+    page.goto(f"{live_server.url}/admin/personalization/event/")
+    page.locator("#searchbar").fill("device-42")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r".*q=device-42.*"))
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1 and "Moroccan Metal Lantern" in rows.first.inner_text()

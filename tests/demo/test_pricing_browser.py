@@ -11,7 +11,7 @@ from pricing import services
 from pricing.models import PriceChange, PricingPolicy
 
 from .conftest import TEST_PASSWORD, CategoryFactory, ProductFactory
-from .test_browser import save_screenshot
+from .test_browser import admin_login, run_admin_action, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,3 +78,124 @@ def test_a_price_edited_in_the_host_s_own_product_admin_lands_in_the_price_histo
     assert "Outside ShopSense" in row.inner_text() and "breaks max-change" in row.inner_text()
     change = PriceChange.objects.get(product_id=lantern.pk)
     assert (change.old_price, change.new_price) == (Decimal("13.99"), Decimal("19.99"))
+
+
+@pytest.fixture
+def two_suggestions(transactional_db):
+    """Pending suggestions for a lantern (to the £8.99 ceiling) and a mug, under a shop policy, and a staff user."""
+    lighting = CategoryFactory(name="Lighting", slug="lighting")
+    lantern = ProductFactory(name="Moroccan Metal Lantern", sku="21733", category=lighting,
+                             list_price=Decimal("10.00"), unit_cost=Decimal("5.00"))
+    mug = ProductFactory(name="Enamel Mug", sku="84029E", category=lighting,
+                         list_price=Decimal("12.00"), unit_cost=Decimal("5.00"))
+    PricingPolicy.objects.create(scope=PricingPolicy.Scope.SHOP, min_margin=Decimal("0.10"), ceiling=Decimal("8.99"),
+                                 strategy=PricingPolicy.Strategy.HOLD)
+    services.generate_suggestions([lantern, mug])
+    return lantern, mug
+
+
+def test_every_button_of_the_suggestion_list_works_in_a_browser(page, live_server, two_suggestions):
+    from pricing.models import PriceSuggestion
+
+    lantern, mug = two_suggestions
+    admin_login(page, live_server.url, "/admin/pricing/pricesuggestion/", "pricer")
+
+    # search by name, then by SKU
+    page.locator("#searchbar").fill("lantern")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r".*q=lantern.*"))
+    assert page.locator("#result_list tbody tr").count() == 1
+    page.locator("#searchbar").fill("84029E")
+    page.get_by_role("button", name="Search").click()
+    assert "Enamel Mug" in page.locator("#result_list tbody").inner_text()
+    page.get_by_role("link", name=re.compile(r"\d+ total")).click()  # back to all
+
+    # sort by the size of the change, largest first (the mug moves -25 %, the lantern -10 %)
+    page.get_by_role("link", name="Change", exact=True).click()
+    page.wait_for_url(re.compile(r".*o=\d.*"))
+    page.locator("th.column-change a.toggle").click()  # descending
+    page.wait_for_load_state()
+    first = page.locator("#result_list tbody tr").first.inner_text()
+    assert "Enamel Mug" in first and "-25.1%" in first
+    save_screenshot(page, "pricing-suggestions-sorted")
+
+    # a filter of the side bar
+    page.get_by_role("link", name="5 % or more").click()
+    page.wait_for_url(re.compile(r".*change=large.*"))
+    assert page.locator("#result_list tbody tr").count() == 2
+
+    # reject the mug's suggestion with a reason (the action's own form)
+    mug_suggestion = PriceSuggestion.objects.get(product_id=mug.pk)
+    page.goto(f"{live_server.url}/admin/pricing/pricesuggestion/")
+    run_admin_action(page, "Reject selected suggestions (with a reason)", mug_suggestion.pk)
+    page.get_by_label("Reason").fill("Competitor sells it at 12.")
+    page.get_by_role("button", name="Reject").click()
+    page.wait_for_url(re.compile(r".*/admin/pricing/pricesuggestion/$"))
+    assert page.locator("ul.messagelist").inner_text().strip() == "1 suggestion(s) rejected."
+    mug_suggestion.refresh_from_db()
+    assert (mug_suggestion.status, mug_suggestion.reason) == ("rejected", "Competitor sells it at 12.")
+
+    # the refit button queues the nightly job now
+    page.get_by_test_id("refit-now").click()
+    page.wait_for_url(re.compile(r".*/admin/pricing/pricesuggestion/$"))
+    assert "Refitting the elasticities and suggesting prices" in page.locator("ul.messagelist").inner_text()
+
+
+def test_every_button_of_the_price_history_and_the_pause_switch_works_in_a_browser(page, live_server,
+                                                                                   two_suggestions):
+    from pricing import actions
+    from pricing.models import PriceSuggestion, PricingSettings
+
+    lantern, mug = two_suggestions
+    admin_login(page, live_server.url, "/admin/pricing/pricingsettings/", "pricer")
+    user = get_user_model().objects.get(username="pricer")
+    actions.apply_suggestion(PriceSuggestion.objects.get(product_id=lantern.pk), user)
+
+    # the settings list opens the one row in place; pausing says so
+    page.wait_for_url(re.compile(r".*/admin/pricing/pricingsettings/\d+/change/$"))
+    page.get_by_label("Paused").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert "Pricing is paused: no price will change." in page.locator("ul.messagelist").inner_text()
+    assert PricingSettings.load().paused
+
+    # while paused, applying is refused with a message and nothing changes
+    page.goto(f"{live_server.url}/admin/pricing/pricesuggestion/?status__exact=pending")
+    messages = run_admin_action(page, "Approve and apply selected suggestions")
+    assert "paused" in messages.lower()
+    mug.refresh_from_db()
+    assert mug.list_price == Decimal("12.00")
+
+    # resume, then roll the lantern's change back from the history
+    page.goto(f"{live_server.url}/admin/pricing/pricingsettings/")
+    page.get_by_label("Paused").uncheck()
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert "Pricing resumed." in page.locator("ul.messagelist").inner_text()
+    page.goto(f"{live_server.url}/admin/pricing/pricechange/")
+    change = PriceChange.objects.get()
+    messages = run_admin_action(page, "Roll back selected changes (restores the old price)", change.pk)
+    assert "1 change(s) rolled back." in messages
+    lantern.refresh_from_db()
+    assert lantern.list_price == Decimal("10.00")
+
+    # the chart link of a row opens the price history chart
+    page.locator("#result_list tbody tr").first.get_by_role("link", name="chart").click()
+    page.wait_for_url(re.compile(rf".*/admin/pricing/pricechange/chart/{lantern.pk}/$"))
+    assert page.locator("svg").first.is_visible()
+    save_screenshot(page, "pricing-history-chart")
+
+
+def test_a_pricing_policy_is_added_through_its_form(page, live_server):
+    admin_login(page, live_server.url, "/admin/pricing/pricingpolicy/add/", "pricer")
+
+    page.get_by_label("Name").fill("Lighting 8% margin")
+    page.get_by_label("Scope").select_option(label="One category")
+    page.get_by_label("Category").fill("Lighting")
+    page.get_by_label("Min margin").fill("0.08")
+    page.get_by_label("Max change").fill("0.10")
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    page.wait_for_url(re.compile(r".*/admin/pricing/pricingpolicy/$"))
+    assert "was added successfully" in page.locator("ul.messagelist").inner_text()
+    policy = PricingPolicy.objects.get()
+    assert (policy.name, policy.scope, policy.category, policy.min_margin) == (
+        "Lighting 8% margin", "category", "Lighting", Decimal("0.08"))

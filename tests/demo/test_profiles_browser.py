@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,7 +14,7 @@ from personalization.models import CustomerProfile, Segment
 from personalization.profiles import services as profiles
 
 from .conftest import TEST_PASSWORD, CategoryFactory, OrderFactory, OrderLineFactory, ProductFactory, UserFactory
-from .test_browser import save_screenshot
+from .test_browser import admin_login, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -76,3 +77,51 @@ def test_staff_see_the_segments_with_a_scatter_plot(page, live_server, orders):
     # and the RFM table counts every customer
     counts = page.locator("#rfm-segments tbody td:nth-child(2)")
     assert sum(int(counts.nth(i).inner_text()) for i in range(counts.count())) == orders
+
+
+def _download(page, click) -> list[str]:
+    with page.expect_download() as download_info:
+        click()
+    return Path(download_info.value.path()).read_text().splitlines()
+
+
+def test_every_profiles_button_works_in_a_browser(page, live_server, orders):
+    # given the demo shop's orders and no profiles yet
+    admin_login(page, live_server.url, "/admin/personalization/customerprofile/segments/")
+    assert "No profiles have been built yet." in page.locator("#content").inner_text()
+
+    # when the staff user presses "Rebuild now" (no worker: it runs before the page returns)
+    page.locator("#rebuild-now").click()
+    page.wait_for_url(re.compile(r".*/admin/personalization/customerprofile/segments/$"))
+
+    # then the profiles are built and shown
+    assert f"Rebuilt {orders} profiles." in page.locator("ul.messagelist").inner_text()
+    assert page.locator("svg.segment-scatter circle.customer").count() == orders
+
+    # the profile list's "Export CSV" exports what the list shows, filters included
+    page.goto(f"{live_server.url}/admin/personalization/customerprofile/")
+    assert page.locator("#result_list tbody tr").count() == orders
+    lines = _download(page, lambda: page.get_by_role("link", name="Export CSV").click())
+    assert len(lines) == 1 + orders
+    page.get_by_role("link", name="Wholesale").click()
+    page.wait_for_url(re.compile(r".*buyer_type__exact=wholesale.*"))
+    wholesale = CustomerProfile.objects.filter(buyer_type="wholesale").count()
+    assert page.locator("#result_list tbody tr").count() == wholesale == 4
+    lines = _download(page, lambda: page.get_by_role("link", name="Export CSV").click())
+    assert len(lines) == 1 + wholesale
+
+    # the export action exports the selected rows
+    ids = list(CustomerProfile.objects.filter(buyer_type="wholesale").values_list("pk", flat=True)[:2])
+    for pk in ids:
+        page.locator(f"input[name=_selected_action][value='{pk}']").check()
+    page.locator("select[name=action]").select_option(label="Export selected profiles as CSV")
+    lines = _download(page, lambda: page.get_by_role("button", name="Go").click())
+    assert len(lines) == 1 + 2
+
+    # the builds list links to the segments; the segments list opens
+    page.goto(f"{live_server.url}/admin/personalization/profilebuild/")
+    assert page.locator("#result_list tbody tr").count() == 1
+    page.locator("#content-main .object-tools").get_by_role("link", name="Segments").click()
+    page.wait_for_url(re.compile(r".*/admin/personalization/customerprofile/segments/$"))
+    page.goto(f"{live_server.url}/admin/personalization/segment/")
+    assert page.locator("#result_list tbody tr").count() == Segment.objects.count() >= 2
