@@ -33,6 +33,7 @@ import numpy as np
 from scipy import stats
 
 ELASTICITY = 1  # column of the elasticity in ``coef_``
+CROSS_PRIOR_SD = 0.5  # prior spread of the cross-price elasticity (substitutes' effects are often > 1)
 
 
 @dataclass(frozen=True)
@@ -219,12 +220,13 @@ class ElasticityEstimator:
             cols.extend([np.sin(angle) + 0.0 * center, np.cos(angle) + 0.0 * center])
         return cols
 
-    def _names(self, views: bool, carts: bool) -> list[str]:
+    def _names(self, views: bool, carts: bool, cross: bool = False) -> list[str]:
         names = ["level", "log_price"] + (["log_price_sq"] if self.curvature else [])
         names += ["trend"] if self.trend else []
         for h in range(1, self.harmonics + 1):
             names += [f"sin{h}", f"cos{h}"]
-        return names + (["log_views"] if views else []) + (["cart_level"] if carts else [])
+        return (names + (["log_views"] if views else []) + (["cross_log_price"] if cross else [])
+                + (["cart_level"] if carts else []))
 
     # -------------------------------------------------------------------------------------------- fit
     def fit(self, product: np.ndarray, period: np.ndarray, price: np.ndarray, units: np.ndarray, *,
@@ -264,8 +266,14 @@ class ElasticityEstimator:
                   category: np.ndarray | None = None, weight: np.ndarray | None = None,
                   views: np.ndarray | None = None, carts: np.ndarray | None = None,
                   reference_price: np.ndarray | None = None,
-                  elasticity_anchor: np.ndarray | None = None) -> ElasticityEstimator:
+                  elasticity_anchor: np.ndarray | None = None,
+                  cross_price: np.ndarray | None = None) -> ElasticityEstimator:
         """Fit on dense ``(n_products, n_periods)`` panels; ``weight`` 0 marks missing or censored cells.
+
+        ``cross_price`` (a panel like ``price``): the mean log price of each product's substitutes (the
+        other products of its category) in each period; it enters as a control (centred per product,
+        ``cross_center_``; pooled like the other controls, prior mean 0), whose coefficient
+        ``cross_log_price`` is the cross-price elasticity (positive for substitutes).
 
         ``elasticity_anchor`` (one per product): centre each product's elasticity prior there and pool
         the deviations from it within categories instead of the elasticities (for example the elasticity
@@ -292,12 +300,18 @@ class ElasticityEstimator:
 
         x = logp - np.log(ref)[:, None]
         cols = [np.ones_like(price), x] + ([x ** 2] if self.curvature else [])
+        n_price_terms = len(cols)
         cols += [np.broadcast_to(c, price.shape) for c in self._controls(periods[None, :], center[:, None])]
         views_center = None
         if views is not None:
             lv = np.log1p(np.clip(np.asarray(views, dtype=float), 0, None))
             views_center = np.where(wsum > 0, (w * lv).sum(axis=1) / np.where(wsum > 0, wsum, 1.0), 0.0)
             cols.append(lv - views_center[:, None])
+        cross_center = None
+        if cross_price is not None:
+            cp = np.asarray(cross_price, dtype=float)
+            cross_center = np.where(wsum > 0, (w * cp).sum(axis=1) / np.where(wsum > 0, wsum, 1.0), cp[:, -1])
+            cols.append(cp - cross_center[:, None])
         X = np.stack(cols, axis=-1)
         y = np.where(w > 0, units, 0.0)
         if carts is not None:
@@ -319,6 +333,9 @@ class ElasticityEstimator:
         hyper_sd[ELASTICITY] = self.prior_elasticity_sd
         if self.curvature:
             hyper_sd[ELASTICITY + 1] = self.curvature_prior_sd
+        if cross_price is not None:
+            hyper_sd[n_price_terms + len(self._controls(periods[None, :1], center[:1, None]))
+                     + (views is not None)] = CROSS_PRIOR_SD
         level = np.log((w * y).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12) + 0.5)
         theta = np.zeros((n, k))
         theta[:, 0] = level
@@ -389,7 +406,8 @@ class ElasticityEstimator:
         self.reference_price_ = ref
         self.period_center_ = center
         self.views_center_ = views_center
-        self.feature_names_ = self._names(views is not None, carts is not None)
+        self.cross_center_ = cross_center
+        self.feature_names_ = self._names(views is not None, carts is not None, cross_price is not None)
         self.category_ = category
         return self
 
@@ -481,6 +499,7 @@ class ElasticityEstimator:
                     setattr(est, name, data[name])
         est.feature_names_ = meta["feature_names"]
         est.views_center_ = None
+        est.cross_center_ = None
         z = stats.norm.ppf(0.5 + est.ci / 2.0)
         est.elasticity_ = est.coef_[:, ELASTICITY]
         est.elasticity_std_ = np.sqrt(est.coef_cov_[:, ELASTICITY, ELASTICITY])
