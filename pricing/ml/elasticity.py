@@ -33,7 +33,6 @@ import numpy as np
 from scipy import stats
 
 ELASTICITY = 1  # column of the elasticity in ``coef_``
-CROSS_PRIOR_SD = 0.5  # prior spread of the cross-price elasticity (substitutes' effects are often > 1)
 
 
 @dataclass(frozen=True)
@@ -220,13 +219,12 @@ class ElasticityEstimator:
             cols.extend([np.sin(angle) + 0.0 * center, np.cos(angle) + 0.0 * center])
         return cols
 
-    def _names(self, views: bool, carts: bool, cross: bool = False) -> list[str]:
+    def _names(self, views: bool, carts: bool, covariates: Sequence[str] = ()) -> list[str]:
         names = ["level", "log_price"] + (["log_price_sq"] if self.curvature else [])
         names += ["trend"] if self.trend else []
         for h in range(1, self.harmonics + 1):
             names += [f"sin{h}", f"cos{h}"]
-        return (names + (["log_views"] if views else []) + (["cross_log_price"] if cross else [])
-                + (["cart_level"] if carts else []))
+        return names + (["log_views"] if views else []) + list(covariates) + (["cart_level"] if carts else [])
 
     # -------------------------------------------------------------------------------------------- fit
     def fit(self, product: np.ndarray, period: np.ndarray, price: np.ndarray, units: np.ndarray, *,
@@ -267,13 +265,13 @@ class ElasticityEstimator:
                   views: np.ndarray | None = None, carts: np.ndarray | None = None,
                   reference_price: np.ndarray | None = None,
                   elasticity_anchor: np.ndarray | None = None,
-                  cross_price: np.ndarray | None = None) -> ElasticityEstimator:
+                  covariates: dict[str, tuple[np.ndarray, float]] | None = None) -> ElasticityEstimator:
         """Fit on dense ``(n_products, n_periods)`` panels; ``weight`` 0 marks missing or censored cells.
 
-        ``cross_price`` (a panel like ``price``): the mean log price of each product's substitutes (the
-        other products of its category) in each period; it enters as a control (centred per product,
-        ``cross_center_``; pooled like the other controls, prior mean 0), whose coefficient
-        ``cross_log_price`` is the cross-price elasticity (positive for substitutes).
+        ``covariates``: name -> ``(panel like price, prior sd)``, further regressors (for example the mean
+        log price of a product's substitutes, whose coefficient is a cross-price elasticity); each is
+        centred per product (``covariate_center_[name]``) and pooled like the controls (prior mean 0,
+        that spread); its coefficient is the column ``name`` of ``feature_names_``.
 
         ``elasticity_anchor`` (one per product): centre each product's elasticity prior there and pool
         the deviations from it within categories instead of the elasticities (for example the elasticity
@@ -300,18 +298,21 @@ class ElasticityEstimator:
 
         x = logp - np.log(ref)[:, None]
         cols = [np.ones_like(price), x] + ([x ** 2] if self.curvature else [])
-        n_price_terms = len(cols)
         cols += [np.broadcast_to(c, price.shape) for c in self._controls(periods[None, :], center[:, None])]
         views_center = None
         if views is not None:
             lv = np.log1p(np.clip(np.asarray(views, dtype=float), 0, None))
             views_center = np.where(wsum > 0, (w * lv).sum(axis=1) / np.where(wsum > 0, wsum, 1.0), 0.0)
             cols.append(lv - views_center[:, None])
-        cross_center = None
-        if cross_price is not None:
-            cp = np.asarray(cross_price, dtype=float)
-            cross_center = np.where(wsum > 0, (w * cp).sum(axis=1) / np.where(wsum > 0, wsum, 1.0), cp[:, -1])
-            cols.append(cp - cross_center[:, None])
+        covariates = covariates or {}
+        covariate_center: dict[str, np.ndarray] = {}
+        covariate_sd: list[float] = []
+        n_before = len(cols)
+        for name, (panel, sd) in covariates.items():
+            cp = np.asarray(panel, dtype=float)
+            covariate_center[name] = np.where(wsum > 0, (w * cp).sum(axis=1) / np.where(wsum > 0, wsum, 1.0), cp[:, -1])
+            cols.append(cp - covariate_center[name][:, None])
+            covariate_sd.append(float(sd))
         X = np.stack(cols, axis=-1)
         y = np.where(w > 0, units, 0.0)
         if carts is not None:
@@ -333,9 +334,8 @@ class ElasticityEstimator:
         hyper_sd[ELASTICITY] = self.prior_elasticity_sd
         if self.curvature:
             hyper_sd[ELASTICITY + 1] = self.curvature_prior_sd
-        if cross_price is not None:
-            hyper_sd[n_price_terms + len(self._controls(periods[None, :1], center[:1, None]))
-                     + (views is not None)] = CROSS_PRIOR_SD
+        if covariate_sd:
+            hyper_sd[n_before:n_before + len(covariate_sd)] = covariate_sd
         level = np.log((w * y).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12) + 0.5)
         theta = np.zeros((n, k))
         theta[:, 0] = level
@@ -406,8 +406,8 @@ class ElasticityEstimator:
         self.reference_price_ = ref
         self.period_center_ = center
         self.views_center_ = views_center
-        self.cross_center_ = cross_center
-        self.feature_names_ = self._names(views is not None, carts is not None, cross_price is not None)
+        self.covariate_center_ = covariate_center
+        self.feature_names_ = self._names(views is not None, carts is not None, list(covariates))
         self.category_ = category
         return self
 
@@ -499,7 +499,7 @@ class ElasticityEstimator:
                     setattr(est, name, data[name])
         est.feature_names_ = meta["feature_names"]
         est.views_center_ = None
-        est.cross_center_ = None
+        est.covariate_center_ = {}
         z = stats.norm.ppf(0.5 + est.ci / 2.0)
         est.elasticity_ = est.coef_[:, ELASTICITY]
         est.elasticity_std_ = np.sqrt(est.coef_cov_[:, ELASTICITY, ELASTICITY])

@@ -34,6 +34,29 @@ from .endings import price_ladder
 from .optimize import solve_price_mix
 from .strategies import PricingContext, _ModelStrategy, clone_estimator
 
+CROSS, RISE, CUT = "cross_log_price", "rise_vs_remembered", "cut_vs_remembered"
+CROSS_PRIOR_SD, GAP_PRIOR_SD = 0.5, 1.0
+MEMORY = 0.75  # weight of the remembered price that carries over to the next period
+
+
+def _others(category: np.ndarray, log_price: np.ndarray) -> np.ndarray:
+    """Mean log price of the other products of each product's category (its own where it is alone)."""
+    size = np.bincount(category)[category][:, None]
+    sums = np.zeros((int(category.max()) + 1,) + log_price.shape[1:])
+    np.add.at(sums, category, log_price)
+    return np.where(size > 1, (sums[category] - log_price) / np.maximum(size - 1, 1), log_price)
+
+
+def _gaps(log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log price against the remembered price (an exponential average of the earlier prices, ``MEMORY``)
+    in every period ``(n, t)``, and the remembered price for the next period ``(n,)`` (log)."""
+    remembered = log_price[:, 0].copy()
+    gap = np.zeros_like(log_price)
+    for t in range(log_price.shape[1]):
+        gap[:, t] = log_price[:, t] - remembered
+        remembered = MEMORY * remembered + (1.0 - MEMORY) * log_price[:, t]
+    return gap, remembered
+
 
 class RobustPricingStrategy(_ModelStrategy):
     """See the module docstring; the defaults are the settings chosen on the development seeds."""
@@ -41,7 +64,8 @@ class RobustPricingStrategy(_ModelStrategy):
     name = "robust"
 
     def __init__(self, *, estimator: ElasticityEstimator | None = None, grid_size: int = 200,
-                 confidence: float = 0.8, draws: int = 32, cross_price: bool = True, stock_exploration: float = 1.0,
+                 confidence: float = 0.8, draws: int = 32, cross_price: bool = True, reference_effects: bool = True,
+                 stock_exploration: float = 1.0,
                  min_units: float = 30.0, random_state: int | None = None):
         if not 0.0 <= confidence < 1.0:
             raise ValueError(f"confidence must be in [0, 1), got {confidence!r}")
@@ -49,23 +73,74 @@ class RobustPricingStrategy(_ModelStrategy):
         self.confidence = confidence
         self.draws = draws
         self.cross_price = cross_price
+        self.reference_effects = reference_effects
         self.stock_exploration = stock_exploration
         self.min_units = min_units
         super().__init__(estimator=estimator if estimator is not None else ElasticityEstimator(curvature=True),
                          random_state=random_state)
 
+    # ---------------------------------------------------------------------------------- the model
+    def _fit(self, context: PricingContext) -> ElasticityEstimator | None:
+        periods, prices, units, usable = self.history()
+        if len(periods) == 0 or not usable.any():
+            self.model_ = None
+            return None
+        current = np.asarray(context.current_price, dtype=float)
+        logp, now = np.log(prices), np.log(current)[:, None]
+        covariates: dict[str, tuple[np.ndarray, float]] = {}
+        self._now: dict[str, np.ndarray] = {}
+        if self.cross_price and context.category is not None:
+            category = np.asarray(context.category, dtype=np.int64)
+            if (np.bincount(category) > 1).any():
+                covariates[CROSS] = (_others(category, logp), CROSS_PRIOR_SD)
+                self._now[CROSS] = _others(category, now)[:, 0]
+        if self.reference_effects:
+            gap, self._reference_now = _gaps(logp)
+            covariates[RISE] = (np.maximum(gap, 0.0), GAP_PRIOR_SD)
+            covariates[CUT] = (np.maximum(-gap, 0.0), GAP_PRIOR_SD)
+        model = clone_estimator(self._template())
+        model.fit_panel(prices, units, periods=periods, category=context.category, weight=usable.astype(float),
+                        reference_price=self._reference(context), covariates=covariates)
+        self.model_ = model
+        return model
+
+    def _objective(self, period: int, model: ElasticityEstimator, prices: np.ndarray, current: np.ndarray,
+                   coef: np.ndarray | None = None) -> np.ndarray:
+        """Expected profit this period at ``prices (n, m)``: the model's units, with the substitutes at their
+        prices now and following the product's move, and the response to the move against the shopper's
+        remembered price."""
+        coef = model.coef_ if coef is None else coef
+        cost = np.nan_to_num(self._cost, nan=0.0)
+        names, center = model.feature_names_, model.covariate_center_
+        log_units = np.log(np.maximum(model.predict(float(period), prices, coef), 1e-300))
+        if CROSS in center:
+            gamma = coef[:, names.index(CROSS)]
+            log_units = log_units + (gamma * (self._now[CROSS] - center[CROSS]))[:, None]
+            # substitutes that follow the product's move give back their cross effect (at most up to -1.2)
+            x = np.log(current / model.reference_price_)
+            slope = coef[:, ELASTICITY] + (2.0 * coef[:, ELASTICITY + 1] * x if model.curvature else 0.0)
+            follow = np.clip(gamma, 0.0, np.maximum(-slope - 1.2, 0.0))
+            log_units = log_units + follow[:, None] * np.log(prices / current[:, None])
+        if RISE in center:
+            gap = np.log(prices) - self._reference_now[:, None]
+            for name, part in ((RISE, np.maximum(gap, 0.0)), (CUT, np.maximum(-gap, 0.0))):
+                j = names.index(name)  # only where the data show a response to moves (two standard errors)
+                shown = np.abs(model.coef_[:, j]) > 2.0 * np.sqrt(model.coef_cov_[:, j, j])
+                log_units = log_units + np.where(shown, coef[:, j], 0.0)[:, None] * (part - center[name][:, None])
+        return (prices - cost[:, None]) * np.exp(np.clip(log_units, -30, 30))
+
     # -------------------------------------------------------------------------------- the prices
     def targets(self, period: int, context: PricingContext) -> np.ndarray:
         current = np.asarray(context.current_price, dtype=float)
+        self._cost = np.asarray(context.unit_cost, dtype=float)
         model = self._fit(context)
         if model is None:  # nothing observed yet: the shop's price stands
             return current.copy()
-        cannibal = self._cannibalisation(period, model, context)
         grid = self._grid(context)
-        target = grid[np.arange(context.n_products), self._objective(period, model, grid, cannibal).argmax(axis=1)]
-        step = self._step_towards(target, context)
+        target = grid[np.arange(context.n_products), self._objective(period, model, grid, current).argmax(axis=1)]
         if self.confidence > 0:
-            target = np.where(self._gain_probability(period, model, step, cannibal, context) >= self.confidence,
+            step = self._step_towards(target, context)
+            target = np.where(self._gain_probability(period, model, step, current) >= self.confidence,
                               target, current)
         stock = context.stock()
         if context.periods_left and np.isfinite(stock).any():
@@ -96,74 +171,14 @@ class RobustPricingStrategy(_ModelStrategy):
                 out[i] = min(max(target[i], current[i] * (1 - policy.max_change)), current[i] * (1 + policy.max_change))
         return out
 
-    def _objective(self, period: int, model: ElasticityEstimator, prices: np.ndarray, cannibal: np.ndarray,
-                   coef: np.ndarray | None = None) -> np.ndarray:
-        """Expected profit at ``prices (n, m)``, plus the change in the category neighbours' profit."""
-        cost = np.nan_to_num(self._cost, nan=0.0)
-        coef = model.coef_ if coef is None else coef
-        units = model.predict(float(period), prices, coef) * np.exp(np.clip(self._cross_shift(model, coef), -30, 30))
-        follow = np.clip(cannibal[:, [0]], 0.0, None)
-        return (prices - cost[:, None]) * units * (prices / np.asarray(self._context_price)[:, None]) ** follow
-
-    def _others(self, category: np.ndarray, log_price: np.ndarray) -> np.ndarray:
-        """Mean log price of the other products of each product's category (its own where it is alone)."""
-        size = np.bincount(category)[category][:, None]
-        sums = np.zeros((int(category.max()) + 1,) + log_price.shape[1:])
-        np.add.at(sums, category, log_price)
-        return np.where(size > 1, (sums[category] - log_price) / np.maximum(size - 1, 1), log_price)
-
-    def _fit(self, context: PricingContext) -> ElasticityEstimator | None:
-        self._cost = np.asarray(context.unit_cost, dtype=float)
-        periods, prices, units, usable = self.history()
-        if len(periods) == 0 or not usable.any():
-            self.model_ = None
-            return None
-        self._cross = None
-        if self.cross_price and context.category is not None:
-            category = np.asarray(context.category, dtype=np.int64)
-            if (np.bincount(category) > 1).any():
-                self._cross = (category, self._others(category, np.log(prices)),
-                               self._others(category, np.log(np.asarray(context.current_price, dtype=float))[:, None]))
-        model = clone_estimator(self._template())
-        model.fit_panel(prices, units, periods=periods, category=context.category, weight=usable.astype(float),
-                        reference_price=self._reference(context),
-                        cross_price=None if self._cross is None else self._cross[1])
-        self.model_ = model
-        return model
-
-    def _cross_coef(self, model: ElasticityEstimator, coef: np.ndarray) -> np.ndarray | None:
-        if self._cross is None:
-            return None
-        return coef[:, model.feature_names_.index("cross_log_price")]
-
-    def _cross_shift(self, model: ElasticityEstimator, coef: np.ndarray) -> np.ndarray:
-        """Log demand shift from the substitutes' prices now against their average in the history."""
-        gamma = self._cross_coef(model, coef)
-        if gamma is None:
-            return np.zeros((coef.shape[0], 1))
-        return (gamma * (self._cross[2][:, 0] - model.cross_center_))[:, None]
-
-    def _cannibalisation(self, period: int, model: ElasticityEstimator, context: PricingContext) -> np.ndarray:
-        """Per product: the cross-price elasticity added back to its own when its substitutes follow it."""
-        self._context_price = np.asarray(context.current_price, dtype=float)
-        out = np.zeros((context.n_products, 2))
-        gamma = self._cross_coef(model, model.coef_)
-        if gamma is None:
-            return out
-        x = np.log(self._context_price / model.reference_price_)
-        slope = model.coef_[:, ELASTICITY] + (2.0 * model.coef_[:, ELASTICITY + 1] * x if model.curvature else 0.0)
-        out[:, 0] = np.clip(gamma, 0.0, np.maximum(-slope - 1.2, 0.0))
-        return out
-
-    def _gain_probability(self, period: int, model: ElasticityEstimator, step: np.ndarray, cannibal: np.ndarray,
-                          context: PricingContext) -> np.ndarray:
+    def _gain_probability(self, period: int, model: ElasticityEstimator, step: np.ndarray,
+                          current: np.ndarray) -> np.ndarray:
         """Share of ``draws`` posterior draws in which the price ``step`` earns more than the current one."""
-        current = np.asarray(context.current_price, dtype=float)
         pair = np.stack([current, step], axis=1)
         posterior = model.posterior()
-        wins = np.zeros(context.n_products)
+        wins = np.zeros(len(current))
         for _ in range(max(self.draws, 1)):
-            value = self._objective(period, model, pair, cannibal, posterior.sample(self.rng_))
+            value = self._objective(period, model, pair, current, posterior.sample(self.rng_))
             wins += value[:, 1] > value[:, 0]
         return np.where(np.abs(step - current) > 1e-9, wins / max(self.draws, 1), 0.0)
 
