@@ -64,7 +64,7 @@ class RobustPricingStrategy(_ModelStrategy):
     name = "robust"
 
     def __init__(self, *, estimator: ElasticityEstimator | None = None, grid_size: int = 200,
-                 confidence: float = 0.8, draws: int = 32, cross_price: bool = True, reference_effects: bool = True,
+                 confidence: float = 0.6, draws: int = 32, cross_price: bool = True, reference_effects: bool = True,
                  stock_exploration: float = 1.0,
                  min_units: float = 30.0, random_state: int | None = None):
         if not 0.0 <= confidence < 1.0:
