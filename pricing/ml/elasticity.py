@@ -264,7 +264,6 @@ class ElasticityEstimator:
                   category: np.ndarray | None = None, weight: np.ndarray | None = None,
                   views: np.ndarray | None = None, carts: np.ndarray | None = None,
                   reference_price: np.ndarray | None = None,
-                  elasticity_anchor: np.ndarray | None = None,
                   covariates: dict[str, tuple[np.ndarray, float]] | None = None) -> ElasticityEstimator:
         """Fit on dense ``(n_products, n_periods)`` panels; ``weight`` 0 marks missing or censored cells.
 
@@ -272,11 +271,6 @@ class ElasticityEstimator:
         log price of a product's substitutes, whose coefficient is a cross-price elasticity); each is
         centred per product (``covariate_center_[name]``) and pooled like the controls (prior mean 0,
         that spread); its coefficient is the column ``name`` of ``feature_names_``.
-
-        ``elasticity_anchor`` (one per product): centre each product's elasticity prior there and pool
-        the deviations from it within categories instead of the elasticities (for example the elasticity
-        at which the current price would be the profit optimum: the shop's pricing as prior knowledge);
-        ``category_elasticity_`` is then the category's mean deviation from the anchors.
         """
         price = np.asarray(price, dtype=float)
         units = np.asarray(units, dtype=float)
@@ -328,8 +322,7 @@ class ElasticityEstimator:
             pooled[-1] = False
 
         hyper_mean = np.zeros(k)
-        hyper_mean[ELASTICITY] = self.prior_elasticity if elasticity_anchor is None else 0.0
-        anchor = np.zeros(n) if elasticity_anchor is None else np.asarray(elasticity_anchor, dtype=float)
+        hyper_mean[ELASTICITY] = self.prior_elasticity
         hyper_sd = np.full(k, self.control_prior_sd)
         hyper_sd[ELASTICITY] = self.prior_elasticity_sd
         if self.curvature:
@@ -339,14 +332,13 @@ class ElasticityEstimator:
         level = np.log((w * y).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12) + 0.5)
         theta = np.zeros((n, k))
         theta[:, 0] = level
-        theta[:, ELASTICITY] = hyper_mean[ELASTICITY] + anchor
+        theta[:, ELASTICITY] = hyper_mean[ELASTICITY]
         flat = np.full((n, k), 1e-4)  # weak anchor for the levels
         phi = np.ones(n)
 
         # Start: each product with a weak prior (five times the hyperprior's spread).
         prior_prec = np.where(pooled, 1.0 / (5.0 * hyper_sd) ** 2, flat)
         prior_mean = np.where(pooled, hyper_mean, theta)
-        prior_mean[:, ELASTICITY] += anchor
         theta, hess = _newton(X, y, w, prior_mean, prior_prec, theta, phi, self.max_iter)
         phi = self._dispersion(X, y, w, theta, hess, prior_prec)
         self.category_mean_ = np.tile(hyper_mean, (n_categories, 1))
@@ -367,14 +359,13 @@ class ElasticityEstimator:
                 lik_var = np.where(informative, 1.0 / np.where(informative, lik_prec, 1.0), np.inf)
                 lik_mean = np.where(informative, (theta[:, j] / post_var - prior_prec[:, j] * prior_mean[:, j])
                                     * np.where(informative, lik_var, 0.0), 0.0)
-                shift = anchor if j == ELASTICITY else 0.0
                 if self.pool:
-                    cat_mean, cat_var, tau2 = _pool(lik_mean - shift, lik_var, category, n_categories, hyper_mean[j],
+                    cat_mean, cat_var, tau2 = _pool(lik_mean, lik_var, category, n_categories, hyper_mean[j],
                                                     hyper_sd[j], self.min_tau if j == ELASTICITY else self.min_tau / 5,
                                                     robust=self.robust_pool)
                 else:
                     cat_mean, cat_var, tau2 = np.array([hyper_mean[j]]), np.array([0.0]), hyper_sd[j] ** 2
-                new_mean[:, j] = cat_mean[category] + shift
+                new_mean[:, j] = cat_mean[category]
                 new_prec[:, j] = 1.0 / (cat_var[category] + tau2)
                 self.category_mean_[:, j] = cat_mean if self.pool else cat_mean[0]
                 self.category_var_[:, j] = cat_var if self.pool else 0.0
