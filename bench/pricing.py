@@ -39,6 +39,7 @@ import datetime as dt
 import math
 import multiprocessing as mp
 import os
+import pickle
 import platform
 import sys
 import time
@@ -376,6 +377,9 @@ def main() -> None:
     parser.add_argument("--set", default="", help="development only: key=value,... for the default's hyperparameters")
     parser.add_argument("--processes", type=int, default=2, help="worker processes (shared machines: at most 2)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    parser.add_argument("--keep", default=None,
+                        help="folder: each market's result is saved there as it finishes, and markets saved "
+                             "there already are read instead of run again (resume an interrupted run)")
     args = parser.parse_args()
     families = [f for f in args.families.split(",") if f]
     if args.set:
@@ -393,12 +397,30 @@ def main() -> None:
     write = not (args.no_write or args.quick or args.dev or args.seeds)
     load_start = os.getloadavg()[0]
     t0 = time.perf_counter()
-    jobs = [(f, s, args.products, names) for f in families for s in seeds]
-    if args.processes > 1:
+    jobs = [(f, s, args.products, names) for s in seeds for f in families]  # seed by seed: all families first
+    keep = Path(args.keep) if args.keep else None
+    done: dict[tuple[str, int], dict] = {}
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for job in jobs:
+            path = keep / f"{job[0]}-{job[1]}-{job[2]}.pkl"
+            if path.exists():
+                done[job[:2]] = pickle.loads(path.read_bytes())
+    todo = [job for job in jobs if job[:2] not in done]
+
+    def record(res: dict) -> None:
+        done[(res["family"], res["seed"])] = res
+        if keep is not None:
+            (keep / f"{res['family']}-{res['seed']}-{args.products}.pkl").write_bytes(pickle.dumps(res))
+
+    if args.processes > 1 and len(todo) > 1:
         with mp.get_context("fork").Pool(min(args.processes, 2)) as pool:
-            results = pool.map(run_market, jobs, chunksize=1)
+            for res in pool.imap_unordered(run_market, todo, chunksize=1):
+                record(res)
     else:
-        results = [run_market(job) for job in jobs]
+        for job in todo:
+            record(run_market(job))
+    results = [done[job[:2]] for job in jobs]
     command = ("python bench/pricing.py " + " ".join(sys.argv[1:])).strip()
     label = "Development" if args.dev else ("Test" if not args.seeds else "Chosen")
     text = section(results, names, families, seeds, command, (load_start, os.getloadavg()[0]),
