@@ -77,7 +77,7 @@ def main() -> None:
         "",
         f"- Mean {e.mean():.2f}; below -1 (a profit optimum exists): {np.mean(e < -1):.1%}; 90 % interval entirely "
         f"below 0: {np.mean(hi < 0):.1%}, entirely below -1: {np.mean(hi < -1):.1%}; interval wider than 2: "
-        f"{wide.mean():.1%} (weak evidence: the move rule of the default strategy keeps such prices).",
+        f"{wide.mean():.1%} (weak evidence for most products: 90 % intervals, ``ci=0.90``).",
         f"- Pooled prior learned from the products: mean {est.category_elasticity_[0]:.2f}, spread between products "
         f"{np.sqrt(est.tau2_[1]):.2f}; median shrinkage towards it {np.median(est.shrinkage_):.2f}.",
         f"- Median log-price variation per product (sd): {np.median(est.price_variation_):.3f}.",
