@@ -219,12 +219,12 @@ class ElasticityEstimator:
             cols.extend([np.sin(angle) + 0.0 * center, np.cos(angle) + 0.0 * center])
         return cols
 
-    def _names(self, views: bool, carts: bool) -> list[str]:
+    def _names(self, views: bool, carts: bool, covariates: Sequence[str] = ()) -> list[str]:
         names = ["level", "log_price"] + (["log_price_sq"] if self.curvature else [])
         names += ["trend"] if self.trend else []
         for h in range(1, self.harmonics + 1):
             names += [f"sin{h}", f"cos{h}"]
-        return names + (["log_views"] if views else []) + (["cart_level"] if carts else [])
+        return names + (["log_views"] if views else []) + list(covariates) + (["cart_level"] if carts else [])
 
     # -------------------------------------------------------------------------------------------- fit
     def fit(self, product: np.ndarray, period: np.ndarray, price: np.ndarray, units: np.ndarray, *,
@@ -264,13 +264,13 @@ class ElasticityEstimator:
                   category: np.ndarray | None = None, weight: np.ndarray | None = None,
                   views: np.ndarray | None = None, carts: np.ndarray | None = None,
                   reference_price: np.ndarray | None = None,
-                  elasticity_anchor: np.ndarray | None = None) -> ElasticityEstimator:
+                  covariates: dict[str, tuple[np.ndarray, float]] | None = None) -> ElasticityEstimator:
         """Fit on dense ``(n_products, n_periods)`` panels; ``weight`` 0 marks missing or censored cells.
 
-        ``elasticity_anchor`` (one per product): centre each product's elasticity prior there and pool
-        the deviations from it within categories instead of the elasticities (for example the elasticity
-        at which the current price would be the profit optimum: the shop's pricing as prior knowledge);
-        ``category_elasticity_`` is then the category's mean deviation from the anchors.
+        ``covariates``: name -> ``(panel like price, prior sd)``, further regressors (for example the mean
+        log price of a product's substitutes, whose coefficient is a cross-price elasticity); each is
+        centred per product (``covariate_center_[name]``) and pooled like the controls (prior mean 0,
+        that spread); its coefficient is the column ``name`` of ``feature_names_``.
         """
         price = np.asarray(price, dtype=float)
         units = np.asarray(units, dtype=float)
@@ -298,6 +298,15 @@ class ElasticityEstimator:
             lv = np.log1p(np.clip(np.asarray(views, dtype=float), 0, None))
             views_center = np.where(wsum > 0, (w * lv).sum(axis=1) / np.where(wsum > 0, wsum, 1.0), 0.0)
             cols.append(lv - views_center[:, None])
+        covariates = covariates or {}
+        covariate_center: dict[str, np.ndarray] = {}
+        covariate_sd: list[float] = []
+        n_before = len(cols)
+        for name, (panel, sd) in covariates.items():
+            cp = np.asarray(panel, dtype=float)
+            covariate_center[name] = np.where(wsum > 0, (w * cp).sum(axis=1) / np.where(wsum > 0, wsum, 1.0), cp[:, -1])
+            cols.append(cp - covariate_center[name][:, None])
+            covariate_sd.append(float(sd))
         X = np.stack(cols, axis=-1)
         y = np.where(w > 0, units, 0.0)
         if carts is not None:
@@ -313,23 +322,23 @@ class ElasticityEstimator:
             pooled[-1] = False
 
         hyper_mean = np.zeros(k)
-        hyper_mean[ELASTICITY] = self.prior_elasticity if elasticity_anchor is None else 0.0
-        anchor = np.zeros(n) if elasticity_anchor is None else np.asarray(elasticity_anchor, dtype=float)
+        hyper_mean[ELASTICITY] = self.prior_elasticity
         hyper_sd = np.full(k, self.control_prior_sd)
         hyper_sd[ELASTICITY] = self.prior_elasticity_sd
         if self.curvature:
             hyper_sd[ELASTICITY + 1] = self.curvature_prior_sd
+        if covariate_sd:
+            hyper_sd[n_before:n_before + len(covariate_sd)] = covariate_sd
         level = np.log((w * y).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12) + 0.5)
         theta = np.zeros((n, k))
         theta[:, 0] = level
-        theta[:, ELASTICITY] = hyper_mean[ELASTICITY] + anchor
+        theta[:, ELASTICITY] = hyper_mean[ELASTICITY]
         flat = np.full((n, k), 1e-4)  # weak anchor for the levels
         phi = np.ones(n)
 
         # Start: each product with a weak prior (five times the hyperprior's spread).
         prior_prec = np.where(pooled, 1.0 / (5.0 * hyper_sd) ** 2, flat)
         prior_mean = np.where(pooled, hyper_mean, theta)
-        prior_mean[:, ELASTICITY] += anchor
         theta, hess = _newton(X, y, w, prior_mean, prior_prec, theta, phi, self.max_iter)
         phi = self._dispersion(X, y, w, theta, hess, prior_prec)
         self.category_mean_ = np.tile(hyper_mean, (n_categories, 1))
@@ -350,14 +359,13 @@ class ElasticityEstimator:
                 lik_var = np.where(informative, 1.0 / np.where(informative, lik_prec, 1.0), np.inf)
                 lik_mean = np.where(informative, (theta[:, j] / post_var - prior_prec[:, j] * prior_mean[:, j])
                                     * np.where(informative, lik_var, 0.0), 0.0)
-                shift = anchor if j == ELASTICITY else 0.0
                 if self.pool:
-                    cat_mean, cat_var, tau2 = _pool(lik_mean - shift, lik_var, category, n_categories, hyper_mean[j],
+                    cat_mean, cat_var, tau2 = _pool(lik_mean, lik_var, category, n_categories, hyper_mean[j],
                                                     hyper_sd[j], self.min_tau if j == ELASTICITY else self.min_tau / 5,
                                                     robust=self.robust_pool)
                 else:
                     cat_mean, cat_var, tau2 = np.array([hyper_mean[j]]), np.array([0.0]), hyper_sd[j] ** 2
-                new_mean[:, j] = cat_mean[category] + shift
+                new_mean[:, j] = cat_mean[category]
                 new_prec[:, j] = 1.0 / (cat_var[category] + tau2)
                 self.category_mean_[:, j] = cat_mean if self.pool else cat_mean[0]
                 self.category_var_[:, j] = cat_var if self.pool else 0.0
@@ -389,7 +397,8 @@ class ElasticityEstimator:
         self.reference_price_ = ref
         self.period_center_ = center
         self.views_center_ = views_center
-        self.feature_names_ = self._names(views is not None, carts is not None)
+        self.covariate_center_ = covariate_center
+        self.feature_names_ = self._names(views is not None, carts is not None, list(covariates))
         self.category_ = category
         return self
 
@@ -481,6 +490,7 @@ class ElasticityEstimator:
                     setattr(est, name, data[name])
         est.feature_names_ = meta["feature_names"]
         est.views_center_ = None
+        est.covariate_center_ = {}
         z = stats.norm.ppf(0.5 + est.ci / 2.0)
         est.elasticity_ = est.coef_[:, ELASTICITY]
         est.elasticity_std_ = np.sqrt(est.coef_cov_[:, ELASTICITY, ELASTICITY])

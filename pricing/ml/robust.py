@@ -1,33 +1,36 @@
-"""The default pricing strategy, and the robustness options that were measured for it.
+"""The default pricing strategy: the pooled log-log model, with moves only where the evidence carries them.
 
-:class:`RobustPricingStrategy` refits the hierarchical log-log model (with curvature) every period
-and prices each product at the profit optimum of that model, under the guardrails and the circuit
-breaker of every :class:`~pricing.ml.strategies.PricingStrategy`:
+:class:`RobustPricingStrategy` refits the hierarchical log-log model (with curvature; every product
+shrunk towards its category) every period and aims each product at the profit optimum of that model,
+under the guardrails and the circuit breaker of every :class:`~pricing.ml.strategies.PricingStrategy`:
 
+- **a price moves only when the move probably pays**: the step the guardrails would let the price take
+  towards the optimum is made only if, over ``draws`` draws of the posterior, it beats the current
+  price in at least a share ``confidence`` of them; otherwise the price stands. Weak evidence (few
+  sales, little price variation, a demand that does not follow the model) therefore keeps the shop's
+  price instead of chasing noise, and prices do not zig-zag (which costs where shoppers remember the
+  last price and rises hurt more than cuts help);
+- **substitutes within a category** (``cross_price``): the model also fits each product's response to
+  the mean log price of the other products of its category (a cross-price elasticity, prior N(0, 0.5²),
+  pooled like the controls). A product is priced as if its substitutes follow its move (the elasticity
+  of a move of the whole category: own + cross, never flatter than -1.2), the multi-product optimum
+  for similar substitutes; without it every product undercuts its neighbours and the category earns
+  less than at the list prices;
+- **the remembered price** (``reference_effects``): the model also fits the response to a rise and to
+  a cut against an exponential average of the product's earlier prices (memory ``MEMORY``), and the
+  objective counts it for a product where the data show it (two standard errors): where shoppers
+  remember the last price and rises hurt more than cuts help, rises get small;
 - products with finite stock and a known horizon follow **Thompson sampling with inventory**
   (Ferreira, Simchi-Levi & Wang 2018, TS-update): one posterior draw, the LP over the prices reachable
   this period with "expected sales <= the stock left, shared over the periods left in proportion to the
   expected demand", and a price drawn from the LP's mix;
-- a product that sold fewer than ``min_units`` units so far keeps its price: its own data cannot
-  tell a better one (the long tail), and one week of noise must not move it;
-- ``random_state`` seeds every draw.
+- before any sale, and while a product has sold fewer than ``min_units`` units, its price stands: its
+  own data cannot tell a better one (the long tail);
+- ``random_state`` seeds every draw (the posterior draws of the move rule and of the stock LP).
 
-Options, each measured on the benchmark's development seed (``bench/pricing.py``; the table is in
-bench/RESULTS.md) and left off by default where it did not pay there:
-
-- ``season_gate``: season terms only once a full season was observed; ``trend_periods``: the trend's
-  prior spread grows from ~0 over that many periods (shrinkage to zero with little data);
-  ``half_life``: recent periods weigh more;
-- ``robust_pool``: Huber-weighted category priors, so a few products cannot move the others';
-  ``anchor_sd``: each elasticity's prior centred on the one at which the first price would be optimal
-  (``-p / (p - c)``), with this spread, the deviations pooled within categories;
-- ``draws``: maximise the profit averaged over that many posterior draws instead of the posterior
-  mean's (uncertainty-aware);
-- ``rise_step``: at most this rise per period (cuts may take the full step), and ``detect_asymmetry``:
-  no more rises for a product whose sales after its rises fell short of the model by more than after
-  its cuts (two standard errors);
-- ``first_move``: ``"prior"`` (the Lerner price of the prior elasticity in the first period, before
-  any sale) or ``"hold"``.
+Every setting was chosen on the development seeds of ``bench/pricing.py`` (the screening is in
+bench/RESULTS.md); ``confidence=0`` switches the move rule off, ``cross_price`` and
+``reference_effects`` the two extra terms.
 """
 from __future__ import annotations
 
@@ -35,83 +38,120 @@ import math
 
 import numpy as np
 
-from .elasticity import ElasticityEstimator
+from .elasticity import ELASTICITY, ElasticityEstimator
 from .endings import price_ladder
-from .optimize import optimal_price, solve_price_mix
+from .optimize import solve_price_mix
 from .strategies import PricingContext, _ModelStrategy, clone_estimator
+
+CROSS, RISE, CUT = "cross_log_price", "rise_vs_remembered", "cut_vs_remembered"
+CROSS_PRIOR_SD, GAP_PRIOR_SD = 0.5, 1.0
+MEMORY = 0.75  # weight of the remembered price that carries over to the next period
+
+
+def _others(category: np.ndarray, log_price: np.ndarray) -> np.ndarray:
+    """Mean log price of the other products of each product's category (its own where it is alone)."""
+    size = np.bincount(category)[category][:, None]
+    sums = np.zeros((int(category.max()) + 1,) + log_price.shape[1:])
+    np.add.at(sums, category, log_price)
+    return np.where(size > 1, (sums[category] - log_price) / np.maximum(size - 1, 1), log_price)
+
+
+def _gaps(log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log price against the remembered price (an exponential average of the earlier prices, ``MEMORY``)
+    in every period ``(n, t)``, and the remembered price for the next period ``(n,)`` (log)."""
+    remembered = log_price[:, 0].copy()
+    gap = np.zeros_like(log_price)
+    for t in range(log_price.shape[1]):
+        gap[:, t] = log_price[:, t] - remembered
+        remembered = MEMORY * remembered + (1.0 - MEMORY) * log_price[:, t]
+    return gap, remembered
 
 
 class RobustPricingStrategy(_ModelStrategy):
-    """See the module docstring; hyperparameters are the defaults chosen on the development seeds."""
+    """See the module docstring; the defaults are the settings chosen on the development seeds."""
 
     name = "robust"
 
-    def __init__(self, *, estimator: ElasticityEstimator | None = None, trend_periods: int = 1,
-                 half_life: float | None = None, anchor_sd: float | None = None, draws: int = 1, grid_size: int = 200,
-                 rise_step: float = 0.10, stock_exploration: float = 1.0, detect_asymmetry: bool = False,
-                 season_gate: bool = False, first_move: str = "prior", robust_pool: bool = False,
+    def __init__(self, *, estimator: ElasticityEstimator | None = None, grid_size: int = 200,
+                 confidence: float = 0.6, draws: int = 32, cross_price: bool = True, reference_effects: bool = True,
+                 stock_exploration: float = 1.0,
                  min_units: float = 30.0, random_state: int | None = None):
-        if first_move not in {"hold", "prior"}:
-            raise ValueError(f"first_move must be 'hold' or 'prior', got {first_move!r}")
-        self.min_units = min_units
-        self.season_gate = season_gate
-        self.first_move = first_move
-        self.robust_pool = robust_pool
-        self.trend_periods = trend_periods
-        self.half_life = half_life
-        self.anchor_sd = anchor_sd
-        self.draws = draws
+        if not 0.0 <= confidence < 1.0:
+            raise ValueError(f"confidence must be in [0, 1), got {confidence!r}")
         self.grid_size = grid_size
-        self.rise_step = rise_step
+        self.confidence = confidence
+        self.draws = draws
+        self.cross_price = cross_price
+        self.reference_effects = reference_effects
         self.stock_exploration = stock_exploration
-        self.detect_asymmetry = detect_asymmetry
+        self.min_units = min_units
         super().__init__(estimator=estimator if estimator is not None else ElasticityEstimator(curvature=True),
                          random_state=random_state)
 
     # ---------------------------------------------------------------------------------- the model
-    def _template(self) -> ElasticityEstimator:
-        base = clone_estimator(self.estimator) if self.estimator is not None else ElasticityEstimator()
-        n_t = len(self.periods_)
-        if self.season_gate and n_t < base.season_length:
-            base.harmonics = 0
-        base.robust_pool = self.robust_pool
-        base.control_prior_sd = max(1e-3, base.control_prior_sd * min(1.0, n_t / max(self.trend_periods, 1)) ** 2)
-        base.half_life = self.half_life
-        if self.anchor_sd is not None:
-            base.prior_elasticity_sd = self.anchor_sd
-        return base
-
-    def _anchor(self, context: PricingContext) -> np.ndarray:
-        ref = self._reference(context)
-        cost = np.asarray(context.unit_cost, dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            implied = -ref / (ref - cost)
-        ok = np.isfinite(implied) & (ref > cost * 1.01)
-        fallback = self._template().prior_elasticity
-        return np.where(ok, np.clip(implied, -6.0, -1.2), fallback)
-
     def _fit(self, context: PricingContext) -> ElasticityEstimator | None:
         periods, prices, units, usable = self.history()
         if len(periods) == 0 or not usable.any():
             self.model_ = None
             return None
-        model = self._template()
+        current = np.asarray(context.current_price, dtype=float)
+        logp = np.log(np.where(prices > 0, prices, 1.0))  # held products' prices may be 0 or nan
+        now = np.log(np.where(current > 0, current, 1.0))[:, None]
+        covariates: dict[str, tuple[np.ndarray, float]] = {}
+        self._now: dict[str, np.ndarray] = {}
+        if self.cross_price and context.category is not None:
+            category = np.asarray(context.category, dtype=np.int64)
+            if (np.bincount(category) > 1).any():
+                covariates[CROSS] = (_others(category, logp), CROSS_PRIOR_SD)
+                self._now[CROSS] = _others(category, now)[:, 0]
+        if self.reference_effects:
+            gap, self._reference_now = _gaps(logp)
+            covariates[RISE] = (np.maximum(gap, 0.0), GAP_PRIOR_SD)
+            covariates[CUT] = (np.maximum(-gap, 0.0), GAP_PRIOR_SD)
+        model = clone_estimator(self._template())
         model.fit_panel(prices, units, periods=periods, category=context.category, weight=usable.astype(float),
-                        reference_price=self._reference(context),
-                        elasticity_anchor=None if self.anchor_sd is None else self._anchor(context))
+                        reference_price=self._reference(context), covariates=covariates)
         self.model_ = model
         return model
+
+    def _objective(self, period: int, model: ElasticityEstimator, prices: np.ndarray, current: np.ndarray,
+                   coef: np.ndarray | None = None) -> np.ndarray:
+        """Expected profit this period at ``prices (n, m)``: the model's units, with the substitutes at their
+        prices now and following the product's move, and the response to the move against the shopper's
+        remembered price."""
+        coef = model.coef_ if coef is None else coef
+        cost = np.nan_to_num(self._cost, nan=0.0)
+        names, center = model.feature_names_, model.covariate_center_
+        log_units = np.log(np.maximum(model.predict(float(period), prices, coef), 1e-300))
+        if CROSS in center:
+            gamma = coef[:, names.index(CROSS)]
+            log_units = log_units + (gamma * (self._now[CROSS] - center[CROSS]))[:, None]
+            # substitutes that follow the product's move give back their cross effect (at most up to -1.2)
+            x = np.log(current / model.reference_price_)
+            slope = coef[:, ELASTICITY] + (2.0 * coef[:, ELASTICITY + 1] * x if model.curvature else 0.0)
+            follow = np.clip(gamma, 0.0, np.maximum(-slope - 1.2, 0.0))
+            log_units = log_units + follow[:, None] * np.log(prices / current[:, None])
+        if RISE in center:
+            gap = np.log(prices) - self._reference_now[:, None]
+            for name, part in ((RISE, np.maximum(gap, 0.0)), (CUT, np.maximum(-gap, 0.0))):
+                j = names.index(name)  # only where the data show a response to moves (two standard errors)
+                shown = np.abs(model.coef_[:, j]) > 2.0 * np.sqrt(model.coef_cov_[:, j, j])
+                log_units = log_units + np.where(shown, coef[:, j], 0.0)[:, None] * (part - center[name][:, None])
+        return (prices - cost[:, None]) * np.exp(np.clip(log_units, -30, 30))
 
     # -------------------------------------------------------------------------------- the prices
     def targets(self, period: int, context: PricingContext) -> np.ndarray:
         current = np.asarray(context.current_price, dtype=float)
+        self._cost = np.asarray(context.unit_cost, dtype=float)
         model = self._fit(context)
-        if model is None:  # nothing observed yet: keep the shop's price, or the prior's Lerner price
-            if self.first_move == "hold":
-                return current.copy()
-            return optimal_price(np.full(context.n_products, self._template().prior_elasticity),
-                                 np.asarray(context.unit_cost, dtype=float))
-        target = self._expected_profit_optimum(period, model, context)
+        if model is None:  # nothing observed yet: the shop's price stands
+            return current.copy()
+        grid = self._grid(context)
+        target = grid[np.arange(context.n_products), self._objective(period, model, grid, current).argmax(axis=1)]
+        if self.confidence > 0:
+            step = self._step_towards(target, context)
+            target = np.where(self._gain_probability(period, model, step, current) >= self.confidence,
+                              target, current)
         stock = context.stock()
         if context.periods_left and np.isfinite(stock).any():
             finite = np.nonzero(np.isfinite(stock))[0]
@@ -119,10 +159,7 @@ class RobustPricingStrategy(_ModelStrategy):
         if self.min_units > 0:  # too few sales to learn from: the shop's price stands
             _, _, units, usable = self.history()
             target = np.where((units * usable).sum(axis=1) < self.min_units, current, target)
-        cap = current * (1.0 + self.rise_step)
-        if self.detect_asymmetry:
-            cap = np.where(self._rises_hurt(model), current, cap)
-        return np.minimum(target, cap)
+        return target
 
     def _grid(self, context: PricingContext) -> np.ndarray:
         current = np.asarray(context.current_price, dtype=float)
@@ -131,19 +168,29 @@ class RobustPricingStrategy(_ModelStrategy):
             floor = policy.hard_floor(c)
             lo[i] = floor[1] if floor is not None else 0.5 * current[i]
             hi[i] = max(policy.ceiling if policy.ceiling is not None else 3.0 * current[i], lo[i])
-        return np.exp(np.linspace(np.log(lo), np.log(hi), self.grid_size, axis=1))
+        grid = np.exp(np.linspace(np.log(lo), np.log(hi), self.grid_size, axis=1))
+        return np.concatenate([grid, current[:, None]], axis=1)
 
-    def _expected_profit_optimum(self, period: int, model: ElasticityEstimator, context: PricingContext) -> np.ndarray:
-        grid = self._grid(context)
-        cost = np.nan_to_num(np.asarray(context.unit_cost, dtype=float), nan=0.0)
+    @staticmethod
+    def _step_towards(target: np.ndarray, context: PricingContext) -> np.ndarray:
+        """The price one period's step limit lets each product reach on its way to ``target``."""
+        current = np.asarray(context.current_price, dtype=float)
+        out = target.copy()
+        for i, policy in enumerate(context.policies):
+            if policy.max_change is not None:
+                out[i] = min(max(target[i], current[i] * (1 - policy.max_change)), current[i] * (1 + policy.max_change))
+        return out
+
+    def _gain_probability(self, period: int, model: ElasticityEstimator, step: np.ndarray,
+                          current: np.ndarray) -> np.ndarray:
+        """Share of ``draws`` posterior draws in which the price ``step`` earns more than the current one."""
+        pair = np.stack([current, step], axis=1)
         posterior = model.posterior()
-        base = np.exp(np.clip(model.base_log_demand(float(period)), -30, 30))  # (n, 1), at the posterior mean
-        profit = np.zeros_like(grid)
+        wins = np.zeros(len(current))
         for _ in range(max(self.draws, 1)):
-            coef = posterior.sample(self.rng_) if self.draws > 1 else model.coef_
-            # Only the price response is drawn; the level is the posterior mean's (what the data pin down).
-            profit += (grid - cost[:, None]) * base * np.exp(np.clip(model.log_price_effect(grid, coef), -30, 30))
-        return grid[np.arange(context.n_products), profit.argmax(axis=1)]
+            value = self._objective(period, model, pair, current, posterior.sample(self.rng_))
+            wins += value[:, 1] > value[:, 0]
+        return np.where(np.abs(step - current) > 1e-9, wins / max(self.draws, 1), 0.0)
 
     def _inventory_prices(self, period: int, model: ElasticityEstimator, context: PricingContext,
                           rows: np.ndarray) -> np.ndarray:
@@ -158,7 +205,7 @@ class RobustPricingStrategy(_ModelStrategy):
             s = policy.max_change if policy.max_change is not None else 0.25
             floor = policy.hard_floor(context.costs()[i])
             lo = max(current[i] * (1 - s), floor[1] if floor is not None else 0.0)
-            hi = max(min(current[i] * (1 + min(s, self.rise_step)), policy.ceiling or math.inf), lo)
+            hi = max(min(current[i] * (1 + s), policy.ceiling or math.inf), lo)
             ladder = price_ladder(lo, hi, policy.price_bands, spacing=0.01)
             candidates.append(np.unique(np.append(ladder, current[i])))
         width = max(len(c) for c in candidates)
@@ -178,26 +225,6 @@ class RobustPricingStrategy(_ModelStrategy):
             pick = self.rng_.choice(len(probs), p=probs / probs.sum())
             out[k] = cand[-1] if pick == len(cand) else cand[pick]
         return out
-
-    def _rises_hurt(self, model: ElasticityEstimator) -> np.ndarray:
-        """Per product: did sales after its rises fall short of the model more than after its cuts?"""
-        periods, prices, units, usable = self.history()
-        n = prices.shape[0]
-        if prices.shape[1] < 6:
-            return np.zeros(n, dtype=bool)
-        fitted = model.predict(periods, prices)
-        resid = np.log((units + 0.5) / (fitted + 0.5))
-        move = np.diff(np.log(prices), axis=1)
-        after_rise = np.c_[np.zeros((n, 1), dtype=bool), move > 1e-6] & usable
-        after_cut = np.c_[np.zeros((n, 1), dtype=bool), move < -1e-6] & usable
-        out = np.zeros(n, dtype=bool)
-        for i in range(n):
-            r, c = resid[i, after_rise[i]], resid[i, after_cut[i]]
-            if len(r) >= 3 and len(c) >= 3:
-                se = math.sqrt(r.var(ddof=1) / len(r) + c.var(ddof=1) / len(c))
-                out[i] = r.mean() - c.mean() < -2.0 * max(se, 1e-9)
-        return out
-
 
 
 def default_strategy(random_state: int | None = None) -> RobustPricingStrategy:

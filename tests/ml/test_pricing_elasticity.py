@@ -191,14 +191,18 @@ def test_robust_pooling_keeps_a_few_products_from_moving_the_others_prior() -> N
     assert shifts[True] < 0.15
 
 
-@pytest.mark.parametrize("anchor", [-1.5, -3.0])
-def test_an_elasticity_anchor_centres_the_prior_of_a_product_without_price_variation(anchor: float) -> None:
-    # given a product whose price never moved, next to one with rich price variation
-    rng = np.random.default_rng(2)
-    prices = np.vstack([np.full(30, 10.0), 10.0 * np.exp(rng.uniform(-0.2, 0.2, 30))])
-    units = rng.poisson(50.0 * (prices / 10.0) ** -2.0).astype(float)
-    # when it is fitted with an anchor for each product
-    est = ElasticityEstimator(harmonics=0, trend=False).fit_panel(prices, units,
-                                                                  elasticity_anchor=np.array([anchor, -2.0]))
-    # then the product without variation stays at its anchor plus what the category learned (about 0)
-    assert est.elasticity_[0] == pytest.approx(anchor, abs=0.25)
+@pytest.mark.parametrize("cross", [0.0, 1.0])
+def test_a_covariate_recovers_a_cross_price_elasticity(cross: float) -> None:
+    # given 20 products whose sales also follow the log price of a substitute (cross-price elasticity `cross`)
+    rng = np.random.default_rng(8)
+    n, t = 20, 40
+    prices = 10.0 * np.exp(rng.uniform(-0.2, 0.2, (n, t)))
+    rival = np.log(8.0) + rng.uniform(-0.2, 0.2, (n, t))
+    units = rng.poisson(60.0 * (prices / 10.0) ** -2.0 * np.exp(cross * (rival - np.log(8.0)))).astype(float)
+    # when the substitute's log price is given as a covariate
+    est = ElasticityEstimator(harmonics=0, trend=False).fit_panel(prices, units, covariates={"rival": (rival, 0.5)})
+    # then its coefficient is the cross-price elasticity and the own elasticity is still found
+    j = est.feature_names_.index("rival")
+    assert np.median(est.coef_[:, j]) == pytest.approx(cross, abs=0.2)
+    assert np.median(est.elasticity_) == pytest.approx(-2.0, abs=0.2)
+    assert set(est.covariate_center_) == {"rival"}

@@ -10,7 +10,7 @@ import pytest
 from pricing.ml.elasticity import ElasticityEstimator
 from pricing.ml.guardrails import GuardrailPolicy
 from pricing.ml.optimize import optimal_price, solve_price_mix
-from pricing.ml.robust import default_strategy
+from pricing.ml.robust import RobustPricingStrategy, default_strategy
 from pricing.ml.simulation import Simulator, make_market
 from pricing.ml.strategies import (
     ElasticityOptimizer,
@@ -229,3 +229,56 @@ def test_the_default_strategy_honours_random_state() -> None:
     # then one state repeats itself exactly and the two states draw differently
     np.testing.assert_array_equal(runs[1][0], runs[1][1])
     assert not np.array_equal(runs[1][0], runs[2][0])
+
+
+def _substitutes_history(cross: float) -> tuple[PricingContext, np.ndarray, np.ndarray]:
+    """Two categories of five products at prices around 10 (± 20 %) for 40 weeks (cost 5, own elasticity -3), whose
+    sales also follow the mean log price of the other four (cross-price elasticity ``cross``)."""
+    rng = np.random.default_rng(11)
+    n, t = 10, 40
+    category = np.arange(n) // 5
+    logp = np.log(10.0) + rng.uniform(-0.2, 0.2, (n, t))
+    sums = np.stack([logp[category == c].sum(axis=0) for c in (0, 1)])[category]
+    others = (sums - logp) / 4
+    units = rng.poisson(50.0 * np.exp(-3.0 * (logp - np.log(10.0)) + cross * (others - np.log(10.0)))).astype(float)
+    context = PricingContext(current_price=np.full(n, 10.0), unit_cost=np.full(n, 5.0),
+                             policies=(GuardrailPolicy(min_margin=0.05, max_change=0.10),) * n, category=category)
+    return context, np.exp(logp), units
+
+
+def test_the_default_prices_substitutes_as_a_category_not_against_each_other() -> None:
+    # given products whose cuts take sales from their substitutes (cross-price elasticity 2.5, own -3)
+    context, prices, units = _substitutes_history(2.5)
+    proposals = {}
+    for cross_price in (True, False):
+        strategy = RobustPricingStrategy(cross_price=cross_price, random_state=0)
+        strategy.observe_history(range(prices.shape[1]), prices, units)
+        # when it prices the next week, with and without the substitutes' term
+        proposals[cross_price] = strategy.propose(prices.shape[1], context)
+    # then alone each product would cut towards its own Lerner price (7.50); as a category they rise
+    assert np.all(proposals[False] < 10.0)
+    assert np.all(proposals[True] > 10.0)
+
+
+def test_without_substitutes_the_cross_price_term_changes_nothing_much() -> None:
+    # given products whose sales do not depend on the other products' prices
+    context, prices, units = _substitutes_history(0.0)
+    strategy = RobustPricingStrategy(random_state=0)
+    strategy.observe_history(range(prices.shape[1]), prices, units)
+    # when the default prices the next week, then every product cuts towards its own optimum (7.50)
+    assert np.all(strategy.propose(prices.shape[1], context) < 10.0)
+
+
+@pytest.mark.parametrize(("confidence", "moves"), [(0.99, False), (0.0, True)])
+def test_a_price_moves_only_when_the_move_probably_pays(confidence: float, moves: bool) -> None:
+    # given two products whose price never moved (the data cannot tell their elasticity) and plenty of sales
+    rng = np.random.default_rng(3)
+    prices, units = np.full((2, 12), 10.0), rng.poisson(40.0, (2, 12)).astype(float)
+    context = PricingContext(current_price=np.full(2, 10.0), unit_cost=np.full(2, 6.0),
+                             policies=(GuardrailPolicy(min_margin=0.05, max_change=0.10),) * 2)
+    strategy = RobustPricingStrategy(confidence=confidence, random_state=0)
+    strategy.observe_history(range(12), prices, units)
+    # when it proposes the next prices
+    proposed = strategy.propose(12, context)
+    # then a near-certain gain is demanded before moving (the price stands); without the rule it moves
+    assert bool(np.any(proposed != 10.0)) is moves
