@@ -233,8 +233,8 @@ class PurchaseOrderLineInline(admin.TabularInline):
 
     model = PurchaseOrderLine
     raw_id_fields = ("product",)
-    fields = ("product", "quantity", "unit_cost", "total")
-    readonly_fields = ("total",)
+    fields = ("product", "product_label", "quantity", "unit_cost", "total")
+    readonly_fields = ("product_label", "total")
     extra = 0
 
     @admin.display(description="line total")

@@ -8,12 +8,13 @@ The apps never touch the host's product or order fields directly: they ask the a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from django.db import models, transaction
+from django.db.models import Q
 
 from . import get_order_line_model, get_product_model
 from .conf import personalization_settings
@@ -21,11 +22,15 @@ from .conf import personalization_settings
 
 @dataclass(frozen=True)
 class OrderLineFact:
-    """One sold line of a host order, in the shape the apps consume."""
+    """One sold line of a host order, in the shape the apps consume.
+
+    ``product_id`` is None when the host deleted the product but kept the line (django-oscar does);
+    ``user_id`` is None for a guest's order and for a deleted customer's.
+    """
 
     line_id: int
     order_id: int
-    product_id: int
+    product_id: int | None
     user_id: int | None
     quantity: int
     price: Decimal
@@ -41,6 +46,32 @@ class ShopAdapter(Protocol):
     def get_stock(self, product: models.Model) -> int: ...
     def get_on_order(self, product: models.Model) -> int: ...
     def get_category(self, product: models.Model) -> str | None: ...
+    def get_categories(self, product: models.Model) -> list[str]: ...
+    def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]: ...
+    def get_categories(self, product: models.Model) -> list[str]:
+        """All the product's categories (by name), ``[]`` when it has none.
+
+        With ``PRODUCT_FIELDS["categories"]`` (a to-many lookup such as ``"categories__name"``) one query;
+        without it, the single ``category``.
+        """
+        return self.categories_of([product]).get(product.pk, [])
+
+    def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]:
+        """:meth:`get_categories` of many products at once (one query per 2,000 with a to-many lookup)."""
+        products = list(products)
+        path = self.product_fields.get("categories")
+        if not path:
+            return {p.pk: [c] if (c := self.get_category(p)) else [] for p in products}
+        found: dict[Any, list[str]] = {p.pk: [] for p in products}
+        ids = list(found)
+        manager = get_product_model()._default_manager
+        for start in range(0, len(ids), 2_000):
+            rows = manager.filter(pk__in=ids[start:start + 2_000]).order_by().values_list("pk", path)
+            for pk, name in rows:
+                if name is not None and str(name) not in found[pk]:
+                    found[pk].append(str(name))
+        return {pk: sorted(names) for pk, names in found.items()}
+
     def get_text(self, product: models.Model) -> str: ...
     def is_active(self, product: models.Model) -> bool: ...
     def active_products(self) -> models.QuerySet: ...
@@ -97,6 +128,30 @@ class DefaultShopAdapter:
         value = _resolve(product, self.product_fields.get("category"))
         return None if value is None else str(value)
 
+    def get_categories(self, product: models.Model) -> list[str]:
+        """All the product's categories (by name), ``[]`` when it has none.
+
+        With ``PRODUCT_FIELDS["categories"]`` (a to-many lookup such as ``"categories__name"``) one query;
+        without it, the single ``category``.
+        """
+        return self.categories_of([product]).get(product.pk, [])
+
+    def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]:
+        """:meth:`get_categories` of many products at once (one query per 2,000 with a to-many lookup)."""
+        products = list(products)
+        path = self.product_fields.get("categories")
+        if not path:
+            return {p.pk: [c] if (c := self.get_category(p)) else [] for p in products}
+        found: dict[Any, list[str]] = {p.pk: [] for p in products}
+        ids = list(found)
+        manager = get_product_model()._default_manager
+        for start in range(0, len(ids), 2_000):
+            rows = manager.filter(pk__in=ids[start:start + 2_000]).order_by().values_list("pk", path)
+            for pk, name in rows:
+                if name is not None and str(name) not in found[pk]:
+                    found[pk].append(str(name))
+        return {pk: sorted(names) for pk, names in found.items()}
+
     def get_text(self, product: models.Model) -> str:
         parts = [_resolve(product, self.product_fields.get(key)) for key in ("name", "description", "category")]
         return " ".join(str(part).strip() for part in parts if part)
@@ -111,7 +166,20 @@ class DefaultShopAdapter:
         return queryset.filter(**{field: True}) if field else queryset
 
     # --- orders -----------------------------------------------------------------------------
+    def _sales(self, queryset: models.QuerySet) -> models.QuerySet:
+        """``queryset`` of order lines without those of orders in a ``NON_SALE_ORDER_STATUSES`` status."""
+        status = self.order_fields.get("status")
+        excluded = [str(s) for s in personalization_settings.NON_SALE_ORDER_STATUSES or ()]
+        if not status or not excluded:
+            return queryset
+        lookup = f"{self.line_fields['order']}__{status}__iexact"
+        no_sale = Q()
+        for value in excluded:
+            no_sale |= Q(**{lookup: value})
+        return queryset.exclude(no_sale)
+
     def _line_values(self, queryset: models.QuerySet) -> Iterator[OrderLineFact]:
+        queryset = self._sales(queryset)
         order = self.line_fields["order"]
         lookups = {
             "line_id": "pk",

@@ -60,12 +60,18 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
         "stock": "stock",
         "on_order": None,
         "category": "category",
+        # A to-many lookup naming all of a product's categories (e.g. "categories__name"); None: the
+        # single "category" above is the only one.
+        "categories": None,
         "active": "is_active",
         "name": "name",
         "description": "description",
         "sku": "sku",
     },
-    "ORDER_FIELDS": {"user": "user", "placed_at": "created_at"},
+    # "status": the order's status field (None: every order is a sale).
+    "ORDER_FIELDS": {"user": "user", "placed_at": "created_at", "status": None},
+    # Orders in these statuses are no sale (matched case-insensitively): their lines are never read.
+    "NON_SALE_ORDER_STATUSES": ("cancelled", "canceled"),
     "ORDER_LINE_FIELDS": {"order": "order", "product": "product", "quantity": "quantity", "price": "price"},
     # Record a purchase event whenever a host order line is saved (opt-in).
     "CAPTURE_ORDER_LINES": False,
