@@ -9,6 +9,7 @@ fitted on it and its forecasts are stored as :class:`~inventory.models.DemandFor
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import warnings
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from .ml.selector import ClassSelector
 from .models import DemandForecast
 from .threads import job_threads, limited_threads
 
+logger = logging.getLogger(__name__)
 MODEL_KIND = "inventory.forecaster"
 #: Weeks of actual demand kept on each forecast (for the chart and the safety-stock spread).
 HISTORY_KEEP_WEEKS = 52
@@ -98,12 +100,16 @@ def demand_panel(origin: dt.date, adapter: ShopAdapter | None = None, weeks: int
     tz = timezone.get_current_timezone()
     end = timezone.make_aware(dt.datetime.combine(origin, dt.time.min), tz)
     since = None if weeks is None else end - dt.timedelta(weeks=weeks)
-    rows = []
+    rows, deleted = [], 0
     for line in adapter.order_lines_since(since):
         if line.placed_at >= end:
             break  # lines come ordered by time
-        if line.quantity > 0 and line.price > 0:
+        if line.product_id is None:
+            deleted += 1
+        elif line.quantity > 0 and line.price > 0:
             rows.append((line.product_id, line.placed_at, line.quantity, float(line.price), line.user_id))
+    if deleted:
+        logger.warning("Demand history: left out %d order lines whose product was deleted.", deleted)
     if not rows:
         return pd.DataFrame(columns=["unique_id", "ds", "y", "price", "n_lines", "n_customers", "stockout"])
     tx = pd.DataFrame(rows, columns=["StockCode", "InvoiceDate", "Quantity", "UnitPrice", "CustomerID"])

@@ -97,11 +97,17 @@ def purchase_events(
 ) -> list[capture.EventData]:
     """One purchase event per order line; the line id makes them idempotent across capture paths.
 
-    A line that makes no valid event (a zero quantity, a negative price) is logged and left out, so
-    one odd line never costs the order's other purchases.
+    A line whose product was deleted, or that makes no valid event (a zero quantity, a negative price),
+    is logged and left out, so one odd line never costs the order's other purchases. A line without a
+    user (a guest's order, a deleted customer's) is the order's guest purchase.
     """
     events = []
+    deleted = [line.line_id for line in lines if line.product_id is None]
+    if deleted:
+        logger.warning("Left out %d order lines whose product was deleted: %s", len(deleted), deleted[:20])
     for line in lines:
+        if line.product_id is None:
+            continue
         try:
             events.append(
                 capture.build_event(

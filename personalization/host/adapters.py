@@ -48,36 +48,13 @@ class ShopAdapter(Protocol):
     def get_category(self, product: models.Model) -> str | None: ...
     def get_categories(self, product: models.Model) -> list[str]: ...
     def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]: ...
-    def get_categories(self, product: models.Model) -> list[str]:
-        """All the product's categories (by name), ``[]`` when it has none.
-
-        With ``PRODUCT_FIELDS["categories"]`` (a to-many lookup such as ``"categories__name"``) one query;
-        without it, the single ``category``.
-        """
-        return self.categories_of([product]).get(product.pk, [])
-
-    def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]:
-        """:meth:`get_categories` of many products at once (one query per 2,000 with a to-many lookup)."""
-        products = list(products)
-        path = self.product_fields.get("categories")
-        if not path:
-            return {p.pk: [c] if (c := self.get_category(p)) else [] for p in products}
-        found: dict[Any, list[str]] = {p.pk: [] for p in products}
-        ids = list(found)
-        manager = get_product_model()._default_manager
-        for start in range(0, len(ids), 2_000):
-            rows = manager.filter(pk__in=ids[start:start + 2_000]).order_by().values_list("pk", path)
-            for pk, name in rows:
-                if name is not None and str(name) not in found[pk]:
-                    found[pk].append(str(name))
-        return {pk: sorted(names) for pk, names in found.items()}
-
     def get_text(self, product: models.Model) -> str: ...
     def is_active(self, product: models.Model) -> bool: ...
     def active_products(self) -> models.QuerySet: ...
     def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]: ...
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]: ...
     def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]: ...
+    def non_sale_line_count(self, since: dt.datetime | None = None) -> int: ...
     def set_price(self, product: models.Model, price: Decimal) -> None: ...
     def adjust_stock(self, product: models.Model, delta: int) -> None: ...
 
@@ -166,17 +143,21 @@ class DefaultShopAdapter:
         return queryset.filter(**{field: True}) if field else queryset
 
     # --- orders -----------------------------------------------------------------------------
-    def _sales(self, queryset: models.QuerySet) -> models.QuerySet:
-        """``queryset`` of order lines without those of orders in a ``NON_SALE_ORDER_STATUSES`` status."""
+    def _non_sale(self) -> Q | None:
+        """Order lines of orders in a ``NON_SALE_ORDER_STATUSES`` status (None: every order is a sale)."""
         status = self.order_fields.get("status")
         excluded = [str(s) for s in personalization_settings.NON_SALE_ORDER_STATUSES or ()]
         if not status or not excluded:
-            return queryset
+            return None
         lookup = f"{self.line_fields['order']}__{status}__iexact"
         no_sale = Q()
         for value in excluded:
             no_sale |= Q(**{lookup: value})
-        return queryset.exclude(no_sale)
+        return no_sale
+
+    def _sales(self, queryset: models.QuerySet) -> models.QuerySet:
+        no_sale = self._non_sale()
+        return queryset if no_sale is None else queryset.exclude(no_sale)
 
     def _line_values(self, queryset: models.QuerySet) -> Iterator[OrderLineFact]:
         queryset = self._sales(queryset)
@@ -196,12 +177,21 @@ class DefaultShopAdapter:
             values["price"] = Decimal(values["price"])
             yield OrderLineFact(**values)
 
-    def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]:
+    def _lines_since(self, since: dt.datetime | None) -> models.QuerySet:
         queryset = get_order_line_model()._default_manager.all()
         if since is not None:
             placed_at = f"{self.line_fields['order']}__{self.order_fields['placed_at']}"
             queryset = queryset.filter(**{f"{placed_at}__gte": since})
-        return self._line_values(queryset)
+        return queryset
+
+    def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]:
+        """Every sold line placed ``since`` (all when None), oldest first, read as value rows in chunks."""
+        return self._line_values(self._lines_since(since))
+
+    def non_sale_line_count(self, since: dt.datetime | None = None) -> int:
+        """How many lines placed ``since`` the status setting leaves out (orders that are no sale)."""
+        no_sale = self._non_sale()
+        return 0 if no_sale is None else self._lines_since(since).filter(no_sale).count()
 
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]:
         queryset = get_order_line_model()._default_manager.filter(**{self.line_fields["order"]: order})
