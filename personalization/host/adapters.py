@@ -48,9 +48,12 @@ class ShopAdapter(Protocol):
     def get_category(self, product: models.Model) -> str | None: ...
     def get_categories(self, product: models.Model) -> list[str]: ...
     def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]: ...
+    def get_name(self, product: models.Model) -> str: ...
     def get_text(self, product: models.Model) -> str: ...
     def is_active(self, product: models.Model) -> bool: ...
+    def is_available(self, product: models.Model) -> bool: ...
     def active_products(self) -> models.QuerySet: ...
+    def available_products(self) -> models.QuerySet: ...
     def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]: ...
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]: ...
     def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]: ...
@@ -129,6 +132,11 @@ class DefaultShopAdapter:
                     found[pk].append(str(name))
         return {pk: sorted(names) for pk, names in found.items()}
 
+    def get_name(self, product: models.Model) -> str:
+        """The product's name as shoppers see it (``PRODUCT_FIELDS["name"]``, else ``str(product)``)."""
+        value = _resolve(product, self.product_fields.get("name"))
+        return str(value) if value else str(product)
+
     def get_text(self, product: models.Model) -> str:
         parts = [_resolve(product, self.product_fields.get(key)) for key in ("name", "description", "category")]
         return " ".join(str(part).strip() for part in parts if part)
@@ -137,10 +145,19 @@ class DefaultShopAdapter:
         field = self.product_fields.get("active")
         return True if not field else bool(_resolve(product, field))
 
+    def is_available(self, product: models.Model) -> bool:
+        """Active and, when the shop tracks stock (``PRODUCT_FIELDS["stock"]``), in stock: may be recommended."""
+        return self.is_active(product) and (not self.product_fields.get("stock") or self.get_stock(product) > 0)
+
     def active_products(self) -> models.QuerySet:
         queryset = get_product_model()._default_manager.all()
         field = self.product_fields.get("active")
         return queryset.filter(**{field: True}) if field else queryset
+
+    def available_products(self) -> models.QuerySet:
+        """The products :meth:`is_available` says yes to, as one queryset."""
+        stock = self.product_fields.get("stock")
+        return self.active_products().filter(**{f"{stock}__gt": 0}) if stock else self.active_products()
 
     # --- orders -----------------------------------------------------------------------------
     def _non_sale(self) -> Q | None:

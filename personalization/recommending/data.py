@@ -42,12 +42,11 @@ def product_queryset():  # type: ignore[no-untyped-def]
 def item_table() -> pd.DataFrame:
     """One row per product of the catalogue: ``item`` (pk), ``name``, ``category``, ``price``, ``active``."""
     adapter = get_adapter()
-    name_field = personalization_settings.PRODUCT_FIELDS.get("name")
     rows = []
     for product in product_queryset().order_by("pk").iterator(chunk_size=2000):
         rows.append({
             "item": product.pk,
-            "name": str(getattr(product, name_field, "") or "") if name_field else str(product),
+            "name": adapter.get_name(product),
             "category": adapter.get_category(product) or OTHER_CATEGORY,
             "price": float(adapter.get_price(product)),
             "active": bool(adapter.is_active(product)),

@@ -158,7 +158,6 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
 
     from ..capture.visitor import get_visitor_id
     from ..host.adapters import get_adapter
-    from ..host.conf import personalization_settings
     from ..recommending import serving
 
     request = context.get("request")
@@ -177,7 +176,6 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
         logging.getLogger(__name__).exception("Recommendations widget %s failed.", placement)
         return empty
     adapter = get_adapter()
-    name_field = personalization_settings.PRODUCT_FIELDS.get("name")
     items = []
     for item in recs:
         if item.product is None:  # deleted since the list was cached
@@ -189,7 +187,7 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
             price = None
         items.append({
             "product": item.product, "product_id": item.product_id, "source": item.source, "price": price,
-            "name": (getattr(item.product, name_field, None) if name_field else None) or str(item.product),
+            "name": adapter.get_name(item.product),
             "url": f"{get_url()}?rec={recs.id}" if get_url else "",
         })
     return {"recs": recs, "items": items, "title": title or WIDGET_TITLES[placement], "request": request}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from inventory import services as inventory_services
 from inventory.models import PurchaseOrder, PurchaseOrderLine
 from personalization.capture.receivers import on_order_placed
-from personalization.host.adapters import get_adapter
+from personalization.host.adapters import DefaultShopAdapter, get_adapter
 from personalization.models import Event, EventType
 from pricing import services as pricing_services
 from pricing.models import PriceChange
@@ -220,3 +220,33 @@ def test_the_hosts_admin_deletes_a_product_every_app_knows(admin_client, world):
     assert response.status_code == 302
     assert not Item.objects.filter(pk=world["item"]).exists()
     assert PurchaseOrderLine.objects.filter(product__isnull=True).count() == 2
+
+
+# --- stock read through the adapter --------------------------------------------------------------
+class WarehouseAdapter(DefaultShopAdapter):
+    """Like django-oscar's: stock lives elsewhere (here: the ``incoming`` field stands for a stock record)."""
+
+    def get_stock(self, product):
+        return product.incoming
+
+    def is_available(self, product):
+        return self.is_active(product) and self.get_stock(product) > 0
+
+    def available_products(self):
+        return self.active_products().filter(incoming__gt=0)
+
+
+def test_recommendations_leave_out_what_the_adapter_says_is_out_of_stock(settings):
+    from personalization.recommending import serving
+
+    settings.PERSONALIZATION = {
+        **settings.PERSONALIZATION, "SHOP_ADAPTER": "tests.apps.test_host_data.WarehouseAdapter",
+        "PRODUCT_FIELDS": {**settings.PERSONALIZATION["PRODUCT_FIELDS"], "stock": None},
+    }
+    empty, full = make_item("E", stock=9), make_item("F", stock=0)
+    Item.objects.filter(pk=full.pk).update(incoming=4)
+
+    rows = serving.apply_rules([(empty.pk, 1.0, "x"), (full.pk, 0.5, "x")], limit=5)
+
+    assert [row[0] for row in rows] == [full.pk]
+    assert serving.unavailable_products(max_age=0) == frozenset({empty.pk})
