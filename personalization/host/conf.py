@@ -73,6 +73,11 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     # Orders in these statuses are no sale (matched case-insensitively): their lines are never read.
     "NON_SALE_ORDER_STATUSES": ("cancelled", "canceled"),
     "ORDER_LINE_FIELDS": {"order": "order", "product": "product", "quantity": "quantity", "price": "price"},
+    # Prices shown in widgets, tags and the admin (personalization.host.money): an ISO 4217 code, an optional
+    # symbol overriding the code's, and where the symbol goes; the number follows the active locale.
+    "CURRENCY": "GBP",
+    "CURRENCY_SYMBOL": None,
+    "CURRENCY_FORMAT": "{symbol}{amount}",
     # Record a purchase event whenever a host order line is saved (opt-in).
     "CAPTURE_ORDER_LINES": False,
     # Buffer events in Redis (when REDIS_URL is set) and flush them in bulk.

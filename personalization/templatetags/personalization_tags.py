@@ -29,6 +29,14 @@ from django.http import HttpRequest
 from ..models import CustomerProfile, RFMSegment
 
 register = template.Library()
+
+
+@register.filter
+def money(value: Any) -> str:
+    """``{{ price|money }}``: the price with the shop's currency, in the active locale (see host.money)."""
+    from ..host.money import format_price
+
+    return format_price(value)
 _CACHE_ATTRIBUTE = "_personalization_profile"
 _MISSING = object()
 
