@@ -6,6 +6,7 @@ user of position ``i``), which is what every ``personalization.ml`` model works 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..host.conf import personalization_settings
 from ..ml.base import Interactions, ItemFeatures
 from ..models import Event, EventType
 
+logger = logging.getLogger(__name__)
 OTHER_CATEGORY = "Other"
 
 
@@ -56,12 +58,17 @@ def item_table() -> pd.DataFrame:
 
 def purchase_frame(since: dt.datetime | None = None, until: dt.datetime | None = None) -> pd.DataFrame:
     """Purchase events of signed-in customers: columns ``user``, ``item``, ``timestamp``, ``quantity``,
-    ``price`` (the protocol's transaction frame; ``timestamp`` naive UTC)."""
-    queryset = Event.objects.filter(event_type=EventType.PURCHASE, user__isnull=False, product__isnull=False)
+    ``price`` (the protocol's transaction frame; ``timestamp`` naive UTC). Purchases of deleted products
+    are left out (and counted in the log); guests' purchases are no customer's."""
+    queryset = Event.objects.filter(event_type=EventType.PURCHASE, user__isnull=False)
     if since is not None:
         queryset = queryset.filter(timestamp__gte=since)
     if until is not None:
         queryset = queryset.filter(timestamp__lt=until)
+    deleted = queryset.filter(product__isnull=True).count()
+    if deleted:
+        logger.warning("Training data: left out %d purchases whose product was deleted.", deleted)
+    queryset = queryset.filter(product__isnull=False)
     rows = list(queryset.order_by().values_list("user_id", "product_id", "timestamp", "quantity", "price")
                 .iterator(chunk_size=20_000))
     frame = pd.DataFrame.from_records(rows, columns=["user", "item", "timestamp", "quantity", "price"])

@@ -250,3 +250,19 @@ def test_recommendations_leave_out_what_the_adapter_says_is_out_of_stock(setting
 
     assert [row[0] for row in rows] == [full.pk]
     assert serving.unavailable_products(max_age=0) == frozenset({empty.pk})
+
+
+def test_training_data_leaves_out_purchases_of_a_deleted_product(django_user_model, caplog):
+    from personalization.recommending.data import purchase_frame
+
+    ann = django_user_model.objects.create_user("ann")
+    kept, gone = make_item("K"), make_item("G")
+    for n, item in enumerate((kept, gone)):
+        Event.objects.create(event_type=EventType.PURCHASE, user=ann, product=item, client_event_id=f"p{n}",
+                             timestamp=WHEN, price=Decimal("1"))
+    gone.delete()
+
+    frame = purchase_frame()
+
+    assert frame["item"].tolist() == [kept.pk]
+    assert "Training data: left out 1 purchases whose product was deleted." in caplog.text
