@@ -92,6 +92,11 @@ def on_search_performed(sender: Any, request: Any, query: Any, **kwargs: Any) ->
     _safe_record(event_type=EventType.SEARCH, query=str(query or "").strip()[:255], **actor_of(request))
 
 
+def purchase_event_id(line_id: Any) -> str:
+    """The ``client_event_id`` of an order line's purchase event, the same on every capture path."""
+    return f"orderline:{line_id}"
+
+
 def purchase_events(
     lines: list[OrderLineFact], session_key: str = "", source: str = EventSource.ORDER
 ) -> list[capture.EventData]:
@@ -119,7 +124,7 @@ def purchase_events(
                     price=line.price,
                     timestamp=line.placed_at,
                     source=source,
-                    client_event_id=f"orderline:{line.line_id}",
+                    client_event_id=purchase_event_id(line.line_id),
                 )
             )
         except capture.InvalidEvent as exc:
