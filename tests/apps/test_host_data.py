@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core import checks
 from django.core.management import call_command
+from django.forms import modelform_factory
 from django.utils import timezone
 
 from inventory import services as inventory_services
@@ -266,3 +267,22 @@ def test_training_data_leaves_out_purchases_of_a_deleted_product(django_user_mod
 
     assert frame["item"].tolist() == [kept.pk]
     assert "Training data: left out 1 purchases whose product was deleted." in caplog.text
+
+
+def test_a_purchase_order_with_a_deleted_products_line_stays_editable_in_the_admin():
+    from inventory.admin import PurchaseOrderLineForm
+
+    order = PurchaseOrder.objects.create()
+    gone = make_item("G")
+    line = PurchaseOrderLine.objects.create(purchase_order=order, product=gone, quantity=5)
+    gone.delete()
+    line.refresh_from_db()
+    form_class = modelform_factory(PurchaseOrderLine, form=PurchaseOrderLineForm,
+                                   fields=("product", "quantity", "unit_cost"))
+
+    edited = form_class(instance=line, data={"quantity": "6", "unit_cost": "4.00"})
+    new = form_class(data={"quantity": "6", "unit_cost": "4.00"})
+
+    assert edited.is_valid(), edited.errors
+    assert edited.save().quantity == 6
+    assert not new.is_valid() and "product" in new.errors  # a new line still needs a product
