@@ -41,19 +41,35 @@ def product_queryset():  # type: ignore[no-untyped-def]
     return queryset.select_related(relation) if relation else queryset
 
 
+ITEM_COLUMNS = ["item", "name", "category", "categories", "price", "active"]
+
+
 def item_table() -> pd.DataFrame:
-    """One row per product of the catalogue: ``item`` (pk), ``name``, ``category``, ``price``, ``active``."""
+    """One row per product of the catalogue: ``item`` (pk), ``name``, ``category`` (the main one),
+    ``categories`` (all of them, a list), ``price``, ``active``."""
     adapter = get_adapter()
     rows = []
+    batch: list = []
+
+    def add(products: list) -> None:
+        categories = adapter.categories_of(products)
+        for product in products:
+            rows.append({
+                "item": product.pk,
+                "name": adapter.get_name(product),
+                "category": adapter.get_category(product) or OTHER_CATEGORY,
+                "categories": categories.get(product.pk, []),
+                "price": float(adapter.get_price(product)),
+                "active": bool(adapter.is_active(product)),
+            })
+
     for product in product_queryset().order_by("pk").iterator(chunk_size=2000):
-        rows.append({
-            "item": product.pk,
-            "name": adapter.get_name(product),
-            "category": adapter.get_category(product) or OTHER_CATEGORY,
-            "price": float(adapter.get_price(product)),
-            "active": bool(adapter.is_active(product)),
-        })
-    return pd.DataFrame(rows, columns=["item", "name", "category", "price", "active"])
+        batch.append(product)
+        if len(batch) == 2000:
+            add(batch)
+            batch = []
+    add(batch)
+    return pd.DataFrame(rows, columns=ITEM_COLUMNS)
 
 
 def purchase_frame(since: dt.datetime | None = None, until: dt.datetime | None = None) -> pd.DataFrame:
@@ -96,7 +112,8 @@ class TrainingData:
 def item_features(items: pd.DataFrame) -> ItemFeatures:
     """Names, categories and prices of ``items`` for the content model and the hybrid's features."""
     return ItemFeatures(names=items["name"].astype(str).tolist(), categories=items["category"].astype(str).tolist(),
-                        prices=items["price"].astype(float).to_numpy())
+                        prices=items["price"].astype(float).to_numpy(),
+                        all_categories=items["categories"].tolist() if "categories" in items else None)
 
 
 def build_training_data(frame: pd.DataFrame, items: pd.DataFrame) -> TrainingData:

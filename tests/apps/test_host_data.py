@@ -291,3 +291,18 @@ def test_a_purchase_order_with_a_deleted_products_line_stays_editable_in_the_adm
     assert edited.is_valid(), edited.errors
     assert edited.save().quantity == 6
     assert not new.is_valid() and "product" in new.errors  # a new line still needs a product
+
+
+def test_the_recommenders_item_table_lists_every_category(settings):
+    from personalization.recommending.data import item_features, item_table
+
+    a = make_item("A", department="Candles")
+    make_item("B", department="Kitchen")
+    a.tags.set([Tag.objects.create(label="gift")])
+    assert item_table()["categories"].tolist() == [["Candles"], ["Kitchen"]]  # the single category
+
+    _fields(settings, "PRODUCT_FIELDS", categories="tags__label")
+    items = item_table()
+
+    assert items[["category", "categories"]].values.tolist() == [["Candles", ["gift"]], ["Kitchen", []]]
+    assert item_features(items).all_categories == [["gift"], []]
