@@ -19,12 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
-from personalization.host import get_order_model
 from personalization.host.adapters import ShopAdapter, get_adapter
-from personalization.host.conf import personalization_settings
 from personalization.models import ModelVersion
 from personalization.ops import registry
 
@@ -79,9 +76,7 @@ def reference_time() -> dt.datetime:
     """The moment plans are made for: now, or the latest order (``INVENTORY["REFERENCE_TIME"]``)."""
     if inventory_settings.REFERENCE_TIME == "now":
         return timezone.now()
-    field = personalization_settings.ORDER_FIELDS["placed_at"]
-    latest = get_order_model()._default_manager.aggregate(latest=Max(field))["latest"]
-    return latest or timezone.now()
+    return get_adapter().last_order_at() or timezone.now()
 
 
 def planning_date() -> dt.date:

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from django.db import models, transaction
 from django.db.models import Q
 
-from . import get_order_line_model, get_product_model
+from . import get_order_line_model, get_order_model, get_product_model
 from .conf import personalization_settings
 
 
@@ -58,6 +58,7 @@ class ShopAdapter(Protocol):
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]: ...
     def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]: ...
     def non_sale_line_count(self, since: dt.datetime | None = None) -> int: ...
+    def last_order_at(self) -> dt.datetime | None: ...
     def set_price(self, product: models.Model, price: Decimal) -> None: ...
     def adjust_stock(self, product: models.Model, delta: int) -> None: ...
 
@@ -204,6 +205,11 @@ class DefaultShopAdapter:
     def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]:
         """Every sold line placed ``since`` (all when None), oldest first, read as value rows in chunks."""
         return self._line_values(self._lines_since(since))
+
+    def last_order_at(self) -> dt.datetime | None:
+        """When the latest order was placed (None: no order yet)."""
+        field = self.order_fields["placed_at"]
+        return get_order_model()._default_manager.aggregate(latest=models.Max(field))["latest"]
 
     def non_sale_line_count(self, since: dt.datetime | None = None) -> int:
         """How many lines placed ``since`` the status setting leaves out (orders that are no sale)."""

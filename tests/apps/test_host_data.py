@@ -15,7 +15,7 @@ from django.forms import modelform_factory
 from django.utils import timezone
 
 from inventory import services as inventory_services
-from inventory.models import PurchaseOrder, PurchaseOrderLine
+from inventory.models import PurchaseOrder, PurchaseOrderLine, StockoutDay
 from personalization.capture.receivers import on_order_placed
 from personalization.host.adapters import DefaultShopAdapter, get_adapter
 from personalization.models import Event, EventType
@@ -306,3 +306,17 @@ def test_the_recommenders_item_table_lists_every_category(settings):
 
     assert items[["category", "categories"]].values.tolist() == [["Candles", ["gift"]], ["Kitchen", []]]
     assert item_features(items).all_categories == [["gift"], []]
+
+
+def test_stockout_days_come_from_the_adapters_availability(settings):
+    from inventory.demand_signals import record_stockouts
+
+    settings.PERSONALIZATION = {
+        **settings.PERSONALIZATION, "SHOP_ADAPTER": "tests.apps.test_host_data.WarehouseAdapter",
+        "PRODUCT_FIELDS": {**settings.PERSONALIZATION["PRODUCT_FIELDS"], "stock": None},
+    }
+    empty, full = make_item("E", stock=9), make_item("F", stock=0)
+    Item.objects.filter(pk=full.pk).update(incoming=4)
+
+    assert record_stockouts(dt.date(2024, 3, 6)) == 1
+    assert list(StockoutDay.objects.values_list("product_id", flat=True)) == [empty.pk]
