@@ -320,3 +320,15 @@ def test_stockout_days_come_from_the_adapters_availability(settings):
 
     assert record_stockouts(dt.date(2024, 3, 6)) == 1
     assert list(StockoutDay.objects.values_list("product_id", flat=True)) == [empty.pk]
+
+
+def test_the_api_refuses_a_purchase_order_line_without_a_product(client, django_user_model):
+    staff = django_user_model.objects.create_superuser("boss", password="pw")
+    client.force_login(staff)
+
+    response = client.post("/api/inventory/purchase-orders/", {"lines": [{"product": None, "quantity": 2}]},
+                           content_type="application/json")
+
+    assert response.status_code == 400
+    assert "product" in str(response.json())
+    assert not PurchaseOrder.objects.exists()
