@@ -322,12 +322,12 @@ def test_stockout_days_come_from_the_adapters_availability(settings):
     assert list(StockoutDay.objects.values_list("product_id", flat=True)) == [empty.pk]
 
 
-def test_the_api_refuses_a_purchase_order_line_without_a_product(client, django_user_model):
+@pytest.mark.parametrize("line", [{"product": None, "quantity": 2}, {"quantity": 2}])
+def test_the_api_refuses_a_purchase_order_line_without_a_product(client, django_user_model, line):
     staff = django_user_model.objects.create_superuser("boss", password="pw")
     client.force_login(staff)
 
-    response = client.post("/api/inventory/purchase-orders/", {"lines": [{"product": None, "quantity": 2}]},
-                           content_type="application/json")
+    response = client.post("/api/inventory/purchase-orders/", {"lines": [line]}, content_type="application/json")
 
     assert response.status_code == 400
     assert "product" in str(response.json())
