@@ -232,13 +232,24 @@ class RestockSuggestionAdmin(PermittedActionsMixin, admin.ModelAdmin):
         self._set_status(request, queryset, RestockSuggestion.Status.DISMISSED, "Dismissed")
 
 
+class PurchaseOrderLineForm(ModelForm):
+    """A line whose product the shop deleted keeps its empty product (shown by its label): the order stays editable."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.product_id is None and "product" in self.fields:
+            self.fields["product"].required = False
+            self.fields["product"].disabled = True
+
+
 class PurchaseOrderLineInline(admin.TabularInline):
     """Lines; an empty unit cost is filled with the shop adapter's unit cost when the order is saved."""
 
     model = PurchaseOrderLine
+    form = PurchaseOrderLineForm
     raw_id_fields = ("product",)
-    fields = ("product", "quantity", "unit_cost", "total")
-    readonly_fields = ("total",)
+    fields = ("product", "product_label", "quantity", "unit_cost", "total")
+    readonly_fields = ("product_label", "total")
     extra = 0
 
     @admin.display(description="line total")

@@ -9,6 +9,8 @@ class InventoryConfig(AppConfig):
     def ready(self) -> None:
         from personalization.ops import todos as admin_home
 
+        from . import receivers
         from .todos import inventory_todos
 
         admin_home.register("inventory", inventory_todos)
+        receivers.connect()

@@ -21,8 +21,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from personalization.host.adapters import DefaultShopAdapter, ShopAdapter, get_adapter
-from personalization.host.conf import personalization_settings
+from personalization.host.adapters import ShopAdapter, get_adapter
 from personalization.models import Event, EventType
 
 from .models import StockoutDay
@@ -31,19 +30,14 @@ from .models import StockoutDay
 def record_stockouts(day: dt.date | None = None, adapter: ShopAdapter | None = None) -> int:
     """Record ``day`` (default: today) as a stock-out day of every active product with no stock; idempotent.
 
-    Returns how many products were out of stock. With the default adapter and no ``PRODUCT_FIELDS["stock"]``
+    Returns how many products were out of stock: the active products the adapter does not call available
+    (``available_products``, one query). With the default adapter and no ``PRODUCT_FIELDS["stock"]``
     configured the shop's stock is unknown, and nothing is recorded.
     """
     adapter = adapter or get_adapter()
     day = day or timezone.localdate()
-    products = adapter.active_products()
-    stock_field = personalization_settings.PRODUCT_FIELDS.get("stock")
-    if stock_field:
-        ids = list(products.filter(**{f"{stock_field}__lte": 0}).values_list("pk", flat=True))
-    elif isinstance(adapter, DefaultShopAdapter):
-        return 0
-    else:  # a custom adapter knows the stock of each product
-        ids = [product.pk for product in products.iterator(chunk_size=2000) if adapter.get_stock(product) <= 0]
+    ids = list(adapter.active_products().exclude(pk__in=adapter.available_products().values("pk"))
+               .values_list("pk", flat=True))
     StockoutDay.objects.bulk_create(
         [StockoutDay(product_id=pk, day=day) for pk in ids], ignore_conflicts=True, batch_size=2000
     )

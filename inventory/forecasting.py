@@ -9,6 +9,7 @@ fitted on it and its forecasts are stored as :class:`~inventory.models.DemandFor
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import warnings
 from collections.abc import Sequence
@@ -18,12 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
-from personalization.host import get_order_model
 from personalization.host.adapters import ShopAdapter, get_adapter
-from personalization.host.conf import personalization_settings
 from personalization.models import ModelVersion
 from personalization.ops import registry
 
@@ -37,6 +35,7 @@ from .ml.selector import ClassSelector
 from .models import DemandForecast
 from .threads import job_threads, limited_threads
 
+logger = logging.getLogger(__name__)
 MODEL_KIND = "inventory.forecaster"
 #: Weeks of actual demand kept on each forecast (for the chart and the safety-stock spread).
 HISTORY_KEEP_WEEKS = 52
@@ -77,9 +76,7 @@ def reference_time() -> dt.datetime:
     """The moment plans are made for: now, or the latest order (``INVENTORY["REFERENCE_TIME"]``)."""
     if inventory_settings.REFERENCE_TIME == "now":
         return timezone.now()
-    field = personalization_settings.ORDER_FIELDS["placed_at"]
-    latest = get_order_model()._default_manager.aggregate(latest=Max(field))["latest"]
-    return latest or timezone.now()
+    return get_adapter().last_order_at() or timezone.now()
 
 
 def planning_date() -> dt.date:
@@ -98,12 +95,16 @@ def demand_panel(origin: dt.date, adapter: ShopAdapter | None = None, weeks: int
     tz = timezone.get_current_timezone()
     end = timezone.make_aware(dt.datetime.combine(origin, dt.time.min), tz)
     since = None if weeks is None else end - dt.timedelta(weeks=weeks)
-    rows = []
+    rows, deleted = [], 0
     for line in adapter.order_lines_since(since):
         if line.placed_at >= end:
             break  # lines come ordered by time
-        if line.quantity > 0 and line.price > 0:
+        if line.product_id is None:
+            deleted += 1
+        elif line.quantity > 0 and line.price > 0:
             rows.append((line.product_id, line.placed_at, line.quantity, float(line.price), line.user_id))
+    if deleted:
+        logger.warning("Demand history: left out %d order lines whose product was deleted.", deleted)
     if not rows:
         return pd.DataFrame(columns=["unique_id", "ds", "y", "price", "n_lines", "n_customers", "stockout"])
     tx = pd.DataFrame(rows, columns=["StockCode", "InvoiceDate", "Quantity", "UnitPrice", "CustomerID"])

@@ -250,7 +250,12 @@ class PurchaseOrder(models.Model):
 
 class PurchaseOrderLine(models.Model):
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(settings.SHOP_PRODUCT_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The shop may delete a product a purchase order named: the line stays (the order's history and total),
+    # labelled with what the product was (see inventory.receivers).
+    product = models.ForeignKey(settings.SHOP_PRODUCT_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    product_label = models.CharField(
+        max_length=255, blank=True, editable=False, help_text="What the product was, once the shop deleted it."
+    )
     quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     unit_cost = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True, validators=NOT_NEGATIVE_MONEY,
@@ -267,7 +272,12 @@ class PurchaseOrderLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.product}"
+        return f"{self.quantity} x {self.product_name}"
+
+    @property
+    def product_name(self) -> str:
+        """The product, or the label of the deleted product it was."""
+        return str(self.product) if self.product_id else (self.product_label or "deleted product")
 
 
 class RestockSuggestion(models.Model):

@@ -280,11 +280,13 @@ class PolicyResolver:
             )
         )
 
-    def for_product(self, product_id: int, category: str | None) -> PolicyValues:
+    def for_product(self, product_id: int, categories: list[str]) -> PolicyValues:
+        """The product's own policy, else that of one of its categories (the first by name), else the default."""
         if product_id in self.by_product:
             return PolicyValues.from_policy(self.by_product[product_id])
-        if category is not None and category in self.by_category:
-            return PolicyValues.from_policy(self.by_category[category])
+        for category in categories:
+            if category in self.by_category:
+                return PolicyValues.from_policy(self.by_category[category])
         return self.default
 
 
@@ -399,8 +401,9 @@ def plan_restock(today: dt.date | None = None, adapter: ShopAdapter | None = Non
     }
     to_create, to_update, to_delete = [], [], []
     kept: list[tuple[RestockSuggestion, Decimal | None]] = []
+    categories = adapter.categories_of(products) if resolver.by_category else {}
     for product in products:
-        values = resolver.for_product(product.pk, adapter.get_category(product))
+        values = resolver.for_product(product.pk, categories.get(product.pk, []))
         forecast = forecasts[product.pk]
         unit_cost = adapter.get_unit_cost(product)
         data = plan_input_for(

@@ -108,7 +108,7 @@ def fill_unit_costs(order: PurchaseOrder, adapter: ShopAdapter | None = None) ->
     whose product has no known cost stay empty); returns how many lines got one."""
     adapter = adapter or get_adapter()
     changed = []
-    for line in order.lines.filter(unit_cost__isnull=True).select_related("product"):
+    for line in order.lines.filter(unit_cost__isnull=True, product__isnull=False).select_related("product"):
         cost = adapter.get_unit_cost(line.product)
         if cost is not None and cost >= 0:
             line.unit_cost = cost
@@ -140,8 +140,8 @@ def receive_purchase_order(order_id: int, adapter: ShopAdapter | None = None) ->
             )
         if order.status != PurchaseOrder.Status.ORDERED:
             raise PurchasingError(f"{order} is {order.get_status_display().lower()} and cannot be received.")
-        for line in order.lines.select_related("product"):
-            try:
+        for line in order.lines.filter(product__isnull=False).select_related("product"):
+            try:  # a deleted product's units have nowhere to go: its line is skipped
                 adapter.adjust_stock(line.product, line.quantity)
             except (NotImplementedError, ValueError) as exc:  # rolls back the lines already booked
                 raise PurchasingError(f"{order} cannot be received: the stock of {line.product} cannot be "
@@ -193,7 +193,7 @@ def purchase_orders_csv(orders: Iterable[PurchaseOrder]) -> str:
                 order.expected_arrival.isoformat() if order.expected_arrival else "", order.reference]
         for line in order.lines.all():
             total = line_total(line)
-            writer.writerow([*head, line.product_id, str(line.product), line.quantity,
+            writer.writerow([*head, line.product_id or "", line.product_name, line.quantity,
                              "" if line.unit_cost is None else f"{line.unit_cost:.2f}",
                              "" if total is None else f"{total:.2f}"])
         writer.writerow([*head, "", "TOTAL", sum(line.quantity for line in order.lines.all()), "",

@@ -217,6 +217,8 @@ def rollback(change: PriceChange, user: Any = None, reason: str = "") -> PriceCh
     existing = PriceChange.objects.filter(rollback_of=change).first()
     if existing is not None:
         return existing
+    if change.product_id is None:
+        raise InvalidTransition("The shop deleted this product: there is no price to roll back.")
     latest = PriceChange.objects.filter(product_id=change.product_id).order_by("-changed_at", "-id").first()
     if latest is not None and latest.pk != change.pk:
         raise InvalidTransition("A later price change exists for this product; roll that one back first.")

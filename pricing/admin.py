@@ -323,7 +323,7 @@ class PriceChangeAdmin(PermittedActionsMixin, admin.ModelAdmin):
 
     @admin.display(description="history")
     def chart(self, obj: PriceChange) -> str:
-        return _chart_link(obj.product_id)
+        return _chart_link(obj.product_id) if obj.product_id else obj.product_label
 
     @admin.action(description="Roll back selected changes (restores the old price)", permissions=["rollback"])
     def roll_back(self, request: HttpRequest, queryset: QuerySet[PriceChange]) -> None:

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from personalization.host.money import format_price
+
 from .models import PriceChange, PriceSuggestion
 
 WIDTH, HEIGHT = 760, 320
@@ -65,7 +67,8 @@ def price_history_svg(
         value = low + (high - low) * i / 4
         y = sy(value)
         parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{value:.2f}</text>')
+        label = escape(format_price(value))
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{label}</text>')
     for t in (start, start + (now - start) / 2, now):
         parts.append(
             f'<text x="{sx(t):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" font-size="11">{t:%Y-%m-%d}</text>'
@@ -81,7 +84,8 @@ def price_history_svg(
     )
     for s in suggestions:
         colour = STATUS_COLOURS.get(s.status, "#888")
-        label = escape(f"{s.created_at:%Y-%m-%d}: {s.current_price} → {s.suggested_price} ({s.get_status_display()})")
+        label = escape(f"{s.created_at:%Y-%m-%d}: {format_price(s.current_price)} → {format_price(s.suggested_price)} "
+                       f"({s.get_status_display()})")
         parts.append(
             f'<circle class="suggestion suggestion-{s.status}" cx="{sx(s.created_at):.1f}" '
             f'cy="{sy(float(s.suggested_price)):.1f}" r="5" fill="{colour}" stroke="#333">'

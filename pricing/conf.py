@@ -21,7 +21,6 @@ PRICING_DEFAULTS: dict[str, Any] = {
     "MARKDOWN_HORIZON_WEEKS": 8,
     # Days before a price reduction whose lowest price is the "prior price" (EU Omnibus directive).
     "PRIOR_PRICE_DAYS": 30,
-    "CURRENCY_SYMBOL": "£",
     # Estimator hyperparameters passed to pricing.ml.ElasticityEstimator.
     "ESTIMATOR": {"curvature": True, "harmonics": 2},
     "RANDOM_STATE": 0,

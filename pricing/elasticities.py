@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import tempfile
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from .conf import pricing_settings
 from .ml.demand_data import weekly_demand_panel
 from .ml.elasticity import ElasticityEstimator
 
+logger = logging.getLogger(__name__)
 MODEL_KIND = "pricing.elasticity"
 _ARRAYS = (
     "coef_",
@@ -114,9 +116,14 @@ def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True)
     no sale; a failure while fitting marks the version *failed* and leaves the active one in place.
     """
     adapter = get_adapter()
-    rows = [
-        (f.product_id, _utc_naive(f.placed_at), f.quantity, float(f.price)) for f in adapter.order_lines_since(since)
-    ]
+    rows, deleted = [], 0
+    for f in adapter.order_lines_since(since):
+        if f.product_id is None:
+            deleted += 1
+        else:
+            rows.append((f.product_id, _utc_naive(f.placed_at), f.quantity, float(f.price)))
+    if deleted:
+        logger.warning("Elasticities: left out %d order lines whose product was deleted.", deleted)
     frame = pd.DataFrame(rows, columns=["product", "date", "quantity", "unit_price"])
     sales = frame[(frame["quantity"] > 0) & (frame["unit_price"] > 0)] if len(frame) else frame
     if since is None and pricing_settings.HISTORY_DAYS and not sales.empty:

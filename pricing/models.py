@@ -271,7 +271,11 @@ class PriceChange(models.Model):
         ROLLBACK = "rollback", "Roll-back"
         OUTSIDE = "outside", "Outside ShopSense"
 
-    product = models.ForeignKey(settings.SHOP_PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The shop may delete the product: the evidence stays, labelled with what the product was.
+    product = models.ForeignKey(settings.SHOP_PRODUCT_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    product_label = models.CharField(
+        max_length=255, blank=True, editable=False, help_text="What the product was, once the shop deleted it."
+    )
     old_price = models.DecimalField(max_digits=10, decimal_places=2)
     new_price = models.DecimalField(max_digits=10, decimal_places=2)
     changed_at = models.DateTimeField(db_index=True)
@@ -296,7 +300,8 @@ class PriceChange(models.Model):
         indexes = [models.Index(fields=["product", "changed_at"], name="pricing_change_product_time")]
 
     def __str__(self) -> str:
-        return f"{self.product_id}: {self.old_price} → {self.new_price} at {self.changed_at:%Y-%m-%d %H:%M}"
+        product = self.product_id or self.product_label or "deleted product"
+        return f"{product}: {self.old_price} → {self.new_price} at {self.changed_at:%Y-%m-%d %H:%M}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:

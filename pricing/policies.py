@@ -30,14 +30,15 @@ class PolicyResolver:
                 self.shop_wide = policy
 
     def __call__(self, product: models.Model) -> PricingPolicy | None:
-        """The active policy of ``product``: its own, else its category's, else the shop-wide one."""
+        """The active policy of ``product``: its own, else that of one of its categories (the first by name
+        when several have one), else the shop-wide one."""
         own = self.by_product.get(product.pk)
         if own is not None:
             return own
         if self.by_category:
-            category = self.adapter.get_category(product)
-            if category and category in self.by_category:
-                return self.by_category[category]
+            for category in self.adapter.get_categories(product):
+                if category in self.by_category:
+                    return self.by_category[category]
         return self.shop_wide
 
 

@@ -8,11 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_save, pre_delete, pre_save
 
 from personalization.host.adapters import get_adapter
 
 from .conf import pricing_settings
+from .models import PriceChange
 from .outside import is_shopsense_write, record_outside_change
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,13 @@ def on_product_post_save(sender: Any, instance: Any, created: bool = False, raw:
         logger.exception("Could not record the outside price change of product %s.", instance.pk)
 
 
+def on_product_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Label the price history of a product the shop deletes (the rows stay, their product becomes NULL)."""
+    label = f"{instance} (deleted product {instance.pk})"[:255]
+    PriceChange.objects.filter(product_id=instance.pk).update(product_label=label)
+
+
 def connect() -> None:
+    pre_delete.connect(on_product_deleted, sender=settings.SHOP_PRODUCT_MODEL, dispatch_uid="pricing.product_deleted")
     pre_save.connect(on_product_pre_save, sender=settings.SHOP_PRODUCT_MODEL, dispatch_uid="pricing.outside.pre")
     post_save.connect(on_product_post_save, sender=settings.SHOP_PRODUCT_MODEL, dispatch_uid="pricing.outside.post")

@@ -102,6 +102,8 @@ class PurchaseOrderLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = PurchaseOrderLine
         fields = ("product", "quantity", "unit_cost", "line_total")
+        # The column is nullable (a product the shop deleted later), but a line is written with a product.
+        extra_kwargs = {"product": {"allow_null": False, "required": True}}
 
     @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True))
     def get_line_total(self, obj: PurchaseOrderLine) -> str | None:

@@ -92,16 +92,27 @@ def on_search_performed(sender: Any, request: Any, query: Any, **kwargs: Any) ->
     _safe_record(event_type=EventType.SEARCH, query=str(query or "").strip()[:255], **actor_of(request))
 
 
+def purchase_event_id(line_id: Any) -> str:
+    """The ``client_event_id`` of an order line's purchase event, the same on every capture path."""
+    return f"orderline:{line_id}"
+
+
 def purchase_events(
     lines: list[OrderLineFact], session_key: str = "", source: str = EventSource.ORDER
 ) -> list[capture.EventData]:
     """One purchase event per order line; the line id makes them idempotent across capture paths.
 
-    A line that makes no valid event (a zero quantity, a negative price) is logged and left out, so
-    one odd line never costs the order's other purchases.
+    A line whose product was deleted, or that makes no valid event (a zero quantity, a negative price),
+    is logged and left out, so one odd line never costs the order's other purchases. A line without a
+    user (a guest's order, a deleted customer's) is the order's guest purchase.
     """
     events = []
+    deleted = [line.line_id for line in lines if line.product_id is None]
+    if deleted:
+        logger.warning("Left out %d order lines whose product was deleted: %s", len(deleted), deleted[:20])
     for line in lines:
+        if line.product_id is None:
+            continue
         try:
             events.append(
                 capture.build_event(
@@ -113,7 +124,7 @@ def purchase_events(
                     price=line.price,
                     timestamp=line.placed_at,
                     source=source,
-                    client_event_id=f"orderline:{line.line_id}",
+                    client_event_id=purchase_event_id(line.line_id),
                 )
             )
         except capture.InvalidEvent as exc:

@@ -4,6 +4,7 @@
 - ``adapters`` — the ``ShopAdapter`` protocol and ``DefaultShopAdapter``: every shop fact read, every
   price and stock written; ``conf`` — the ``PERSONALIZATION`` settings dict (and ``AppSettings`` for the
   other apps' dicts); ``checks`` — system checks of that configuration; ``ids`` — valid host ids;
+  ``money`` — prices formatted with the currency setting and the active locale;
 - ``routing`` (Celery task routes), ``broker`` (kombu's Redis transport that survives Redis restarts),
   ``cache`` (the fail-safe Redis cache backend), ``log_format`` (JSON logs), ``middleware`` (a NUL in a
   request is a 400) and ``urls`` (health, schema and docs pages) — the pieces a host names in its own settings.

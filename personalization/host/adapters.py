@@ -8,12 +8,13 @@ The apps never touch the host's product or order fields directly: they ask the a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from django.db import models, transaction
+from django.db.models import Q
 
 from . import get_order_line_model, get_order_model, get_product_model
 from .conf import personalization_settings
@@ -21,11 +22,15 @@ from .conf import personalization_settings
 
 @dataclass(frozen=True)
 class OrderLineFact:
-    """One sold line of a host order, in the shape the apps consume."""
+    """One sold line of a host order, in the shape the apps consume.
+
+    ``product_id`` is None when the host deleted the product but kept the line (django-oscar does);
+    ``user_id`` is None for a guest's order and for a deleted customer's.
+    """
 
     line_id: int
     order_id: int
-    product_id: int
+    product_id: int | None
     user_id: int | None
     quantity: int
     price: Decimal
@@ -41,12 +46,19 @@ class ShopAdapter(Protocol):
     def get_stock(self, product: models.Model) -> int: ...
     def get_on_order(self, product: models.Model) -> int: ...
     def get_category(self, product: models.Model) -> str | None: ...
+    def get_categories(self, product: models.Model) -> list[str]: ...
+    def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]: ...
+    def get_name(self, product: models.Model) -> str: ...
     def get_text(self, product: models.Model) -> str: ...
     def is_active(self, product: models.Model) -> bool: ...
+    def is_available(self, product: models.Model) -> bool: ...
     def active_products(self) -> models.QuerySet: ...
+    def available_products(self) -> models.QuerySet: ...
     def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]: ...
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]: ...
     def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]: ...
+    def non_sale_line_count(self, since: dt.datetime | None = None) -> int: ...
+    def last_order_at(self) -> dt.datetime | None: ...
     def set_price(self, product: models.Model, price: Decimal) -> None: ...
     def adjust_stock(self, product: models.Model, delta: int) -> None: ...
 
@@ -97,6 +109,35 @@ class DefaultShopAdapter:
         value = _resolve(product, self.product_fields.get("category"))
         return None if value is None else str(value)
 
+    def get_categories(self, product: models.Model) -> list[str]:
+        """All the product's categories (by name), ``[]`` when it has none.
+
+        With ``PRODUCT_FIELDS["categories"]`` (a to-many lookup such as ``"categories__name"``) one query;
+        without it, the single ``category``.
+        """
+        return self.categories_of([product]).get(product.pk, [])
+
+    def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]:
+        """:meth:`get_categories` of many products at once (one query per 2,000 with a to-many lookup)."""
+        products = list(products)
+        path = self.product_fields.get("categories")
+        if not path:
+            return {p.pk: [c] if (c := self.get_category(p)) else [] for p in products}
+        found: dict[Any, list[str]] = {p.pk: [] for p in products}
+        ids = list(found)
+        manager = get_product_model()._default_manager
+        for start in range(0, len(ids), 2_000):
+            rows = manager.filter(pk__in=ids[start:start + 2_000]).order_by().values_list("pk", path)
+            for pk, name in rows:
+                if name is not None and str(name) not in found[pk]:
+                    found[pk].append(str(name))
+        return {pk: sorted(names) for pk, names in found.items()}
+
+    def get_name(self, product: models.Model) -> str:
+        """The product's name as shoppers see it (``PRODUCT_FIELDS["name"]``, else ``str(product)``)."""
+        value = _resolve(product, self.product_fields.get("name"))
+        return str(value) if value else str(product)
+
     def get_text(self, product: models.Model) -> str:
         parts = [_resolve(product, self.product_fields.get(key)) for key in ("name", "description", "category")]
         return " ".join(str(part).strip() for part in parts if part)
@@ -105,13 +146,39 @@ class DefaultShopAdapter:
         field = self.product_fields.get("active")
         return True if not field else bool(_resolve(product, field))
 
+    def is_available(self, product: models.Model) -> bool:
+        """Active and, when the shop tracks stock (``PRODUCT_FIELDS["stock"]``), in stock: may be recommended."""
+        return self.is_active(product) and (not self.product_fields.get("stock") or self.get_stock(product) > 0)
+
     def active_products(self) -> models.QuerySet:
         queryset = get_product_model()._default_manager.all()
         field = self.product_fields.get("active")
         return queryset.filter(**{field: True}) if field else queryset
 
+    def available_products(self) -> models.QuerySet:
+        """The products :meth:`is_available` says yes to, as one queryset."""
+        stock = self.product_fields.get("stock")
+        return self.active_products().filter(**{f"{stock}__gt": 0}) if stock else self.active_products()
+
     # --- orders -----------------------------------------------------------------------------
+    def _non_sale(self) -> Q | None:
+        """Order lines of orders in a ``NON_SALE_ORDER_STATUSES`` status (None: every order is a sale)."""
+        status = self.order_fields.get("status")
+        excluded = [str(s) for s in personalization_settings.NON_SALE_ORDER_STATUSES or ()]
+        if not status or not excluded:
+            return None
+        lookup = f"{self.line_fields['order']}__{status}__iexact"
+        no_sale = Q()
+        for value in excluded:
+            no_sale |= Q(**{lookup: value})
+        return no_sale
+
+    def _sales(self, queryset: models.QuerySet) -> models.QuerySet:
+        no_sale = self._non_sale()
+        return queryset if no_sale is None else queryset.exclude(no_sale)
+
     def _line_values(self, queryset: models.QuerySet) -> Iterator[OrderLineFact]:
+        queryset = self._sales(queryset)
         order = self.line_fields["order"]
         lookups = {
             "line_id": "pk",
@@ -128,12 +195,26 @@ class DefaultShopAdapter:
             values["price"] = Decimal(values["price"])
             yield OrderLineFact(**values)
 
-    def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]:
+    def _lines_since(self, since: dt.datetime | None) -> models.QuerySet:
         queryset = get_order_line_model()._default_manager.all()
         if since is not None:
             placed_at = f"{self.line_fields['order']}__{self.order_fields['placed_at']}"
             queryset = queryset.filter(**{f"{placed_at}__gte": since})
-        return self._line_values(queryset)
+        return queryset
+
+    def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]:
+        """Every sold line placed ``since`` (all when None), oldest first, read as value rows in chunks."""
+        return self._line_values(self._lines_since(since))
+
+    def last_order_at(self) -> dt.datetime | None:
+        """When the latest order was placed (None: no order yet)."""
+        field = self.order_fields["placed_at"]
+        return get_order_model()._default_manager.aggregate(latest=models.Max(field))["latest"]
+
+    def non_sale_line_count(self, since: dt.datetime | None = None) -> int:
+        """How many lines placed ``since`` the status setting leaves out (orders that are no sale)."""
+        no_sale = self._non_sale()
+        return 0 if no_sale is None else self._lines_since(since).filter(no_sale).count()
 
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]:
         queryset = get_order_line_model()._default_manager.filter(**{self.line_fields["order"]: order})

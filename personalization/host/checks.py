@@ -10,12 +10,17 @@ from django.db import models
 from .. import host
 from .conf import personalization_settings
 
+# Keys whose lookup is meant to cross a to-many relation: the adapter reads them with one query, all rows.
+TO_MANY_KEYS = frozenset({("PRODUCT_FIELDS", "categories")})
+OSCAR_HINT = "For django-oscar, set PERSONALIZATION['SHOP_ADAPTER'] = 'personalization.contrib.oscar.OscarShopAdapter'."
 
-def _lookup_problem(model: type[models.Model], path: str) -> str:
+
+def _lookup_problem(model: type[models.Model], path: str, to_many: bool = False) -> str:
     """Why the default adapter cannot read ``path`` on one ``model`` row ("" when it can).
 
     The adapter follows ``a__b`` one object at a time, so every step before the last must lead to one
-    object: a to-many relation (a reverse foreign key, a many-to-many) has no single value to read.
+    object: a to-many relation (a reverse foreign key, a many-to-many) has no single value to read
+    (unless ``to_many``: a lookup the adapter reads as a list of values).
     """
     current: type[models.Model] | None = model
     for part in path.split("__"):
@@ -25,7 +30,7 @@ def _lookup_problem(model: type[models.Model], path: str) -> str:
             field = current._meta.get_field(part)
         except FieldDoesNotExist:
             return f"{path!r} is not a field of {model._meta.label}"
-        if field.is_relation and (field.many_to_many or field.one_to_many):
+        if field.is_relation and (field.many_to_many or field.one_to_many) and not to_many:
             return (f"{path!r} crosses the to-many relation {current._meta.label}.{part}, which has no single "
                     "value per row")
         current = field.related_model if field.is_relation else None
@@ -65,7 +70,19 @@ def check_host_contract(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 
         if isinstance(adapter_class, type) and issubclass(adapter_class, DefaultShopAdapter):
             errors.extend(_check_default_adapter_fields(resolved))
+    errors.extend(_check_non_sale_statuses())
     return errors
+
+
+def _check_non_sale_statuses() -> list[CheckMessage]:
+    value = personalization_settings.NON_SALE_ORDER_STATUSES
+    if isinstance(value, list | tuple | set | frozenset) and all(isinstance(s, str) for s in value):
+        return []
+    return [Error(
+        f"PERSONALIZATION['NON_SALE_ORDER_STATUSES'] must be a list of status strings, not {value!r}.",
+        hint='For example ["cancelled", "refunded"] (matched case-insensitively against ORDER_FIELDS["status"]).',
+        id="personalization.E006",
+    )]
 
 
 def _check_schema_class() -> list[CheckMessage]:
@@ -106,15 +123,15 @@ def _check_default_adapter_fields(resolved: dict[str, type[models.Model]]) -> li
                         Error(f"PERSONALIZATION['{group}']['{key}'] must name a field.", id="personalization.E003")
                     )
                 continue
-            problem = _lookup_problem(model, path)
+            problem = _lookup_problem(model, path, to_many=(group, key) in TO_MANY_KEYS)
             if problem.startswith(f"{path!r} crosses"):
                 errors.append(
                     Error(
                         f"PERSONALIZATION['{group}']['{key}']: {problem}.",
-                        hint="The default adapter reads one value per row. Where a fact lives on related rows "
-                        "(django-oscar keeps price and stock on partner.StockRecord, categories many-to-many), "
+                        hint="The default adapter reads one value per row (only PRODUCT_FIELDS['categories'] may "
+                        "cross a to-many relation, e.g. 'categories__name'). Where a fact lives on related rows, "
                         "use an adapter that knows the host (subclass DefaultShopAdapter and override the "
-                        "getter), or None if the shop has no such fact.",
+                        f"getter), or None if the shop has no such fact. {OSCAR_HINT}",
                         id="personalization.E004",
                     )
                 )
@@ -122,7 +139,8 @@ def _check_default_adapter_fields(resolved: dict[str, type[models.Model]]) -> li
                 errors.append(
                     Error(
                         f"PERSONALIZATION['{group}']['{key}'] = {path!r} is not a field of {model._meta.label}.",
-                        hint="Set it to the name of the field that holds this fact, or None if the shop has none.",
+                        hint="Set it to the name of the field that holds this fact, or None if the shop has none. "
+                        + OSCAR_HINT,
                         id="personalization.E003",
                     )
                 )

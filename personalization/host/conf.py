@@ -60,13 +60,24 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
         "stock": "stock",
         "on_order": None,
         "category": "category",
+        # A to-many lookup naming all of a product's categories (e.g. "categories__name"); None: the
+        # single "category" above is the only one.
+        "categories": None,
         "active": "is_active",
         "name": "name",
         "description": "description",
         "sku": "sku",
     },
-    "ORDER_FIELDS": {"user": "user", "placed_at": "created_at"},
+    # "status": the order's status field (None: every order is a sale).
+    "ORDER_FIELDS": {"user": "user", "placed_at": "created_at", "status": None},
+    # Orders in these statuses are no sale (matched case-insensitively): their lines are never read.
+    "NON_SALE_ORDER_STATUSES": ("cancelled", "canceled"),
     "ORDER_LINE_FIELDS": {"order": "order", "product": "product", "quantity": "quantity", "price": "price"},
+    # Prices shown in widgets, tags and the admin (personalization.host.money): an ISO 4217 code, an optional
+    # symbol overriding the code's, and where the symbol goes; the number follows the active locale.
+    "CURRENCY": "GBP",
+    "CURRENCY_SYMBOL": None,
+    "CURRENCY_FORMAT": "{symbol}{amount}",
     # Record a purchase event whenever a host order line is saved (opt-in).
     "CAPTURE_ORDER_LINES": False,
     # Buffer events in Redis (when REDIS_URL is set) and flush them in bulk.

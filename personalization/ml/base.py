@@ -45,11 +45,13 @@ class ItemFeatures:
     descriptions: Sequence[str] | None = None
     categories: Sequence[str] | None = None
     prices: np.ndarray | None = None
+    # Every category of each item (a shop with several per product); ``categories`` holds the main one.
+    all_categories: Sequence[Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.names)
         for label, values in (("descriptions", self.descriptions), ("categories", self.categories),
-                              ("prices", self.prices)):
+                              ("prices", self.prices), ("all_categories", self.all_categories)):
             if values is not None and len(values) != n:
                 raise ValueError(f"item features: {label} has {len(values)} entries, names has {n}")
 

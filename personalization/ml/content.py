@@ -8,7 +8,7 @@ from .base import Interactions, ItemFeatures, Recommender, as_interactions, user
 
 
 def item_documents(features: ItemFeatures, price_bands: int = 5) -> list[str]:
-    """One text document per item: name, description, a category token and a price-band token."""
+    """One text document per item: name, description, a token per category and a price-band token."""
     n = features.n_items
     docs = []
     bands = np.full(n, -1, dtype=np.int64)
@@ -22,8 +22,10 @@ def item_documents(features: ItemFeatures, price_bands: int = 5) -> list[str]:
         parts = [str(features.names[i])]
         if features.descriptions is not None:
             parts.append(str(features.descriptions[i]))
-        if features.categories is not None and features.categories[i]:
-            parts.append("cat_" + "_".join(str(features.categories[i]).lower().split()))
+        categories = [features.categories[i]] if features.categories is not None and features.categories[i] else []
+        if features.all_categories is not None:
+            categories += [c for c in features.all_categories[i] if c and c not in categories]
+        parts.extend("cat_" + "_".join(str(c).lower().split()) for c in categories)
         if bands[i] >= 0:
             parts.append(f"priceband_{bands[i]}")
         docs.append(" ".join(parts))

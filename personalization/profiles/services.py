@@ -88,8 +88,13 @@ def read_order_lines(
     since: dt.datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
-    """Every order line (``since`` a time, if given) as a frame with the core's columns."""
+    """Every order line (``since`` a time, if given) as a frame with the core's columns.
+
+    Lines whose product the shop deleted are left out; ``frame.attrs["skipped_deleted_product"]`` counts
+    them. A line without a user (a guest, a deleted customer) is kept with a missing ``user_id``.
+    """
     adapter = adapter or get_adapter()
+    skipped = 0
     user_ids: list[int | None] = []
     order_ids: list[int] = []
     product_ids: list[int] = []
@@ -97,17 +102,24 @@ def read_order_lines(
     prices: list[float] = []
     times: list[dt.datetime] = []
     for count, line in enumerate(adapter.order_lines_since(since), start=1):
+        if progress is not None and count % READ_PROGRESS_EVERY == 0:
+            progress(count)
+        if line.product_id is None:
+            skipped += 1
+            continue
         user_ids.append(line.user_id)
         order_ids.append(line.order_id)
         product_ids.append(line.product_id)
         quantities.append(line.quantity)
         prices.append(float(line.price))
         times.append(line.placed_at)
-        if progress is not None and count % READ_PROGRESS_EVERY == 0:
-            progress(count)
+    if skipped:
+        logger.warning("Left out %d order lines whose product was deleted.", skipped)
     if not order_ids:
-        return empty_lines()
-    return pd.DataFrame(
+        frame = empty_lines()
+        frame.attrs["skipped_deleted_product"] = skipped
+        return frame
+    frame = pd.DataFrame(
         {
             "user_id": pd.array(user_ids, dtype="Int64"),
             "order_id": np.asarray(order_ids, dtype=np.int64),
@@ -117,6 +129,8 @@ def read_order_lines(
             "placed_at": pd.to_datetime(times, utc=True),
         }
     )
+    frame.attrs["skipped_deleted_product"] = skipped
+    return frame
 
 
 def _forward_relations(model: type) -> list[str]:
@@ -126,7 +140,7 @@ def _forward_relations(model: type) -> list[str]:
 def read_products(product_ids: Iterable[int], adapter: ShopAdapter | None = None) -> pd.DataFrame:
     """Category and current list price of the given products, through the adapter."""
     adapter = adapter or get_adapter()
-    ids = sorted({int(pk) for pk in product_ids})
+    ids = sorted({int(pk) for pk in product_ids if pk is not None})
     model = get_product_model()
     # the category usually sits behind a foreign key: fetch those in the same query
     queryset = model._default_manager.select_related(*_forward_relations(model))
@@ -221,6 +235,8 @@ def run_build(
         )
         report(85, f"Saving {len(result.profiles):,} profiles")
         _save(build, result)
+        skipped = int(lines.attrs.get("skipped_deleted_product", 0))
+        build.message = f"Left out {skipped:,} order lines whose product was deleted." if skipped else ""
         build.duration_seconds = time.perf_counter() - started
         build.status, build.progress, build.stage, build.finished_at = (
             ProfileBuild.Status.DONE,
@@ -228,7 +244,7 @@ def run_build(
             "Done",
             timezone.now(),
         )
-        build.save(update_fields=["duration_seconds", "status", "progress", "stage", "finished_at"])
+        build.save(update_fields=["duration_seconds", "status", "progress", "stage", "finished_at", "message"])
         if progress is not None:
             progress(100, "Done")
         return build
@@ -349,7 +365,7 @@ def update_profile_for_order(order_id: int) -> CustomerProfile | None:
     if order is None:
         return None
     adapter = get_adapter()
-    facts = adapter.order_lines_of(order)
+    facts = [fact for fact in adapter.order_lines_of(order) if fact.product_id is not None]
     if not facts or facts[0].user_id is None:
         return None
     user_id, placed_at = facts[0].user_id, facts[0].placed_at

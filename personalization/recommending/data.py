@@ -6,6 +6,7 @@ user of position ``i``), which is what every ``personalization.ml`` model works 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..host.conf import personalization_settings
 from ..ml.base import Interactions, ItemFeatures
 from ..models import Event, EventType
 
+logger = logging.getLogger(__name__)
 OTHER_CATEGORY = "Other"
 
 
@@ -39,30 +41,50 @@ def product_queryset():  # type: ignore[no-untyped-def]
     return queryset.select_related(relation) if relation else queryset
 
 
+ITEM_COLUMNS = ["item", "name", "category", "categories", "price", "active"]
+
+
 def item_table() -> pd.DataFrame:
-    """One row per product of the catalogue: ``item`` (pk), ``name``, ``category``, ``price``, ``active``."""
+    """One row per product of the catalogue: ``item`` (pk), ``name``, ``category`` (the main one),
+    ``categories`` (all of them, a list), ``price``, ``active``."""
     adapter = get_adapter()
-    name_field = personalization_settings.PRODUCT_FIELDS.get("name")
     rows = []
+    batch: list = []
+
+    def add(products: list) -> None:
+        categories = adapter.categories_of(products)
+        for product in products:
+            rows.append({
+                "item": product.pk,
+                "name": adapter.get_name(product),
+                "category": adapter.get_category(product) or OTHER_CATEGORY,
+                "categories": categories.get(product.pk, []),
+                "price": float(adapter.get_price(product)),
+                "active": bool(adapter.is_active(product)),
+            })
+
     for product in product_queryset().order_by("pk").iterator(chunk_size=2000):
-        rows.append({
-            "item": product.pk,
-            "name": str(getattr(product, name_field, "") or "") if name_field else str(product),
-            "category": adapter.get_category(product) or OTHER_CATEGORY,
-            "price": float(adapter.get_price(product)),
-            "active": bool(adapter.is_active(product)),
-        })
-    return pd.DataFrame(rows, columns=["item", "name", "category", "price", "active"])
+        batch.append(product)
+        if len(batch) == 2000:
+            add(batch)
+            batch = []
+    add(batch)
+    return pd.DataFrame(rows, columns=ITEM_COLUMNS)
 
 
 def purchase_frame(since: dt.datetime | None = None, until: dt.datetime | None = None) -> pd.DataFrame:
     """Purchase events of signed-in customers: columns ``user``, ``item``, ``timestamp``, ``quantity``,
-    ``price`` (the protocol's transaction frame; ``timestamp`` naive UTC)."""
-    queryset = Event.objects.filter(event_type=EventType.PURCHASE, user__isnull=False, product__isnull=False)
+    ``price`` (the protocol's transaction frame; ``timestamp`` naive UTC). Purchases of deleted products
+    are left out (and counted in the log); guests' purchases are no customer's."""
+    queryset = Event.objects.filter(event_type=EventType.PURCHASE, user__isnull=False)
     if since is not None:
         queryset = queryset.filter(timestamp__gte=since)
     if until is not None:
         queryset = queryset.filter(timestamp__lt=until)
+    deleted = queryset.filter(product__isnull=True).count()
+    if deleted:
+        logger.warning("Training data: left out %d purchases whose product was deleted.", deleted)
+    queryset = queryset.filter(product__isnull=False)
     rows = list(queryset.order_by().values_list("user_id", "product_id", "timestamp", "quantity", "price")
                 .iterator(chunk_size=20_000))
     frame = pd.DataFrame.from_records(rows, columns=["user", "item", "timestamp", "quantity", "price"])
@@ -90,7 +112,8 @@ class TrainingData:
 def item_features(items: pd.DataFrame) -> ItemFeatures:
     """Names, categories and prices of ``items`` for the content model and the hybrid's features."""
     return ItemFeatures(names=items["name"].astype(str).tolist(), categories=items["category"].astype(str).tolist(),
-                        prices=items["price"].astype(float).to_numpy())
+                        prices=items["price"].astype(float).to_numpy(),
+                        all_categories=items["categories"].tolist() if "categories" in items else None)
 
 
 def build_training_data(frame: pd.DataFrame, items: pd.DataFrame) -> TrainingData:

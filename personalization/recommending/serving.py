@@ -53,7 +53,6 @@ from ..capture import buffer, rec_ids
 from ..capture import services as capture
 from ..host import get_product_model
 from ..host.adapters import get_adapter
-from ..host.conf import personalization_settings
 from ..models import CustomerProfile, Event, EventType, ModelVersion, RecommendationList
 from ..ops import redis_conn, registry
 from . import experiments, served_cache
@@ -317,7 +316,6 @@ def apply_rules(candidates: Iterable[Candidate], limit: int, *, category: str | 
     if not ordered or limit <= 0:
         return []
     adapter = get_adapter()
-    tracks_stock = bool(personalization_settings.PRODUCT_FIELDS.get("stock"))
     out: list[Row] = []
     per_cat: dict[str, int] = {}
     chunk = max(limit * 4, 50)
@@ -327,9 +325,7 @@ def apply_rules(candidates: Iterable[Candidate], limit: int, *, category: str | 
                     .select_related(*_category_relation())}
         for pk, score, source in block:
             product = products.get(pk)
-            if product is None or not adapter.is_active(product):
-                continue
-            if tracks_stock and adapter.get_stock(product) <= 0:
+            if product is None or not adapter.is_available(product):
                 continue
             cat = adapter.get_category(product) or ""
             if category and cat != category:
@@ -359,10 +355,7 @@ def unavailable_products(max_age: float) -> frozenset[int]:
     now = _clock()
     if now - loaded < max_age:
         return ids
-    available = get_adapter().active_products()
-    stock = personalization_settings.PRODUCT_FIELDS.get("stock")
-    if stock:
-        available = available.filter(**{f"{stock}__gt": 0})
+    available = get_adapter().available_products()
     ids = frozenset(get_product_model()._default_manager.exclude(pk__in=available.values("pk"))
                     .values_list("pk", flat=True))
     _hidden = (now, ids)

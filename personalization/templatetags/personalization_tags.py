@@ -29,6 +29,14 @@ from django.http import HttpRequest
 from ..models import CustomerProfile, RFMSegment
 
 register = template.Library()
+
+
+@register.filter
+def money(value: Any) -> str:
+    """``{{ price|money }}``: the price with the shop's currency, in the active locale (see host.money)."""
+    from ..host.money import format_price
+
+    return format_price(value)
 _CACHE_ATTRIBUTE = "_personalization_profile"
 _SHOWN_ATTRIBUTE = "_personalization_shown_products"
 _MISSING = object()
@@ -159,7 +167,6 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
 
     from ..capture.visitor import get_visitor_id
     from ..host.adapters import get_adapter
-    from ..host.conf import personalization_settings
     from ..recommending import serving
 
     request = context.get("request")
@@ -180,7 +187,6 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
         logging.getLogger(__name__).exception("Recommendations widget %s failed.", placement)
         return empty
     adapter = get_adapter()
-    name_field = personalization_settings.PRODUCT_FIELDS.get("name")
     items = []
     for item in recs:
         if item.product is None:  # deleted since the list was cached
@@ -192,7 +198,7 @@ def _widget_context(context: template.Context, placement: str, products: Any = N
             price = None
         items.append({
             "product": item.product, "product_id": item.product_id, "source": item.source, "price": price,
-            "name": (getattr(item.product, name_field, None) if name_field else None) or str(item.product),
+            "name": adapter.get_name(item.product),
             "url": f"{get_url()}?rec={recs.id}" if get_url else "",
         })
     if request is not None:

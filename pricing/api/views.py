@@ -29,9 +29,9 @@ from personalization.api.permissions import StaffModelPermission
 from personalization.api.throttling import PUBLIC_THROTTLES
 from personalization.host.adapters import get_adapter
 from personalization.host.ids import IdConverter, is_id
+from personalization.host.money import currency_symbol
 
 from .. import actions
-from ..conf import pricing_settings
 from ..models import PriceChange, PriceSuggestion
 from ..selectors import prior_price
 from .serializers import (
@@ -81,7 +81,7 @@ class ProductPricesView(ShopSenseAPI, APIView):
                 "product": pk,
                 "price": adapter.get_price(found[pk]),
                 "prior_price": prior_price(found[pk]),
-                "currency": pricing_settings.CURRENCY_SYMBOL,
+                "currency": currency_symbol(),
             }
             for pk in ids
             if pk in found

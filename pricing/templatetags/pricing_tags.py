@@ -19,7 +19,6 @@ from django.db import models
 
 from personalization.host.adapters import get_adapter
 
-from ..conf import pricing_settings
 from ..selectors import prior_price as _prior_price
 
 register = template.Library()
@@ -48,5 +47,4 @@ def price_tag(product: models.Model) -> dict[str, Any]:
         "now": now,
         "was": was,
         "percent_off": int(round((1 - now / was) * 100)) if was else None,
-        "currency": pricing_settings.CURRENCY_SYMBOL,
     }

@@ -104,9 +104,9 @@ def test_the_most_specific_policy_wins(settings):
 
     resolver = PolicyResolver()
 
-    assert resolver.for_product(item.pk, "Toys").lead_time_days == 20
-    assert resolver.for_product(other.pk, "Toys").lead_time_days == 10
-    assert resolver.for_product(other.pk, "Garden").lead_time_days == 3
+    assert resolver.for_product(item.pk, ["Toys"]).lead_time_days == 20
+    assert resolver.for_product(other.pk, ["Toys"]).lead_time_days == 10
+    assert resolver.for_product(other.pk, ["Garden"]).lead_time_days == 3
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,10 @@ class Department(models.Model):
         return self.title
 
 
+class Tag(models.Model):
+    label = models.CharField(max_length=50)
+
+
 class Item(models.Model):
     code = models.CharField(max_length=32, unique=True)
     title = models.CharField(max_length=200)
@@ -20,6 +24,7 @@ class Item(models.Model):
     stock = models.IntegerField(default=0)
     incoming = models.IntegerField(default=0)
     available = models.BooleanField(default=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="items")
 
     def __str__(self) -> str:
         return self.title
@@ -28,10 +33,12 @@ class Item(models.Model):
 class Purchase(models.Model):
     buyer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=20, blank=True, default="")
 
 
 class PurchaseLine(models.Model):
     purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="lines")
-    item = models.ForeignKey(Item, on_delete=models.PROTECT)
+    # like django-oscar's order lines: the line stays when its product is deleted
+    item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.SET_NULL)
     qty = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)

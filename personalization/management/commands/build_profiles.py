@@ -90,6 +90,8 @@ class Command(BaseCommand):
                 f"in {elapsed:.1f} s."
             )
         )
+        if build.message:
+            write(build.message)
         if build.as_of:
             write(f"Reference time: {build.as_of:%Y-%m-%d %H:%M} UTC")
         if not build.customers:
