@@ -223,11 +223,6 @@ class DefaultShopAdapter:
     def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]:
         return list(self._line_values(get_order_line_model()._default_manager.filter(pk__in=line_ids)))
 
-    def latest_order_at(self) -> dt.datetime | None:
-        """When the newest order was placed (None: no order yet): how recent the shop's data is."""
-        field = self.order_fields["placed_at"]
-        return get_order_model()._default_manager.aggregate(latest=models.Max(field))["latest"]
-
     # --- writing ----------------------------------------------------------------------------
     def set_price(self, product: models.Model, price: Decimal) -> None:
         field = self.product_fields["price"]

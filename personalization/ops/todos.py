@@ -103,7 +103,7 @@ def personalization_todos(request: HttpRequest) -> list[Todo]:
         items.append(Todo("Models", "Newer versions not activated", refused.count(),
                           reverse("admin:personalization_modelversion_changelist") + "?status__exact=ready",
                           _refusal(last_refused) if last_refused else "", "warning"))
-    latest = get_adapter().latest_order_at()
+    latest = get_adapter().last_order_at()
     items.append(Todo("Shop", "Shop data as of", 0, "",
                       f"{timezone.localtime(latest):%d %B %Y %H:%M} (the latest order)" if latest else "no order yet",
                       "info"))

@@ -68,6 +68,27 @@ def test_a_parents_price_is_its_cheapest_childs_and_an_unpriced_product_reads_ze
     assert adapter.get_price(Product.objects.get(pk=unpriced.pk)) == Decimal("0")
 
 
+def test_available_products_are_those_oscar_would_sell_now():
+    adapter = get_adapter()
+    free = make_product("Free", stock=5)
+    sold_out = make_product("Sold out", stock=0)
+    allocated = make_product("All allocated", stock=3, allocated=3)
+    assert set(adapter.available_products().values_list("pk", flat=True)) == {free.pk}
+    assert [adapter.is_available(p) for p in (free, sold_out, allocated)] == [True, False, False]
+    assert adapter.get_name(free) == "Free"
+    assert adapter.categories_of([free]) == {free.pk: ["Gifts"]}
+
+
+def test_the_latest_order_and_the_lines_left_out_for_their_status():
+    adapter = get_adapter()
+    ann, mug = make_customer("ann"), make_product("Mug")
+    assert adapter.last_order_at() is None
+    place_order(ann, [(mug, 1)])
+    cancelled = place_order(ann, [(mug, 2)], status="Cancelled")
+    assert adapter.last_order_at() == cancelled.date_placed
+    assert adapter.non_sale_line_count() == 1
+
+
 def test_writes_price_and_stock_to_the_stock_record():
     product = make_product("Bowl", price="8.00", stock=5)
     adapter = get_adapter()

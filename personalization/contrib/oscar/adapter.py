@@ -20,7 +20,7 @@ What it reads and writes:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -107,6 +107,13 @@ class OscarShopAdapter:
         categories = self.get_categories(product)
         return categories[0] if categories else None
 
+    def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]:
+        """:meth:`get_categories` of many products at once."""
+        return {product.pk: self.get_categories(product) for product in products}
+
+    def get_name(self, product: models.Model) -> str:
+        return str(product.get_title() or product)
+
     def get_text(self, product: models.Model) -> str:
         parts = [product.get_title(), product.description or "", *self.get_categories(product)]
         return " ".join(str(part).strip() for part in parts if part)
@@ -128,6 +135,20 @@ class OscarShopAdapter:
             .select_related("product_class", "parent__product_class")
             .prefetch_related("stockrecords")
         )
+
+    def is_available(self, product: models.Model) -> bool:
+        """May be recommended: active, and Oscar's strategy says it can be bought now (stock net of allocations)."""
+        return self.is_active(product) and bool(self._info(product).availability.is_available_to_buy)
+
+    def available_products(self) -> models.QuerySet:
+        """The active products with a priced stock record that has units free (or whose class tracks no stock)."""
+        in_stock = self._model("partner", "StockRecord")._default_manager.annotate(
+            free=Coalesce(models.F("num_in_stock"), 0) - Coalesce(models.F("num_allocated"), 0)
+        ).filter(product=models.OuterRef("pk"), price__isnull=False, free__gt=0)
+        untracked = models.Q(product_class__track_stock=False) | models.Q(
+            product_class__isnull=True, parent__product_class__track_stock=False
+        )
+        return self.active_products().filter(models.Exists(in_stock) | untracked)
 
     # --- orders -----------------------------------------------------------------------------
     def _lines(self) -> models.QuerySet:
@@ -157,6 +178,21 @@ class OscarShopAdapter:
 
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]:
         return list(self._line_values(self._lines().filter(order=order)))
+
+    def non_sale_line_count(self, since: dt.datetime | None = None) -> int:
+        """How many lines placed ``since`` are left out for their order's non-sale status."""
+        statuses = list(oscar_settings()["NON_SALE_STATUSES"] or [])
+        if not statuses:
+            return 0
+        queryset = self._model("order", "Line")._default_manager.filter(order__status__in=statuses)
+        if since is not None:
+            queryset = queryset.filter(order__date_placed__gte=since)
+        return queryset.count()
+
+    def last_order_at(self) -> dt.datetime | None:
+        """When the latest order was placed (None: no order yet)."""
+        orders = self._model("order", "Order")._default_manager
+        return orders.aggregate(latest=models.Max("date_placed"))["latest"]
 
     def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]:
         return list(self._line_values(self._lines().filter(pk__in=line_ids)))
