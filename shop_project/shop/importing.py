@@ -65,7 +65,7 @@ from .import_cancellations import cancelled_sales
 from .import_reading import ImportDataError, parse_rows, read_rows
 from .models import Category, Order, OrderLine, Product
 
-DEFAULT_PATH = Path("data") / "online_retail.csv.gz"
+DEFAULT_PATH = Path("data") / "online_retail_ii.csv.gz"
 """The file imported when no path is given, relative to ``settings.BASE_DIR``."""
 
 DATA_TIME_ZONE = "Europe/London"

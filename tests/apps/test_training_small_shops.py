@@ -22,7 +22,8 @@ from tests.testhost.models import Department, Item
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 SLICE = ROOT / "tests" / "data" / "online_retail_slice.csv.gz"  # 2,000 rows over all 13 months
-FULL = ROOT / "data" / "online_retail.csv.gz"  # the whole file, in its own (date) order
+FULL = ROOT / "data" / "online_retail_ii.csv.gz"  # the whole two-year file, in its own (date) order
+ONE_YEAR_HEADER = {"Invoice": "InvoiceNo", "Price": "UnitPrice", "Customer ID": "CustomerID"}
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,7 @@ def _media(settings, tmp_path):
 
 def order_lines(path: Path, n: int) -> pd.DataFrame:
     """The first ``n`` order lines of signed-in customers (positive quantity and price) in file order."""
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False).rename(columns=ONE_YEAR_HEADER)
     raw = raw[(raw["CustomerID"] != "") & ~raw["InvoiceNo"].str.startswith("C")]
     raw = raw[(raw["Quantity"].astype(int) > 0) & (raw["UnitPrice"].astype(float) > 0)]
     lines = raw.head(n)
