@@ -18,12 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
-from personalization.host import get_order_model
+from personalization.host import clock
 from personalization.host.adapters import ShopAdapter, get_adapter
-from personalization.host.conf import personalization_settings
 from personalization.models import ModelVersion
 from personalization.ops import registry
 
@@ -73,18 +71,10 @@ def served_forecaster(name: str, horizon: int, quantiles: Sequence[float] = (0.5
     raise ForecastError(f"Unknown forecaster {name!r}: use 'selector', 'gbm' or one of {', '.join(METHODS)}.")
 
 
-def reference_time() -> dt.datetime:
-    """The moment plans are made for: now, or the latest order (``INVENTORY["REFERENCE_TIME"]``)."""
-    if inventory_settings.REFERENCE_TIME == "now":
-        return timezone.now()
-    field = personalization_settings.ORDER_FIELDS["placed_at"]
-    latest = get_order_model()._default_manager.aggregate(latest=Max(field))["latest"]
-    return latest or timezone.now()
-
-
 def planning_date() -> dt.date:
-    """The day restock plans are made for (see :func:`reference_time`)."""
-    return timezone.localdate(reference_time())
+    """The day restock plans are made for: today, or the as-of date set (``INVENTORY["REFERENCE_TIME"]``,
+    else ``PERSONALIZATION["REFERENCE_TIME"]``; see :mod:`personalization.host.clock`)."""
+    return clock.reference_date(inventory_settings.REFERENCE_TIME, 'INVENTORY["REFERENCE_TIME"]')
 
 
 def week_origin(day: dt.date) -> dt.date:

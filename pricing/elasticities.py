@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
-from personalization.host import get_product_model
+from personalization.host import clock, get_product_model
 from personalization.host.adapters import get_adapter
 from personalization.models import ModelVersion
 from personalization.ops import registry
@@ -108,7 +108,7 @@ def _utc_naive(value: dt.datetime) -> dt.datetime:
 
 def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True) -> ModelVersion:
     """Fit the elasticity of every product sold since ``since`` (default: the ``PRICING["HISTORY_DAYS"]``
-    before the latest sale).
+    before the shop's as-of, :mod:`personalization.host.clock`) and up to that as-of.
 
     Returns the new version (active when ``activate``). Raises :class:`NotEnoughData` when there is
     no sale; a failure while fitting marks the version *failed* and leaves the active one in place.
@@ -119,10 +119,13 @@ def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True)
     ]
     frame = pd.DataFrame(rows, columns=["product", "date", "quantity", "unit_price"])
     sales = frame[(frame["quantity"] > 0) & (frame["unit_price"] > 0)] if len(frame) else frame
+    # The window ends at the shop's as-of (now, or PERSONALIZATION["REFERENCE_TIME"]), never at the latest
+    # sale: one order placed today must not turn years of history into one week.
+    end = pd.Timestamp(_utc_naive(clock.reference_time()))
+    if not sales.empty:
+        sales = sales[sales["date"] <= end]
     if since is None and pricing_settings.HISTORY_DAYS and not sales.empty:
-        # The window ends at the latest sale, not today: a shop whose data stops (or a demo on old data)
-        # still learns from its last HISTORY_DAYS of sales.
-        sales = sales[sales["date"] > sales["date"].max() - pd.Timedelta(days=pricing_settings.HISTORY_DAYS)]
+        sales = sales[sales["date"] > end - pd.Timedelta(days=pricing_settings.HISTORY_DAYS)]
     if sales.empty:
         raise NotEnoughData("No order lines with a positive quantity and price to fit elasticities on.")
     params = dict(pricing_settings.ESTIMATOR)

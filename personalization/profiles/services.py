@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..host import get_order_line_model, get_order_model, get_product_model
+from ..host import clock, get_order_line_model, get_order_model, get_product_model
 from ..host.adapters import ShopAdapter, get_adapter
 from ..host.conf import personalization_settings
 from ..models import CustomerProfile, ProfileBuild, Segment
@@ -245,11 +245,10 @@ def run_build(
         locks.release(LOCK_NAME, build.pk)
 
 
-def _reference_time() -> pd.Timestamp | None:
-    """``None`` (the latest order in the data) unless the settings ask for the current time."""
-    if str(personalization_settings.PROFILES["REFERENCE_TIME"]).lower() == "now":
-        return pd.Timestamp(timezone.now())
-    return None
+def _reference_time() -> pd.Timestamp:
+    """Now, or the as-of set (``PROFILES["REFERENCE_TIME"]``, else ``PERSONALIZATION["REFERENCE_TIME"]``)."""
+    return pd.Timestamp(clock.reference_time(personalization_settings.PROFILES["REFERENCE_TIME"],
+                                             'PERSONALIZATION["PROFILES"]["REFERENCE_TIME"]'))
 
 
 def _clean(value: Any, name: str) -> Any:
@@ -411,6 +410,8 @@ def settings_summary() -> dict[str, Any]:
         "k range": f"{config.k_range[0]}–{config.k_range[1]}",
         "wholesale from": f"{config.wholesale_basket_units:g} units per order",
         "CLV horizon": f"{config.horizon_days:g} days",
-        "reference time": str(personalization_settings.PROFILES["REFERENCE_TIME"]),
+        "reference time": str(
+            personalization_settings.PROFILES["REFERENCE_TIME"] or personalization_settings.REFERENCE_TIME
+        ),
         "time zone": settings.TIME_ZONE,
     }

@@ -14,6 +14,7 @@ One run (:func:`train`) under a job lock:
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import uuid
@@ -26,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 from django.db import transaction
 
+from ..host import clock
 from ..ml import evaluation
 from ..ml.base import Recommender
 from ..ml.copurchase import CoPurchase, basket_matrix
@@ -91,7 +93,8 @@ def _label_windows_hold_purchases(frame: pd.DataFrame, now: pd.Timestamp, window
     return False
 
 
-def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any]) -> tuple[str, str]:
+def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any],
+                 end: pd.Timestamp | None = None) -> tuple[str, str]:
     """The model to train on these purchases and why: ``auto`` picks what the data supports.
 
     The hybrid while the history has at most ``HYBRID_MAX_INTERACTIONS`` purchases and every fit of the
@@ -113,7 +116,7 @@ def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any]) 
         return "simple", f"simple: {n:,} purchases, above HYBRID_MAX_INTERACTIONS ({limit:,}), the hybrid's time budget"
     hybrid = make_model("hybrid").get_params()
     days, windows = float(hybrid["label_window_days"]), int(hybrid["label_windows"])
-    end = frame["timestamp"].max()
+    end = end if end is not None else frame["timestamp"].max()  # the as-of (naive UTC) the training runs for
     cutoff = (end - pd.Timedelta(days=int(settings["VALIDATION_DAYS"]))).normalize()
     fits = [(frame, end)]
     if (frame["timestamp"] < cutoff).any():  # validation fits on the data before the cutoff too
@@ -280,11 +283,13 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     started = time.perf_counter()
     say = progress or (lambda percent, stage: None)
     say(2, "Reading purchases and the catalogue")
-    frame = purchase_frame()
+    as_of = clock.reference_time()  # now, or PERSONALIZATION["REFERENCE_TIME"]; never the latest purchase
+    end = pd.Timestamp(as_of.astimezone(dt.UTC).replace(tzinfo=None))
+    frame = purchase_frame(until=as_of)
     items = item_table()
     if frame.empty or items.empty:
         raise TrainingError("No purchases of signed-in customers to learn from (import orders first).")
-    name, reason = choose_model(requested, frame, settings)
+    name, reason = choose_model(requested, frame, settings, end)
     say(5, f"Model: {reason}")
     data = build_training_data(frame, items)
     random_state = int(settings["RANDOM_STATE"])
@@ -299,7 +304,7 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     try:
         try:
             step(10, f"Validating {name} on the last {settings['VALIDATION_DAYS']} days")
-            metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
+            metrics = validate(name, frame, items, end, int(settings["VALIDATION_DAYS"]),
                                random_state)
             step(40, f"Fitting {name} on all {len(frame):,} purchases")
             model = make_model(name, random_state).fit(data.interactions)
@@ -312,7 +317,7 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
                               "reason": reason}
             version.save(update_fields=["params"])
             step(40, f"Model: {reason}; fitting {name} on all {len(frame):,} purchases")
-            metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
+            metrics = validate(name, frame, items, end, int(settings["VALIDATION_DAYS"]),
                                random_state)
             model = make_model(name, random_state).fit(data.interactions)
         step(60, "Item neighbours and bought-together pairs")

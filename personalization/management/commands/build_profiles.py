@@ -39,7 +39,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as-of",
             dest="as_of",
-            help="Reference time of recency and customer age (default: the latest order, or now per settings).",
+            help="Reference time of recency and customer age (default: now, or the REFERENCE_TIME set; README).",
         )
         parser.add_argument(
             "--enqueue", action="store_true", help="Queue the rebuild for a Celery worker instead of running it here."
