@@ -110,7 +110,10 @@ def shop(catalogue, django_user_model):
 
 
 @pytest.fixture
-def built(shop) -> ProfileBuild:
+def built(shop, settings) -> ProfileBuild:
+    """The profiles built as of the shop's last order (pinned: the default as-of is now)."""
+    last = Purchase.objects.order_by("-created").values_list("created", flat=True).first()
+    settings.PERSONALIZATION = {**getattr(settings, "PERSONALIZATION", {}), "REFERENCE_TIME": last.isoformat()}
     return profiles.run_build(trigger="test")
 
 
