@@ -26,6 +26,9 @@ INVENTORY_DEFAULTS: dict[str, Any] = {
     # The day plans are made for: None follows PERSONALIZATION["REFERENCE_TIME"] (default "now"); "now" or an
     # ISO date / date-time pins it for inventory alone (personalization.host.clock).
     "REFERENCE_TIME": None,
+    # New forecasts replace the active ones only when made from at least this much history (and from at least
+    # half the products of the active version, with a backtest WAPE not worse than its own).
+    "MIN_TRAINING": {"weeks": 8, "series": 1},
     # Used when no policy (product, category or shop-wide) exists.
     "DEFAULT_POLICY": {
         "lead_time_days": 7.0,

@@ -185,12 +185,32 @@ def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True)
                 "share_elastic": float(np.mean(estimator.ci_high_ < -1.0)),
             },
         )
-        if activate:
-            registry.activate(version)
     except Exception as exc:
         registry.fail(version, exc)
         raise
+    if activate:
+        registry.promote(version, training_minimums(version))
     return version
+
+
+def training_minimums(version: ModelVersion) -> list[registry.Minimum]:
+    """``PRICING["MIN_TRAINING"]`` (weeks of sales, products) and, against the active version, at least
+    half its products and weeks: the fit has no holdout score, so a fit on far less data counts as worse."""
+    need = pricing_settings.MIN_TRAINING
+    metrics = version.metrics or {}
+    minimums = [
+        registry.Minimum("weeks of sales", metrics.get("weeks", 0.0), float(need["weeks"]),
+                         'PRICING["MIN_TRAINING"]["weeks"]'),
+        registry.Minimum("products", metrics.get("products", 0.0), float(need["products"]),
+                         'PRICING["MIN_TRAINING"]["products"]'),
+    ]
+    active = registry.active_version(MODEL_KIND)
+    if active is not None and active.pk != version.pk:
+        for what, key in (("products", "products"), ("weeks of sales", "weeks")):
+            old = float((active.metrics or {}).get(key, 0.0))
+            minimums.append(registry.Minimum(what, metrics.get(key, 0.0), old / 2,
+                                             f"half of the active {active}'s {old:,.0f}"))
+    return minimums
 
 
 def load_elasticities(version: ModelVersion | None = None) -> FittedElasticities | None:

@@ -38,7 +38,7 @@ from ..models import CustomerProfile, ModelVersion, RecommendationList
 from ..ops import jobs, locks, registry
 from . import experiments
 from .blend import RepeatThenNeighbours
-from .config import KIND, rec_settings
+from .config import DEFAULTS, KIND, rec_settings
 from .data import TrainingData, build_training_data, item_table, purchase_frame
 
 logger = logging.getLogger(__name__)
@@ -279,6 +279,19 @@ def train(model: str | None = None, *, activate: bool = True, progress: Progress
         locks.release(LOCK_NAME, owner)
 
 
+def training_minimums(data: TrainingData, settings: dict[str, Any]) -> list[registry.Minimum]:
+    """What a recommender version was trained on against ``RECOMMENDATIONS["MIN_TRAINING"]``."""
+    need = {**DEFAULTS["MIN_TRAINING"], **(settings.get("MIN_TRAINING") or {})}
+    interactions = data.interactions
+    weeks = (data.end - data.start).days / 7 if data.start and data.end else 0.0
+    bought = int(np.unique(interactions.item_ids).size) if interactions.item_ids.size else 0
+    have = {"purchases": len(interactions.user_ids), "customers": int(data.user_pks.size), "products": bought,
+            "weeks": weeks}
+    setting = 'PERSONALIZATION["RECOMMENDATIONS"]["MIN_TRAINING"]'
+    return [registry.Minimum(what if what != "weeks" else "weeks of purchases", have[what], float(need[what]),
+                             f"{setting}[{what!r}]") for what in ("purchases", "customers", "products", "weeks")]
+
+
 def _train(requested: str, settings: dict[str, Any], activate: bool, progress: Progress | None) -> TrainResult:
     started = time.perf_counter()
     say = progress or (lambda percent, stage: None)
@@ -338,12 +351,10 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
         raise
     activated, message = False, f"{version} is ready (not activated)."
     if activate:
-        try:
-            registry.activate(version, compare_on=str(settings["COMPARE_ON"]))
-        except registry.NotBetter as exc:
-            message = f"{exc} It stays ready (with its lists, for an A/B test)."
-        else:
-            activated, message = True, f"{version} is now active."
+        activated, message = registry.promote(version, training_minimums(data, settings),
+                                              compare_on=str(settings["COMPARE_ON"]))
+        if not activated:
+            message = f"{message} It stays ready (with its lists, for an A/B test)."
     prune_lists(keep=version)
     version.refresh_from_db()
     seconds = time.perf_counter() - started
