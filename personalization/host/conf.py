@@ -99,6 +99,10 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
         # The as-of of recency, age and CLV: None follows PERSONALIZATION["REFERENCE_TIME"]; "now" or an ISO
         # date / date-time pins it for the profiles alone (see personalization.host.clock).
         "REFERENCE_TIME": None,
+        # A rebuild whose result is absurd keeps the current profiles and segments (profiles.services.absurdity):
+        # this many customers or more all in one segment, or the median recency moving by more than these days.
+        "REFUSE_ONE_SEGMENT_FROM": 20,
+        "REFUSE_RECENCY_JUMP_DAYS": 365,
         "CLV_MAX_FIT_CUSTOMERS": 200_000,  # the CLV models are fitted on a random sample beyond this
         "SCATTER_POINTS": 2_000,  # customers sampled for the segments' scatter plot
         "RANDOM_STATE": 0,

@@ -219,6 +219,18 @@ def run_build(
             previous_state=previous.model_state if previous else None,
             progress=report,
         )
+        refused = absurdity(result)
+        if refused:  # the previous profiles and segments stay
+            logger.warning("Profile build %s refused: %s", build.pk, refused)
+            ProfileBuild.objects.filter(pk=build.pk).update(
+                status=ProfileBuild.Status.FAILED, message=f"Refused: {refused}"[:2000], finished_at=timezone.now(),
+                duration_seconds=time.perf_counter() - started, as_of=result.as_of, data_until=result.data_until,
+                customers=len(result.profiles),
+            )
+            build.refresh_from_db()
+            if progress is not None:
+                progress(100, f"Refused: {refused}")
+            return build
         report(85, f"Saving {len(result.profiles):,} profiles")
         _save(build, result)
         build.duration_seconds = time.perf_counter() - started
@@ -243,6 +255,39 @@ def run_build(
         raise
     finally:
         locks.release(LOCK_NAME, build.pk)
+
+
+def absurdity(result: ProfileResult) -> str:
+    """Why ``result`` must not replace the current profiles and segments ("" when it may).
+
+    Refused: an as-of further after the latest order than the whole history is long (every customer would
+    look lapsed for years); all of ``PROFILES["REFUSE_ONE_SEGMENT_FROM"]`` or more customers in one RFM
+    segment or one cluster; the median recency moving by more than ``PROFILES["REFUSE_RECENCY_JUMP_DAYS"]``
+    from the current profiles'.
+    """
+    frame = result.profiles
+    if frame.empty or result.data_until is None:
+        return ""
+    options = personalization_settings.PROFILES
+    as_of, until = pd.Timestamp(result.as_of), pd.Timestamp(result.data_until)
+    span_days = (until - frame["first_purchase_at"].min()).days
+    gap_days = (as_of - until).days
+    if gap_days > max(span_days, 1):
+        return (f"the reference time {as_of:%Y-%m-%d} lies {gap_days:,} days after the latest order "
+                f"({until:%Y-%m-%d}), "
+                f"more than the {span_days:,} days of history; set PERSONALIZATION[\"REFERENCE_TIME\"] to the data's "
+                "as-of date or import data up to today")
+    if len(frame) >= int(options["REFUSE_ONE_SEGMENT_FROM"]):
+        for column, what in (("rfm_segment", "RFM segment"), ("cluster", "cluster")):
+            if column in frame and frame[column].nunique() == 1:
+                return f"all {len(frame):,} customers fell into one {what} ({frame[column].iloc[0]})"
+    current = list(CustomerProfile.objects.values_list("recency_days", flat=True))
+    if current:
+        before, after = float(np.median(current)), float(frame["recency_days"].median())
+        if abs(after - before) > float(options["REFUSE_RECENCY_JUMP_DAYS"]):
+            return (f"the median recency would move from {before:,.0f} to {after:,.0f} days (more than "
+                    f"PROFILES[\"REFUSE_RECENCY_JUMP_DAYS\"] = {options['REFUSE_RECENCY_JUMP_DAYS']})")
+    return ""
 
 
 def _reference_time() -> pd.Timestamp:

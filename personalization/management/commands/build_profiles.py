@@ -80,6 +80,10 @@ class Command(BaseCommand):
             if show_bar:
                 self.stdout.write("")
         elapsed = time.perf_counter() - started
+        if build.message.startswith("Refused:"):  # the current profiles stay: a warning, not a failure
+            kept = f"Profile build {build.pk} kept the current profiles: {build.message}"
+            self.stdout.write(self.style.WARNING(kept))
+            return
         self._summary(build, elapsed)
 
     def _summary(self, build: Any, elapsed: float) -> None:
