@@ -310,6 +310,10 @@ def promote(
     if reason:
         refuse(version, reason)
         return False, reason
+    active = active_version(version.kind)
+    if compare_on and active is not None and active.pk != version.pk:
+        if (active.metrics or {}).get(compare_on) is None and (version.metrics or {}).get(compare_on) is None:
+            compare_on = None  # neither could be validated (too little recent data): the minimums decide
     try:
         activate(version, compare_on=compare_on, higher_is_better=higher_is_better)
     except NotBetter as exc:

@@ -96,7 +96,8 @@ def assert_nothing_degraded(before: dict[str, Any], after: dict[str, Any]) -> No
     assert elasticity.metrics["weeks"] >= 8
     for version in ModelVersion.objects.filter(kind__in=KINDS, status="active"):
         assert version.data_end is None or version.data_end.date() <= today
-    assert not ModelVersion.objects.filter(kind__in=KINDS, status="failed").exists()
+    failed = ModelVersion.objects.filter(kind__in=KINDS, status="failed")
+    assert not failed.exists(), [(version.kind, version.error[-500:]) for version in failed]
     # the suggestions were not mass-expired
     assert after["pending"] >= before["pending"] // 2
     # forecasts, restock plans and purchase orders live in this week's calendar
