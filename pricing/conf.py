@@ -17,7 +17,7 @@ PRICING_DEFAULTS: dict[str, Any] = {
     "HISTORY_DAYS": 730,
     # A refit goes live only when trained on at least this much (and on at least half the products and
     # weeks of the active version); otherwise the active one stays and no suggestion is expired or written.
-    "MIN_TRAINING": {"weeks": 8, "products": 3},
+    "MIN_TRAINING": {"weeks": 8, "products": 1},
     # Days after which a pending suggestion expires when a newer one is generated.
     "SUGGESTION_TTL_DAYS": 7,
     # Weeks the markdown strategy wants the stock to last (sell-through horizon).
