@@ -34,8 +34,10 @@ def admin_page() -> str:
 
 
 # --- recommender ------------------------------------------------------------------------------------------
-def test_a_recommender_trained_on_too_few_purchases_stays_ready_with_the_reason_in_the_admin():
-    # given two customers with a handful of purchases
+def test_a_recommender_trained_on_too_few_purchases_stays_ready_with_the_reason_in_the_admin(settings):
+    # given a shop that asks for 50 purchases of 5 customers, and two customers with a handful of purchases
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "RECOMMENDATIONS": {
+        "MIN_TRAINING": {"purchases": 50, "customers": 5, "products": 3, "weeks": 2}}}
     items = [Item.objects.create(code=f"R{n}", title=f"Item {n}", department=Department.objects.get_or_create(
         title="Gifts")[0], price=Decimal("1.00"), stock=5) for n in range(4)]
     users = [get_user_model().objects.create_user(f"buyer{n}") for n in range(2)]

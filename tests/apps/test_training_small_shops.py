@@ -75,8 +75,10 @@ def train_command(*args: str) -> str:
     (FULL, 10_000, "simple"),   # the shop's first days: no label window has a returning customer
     (FULL, 30_000, "simple"),   # its first two weeks; the case that failed with "no purchases in the label window(s)"
 ], ids=["slice-1k", "first-10k", "first-30k"])
-def test_auto_trains_what_real_order_lines_support(path, lines, expected):
+def test_auto_trains_what_real_order_lines_support(path, lines, expected, settings):
     load(order_lines(path, lines))
+    last = Event.objects.order_by("-timestamp").values_list("timestamp", flat=True).first()
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "REFERENCE_TIME": last.isoformat()}  # the data's as-of
 
     output = train_command()
 
