@@ -65,7 +65,7 @@ from inventory.ml.simulation import (  # noqa: E402
     simulate,
 )
 
-DATA = ROOT / "data" / "online_retail.csv.gz"
+DATA = ROOT / "data" / "online_retail_ii.csv.gz"  # the two-year data with its real dates (PROTOCOL)
 OUT = ROOT / "bench" / "out" / "inventory"
 ORIGINS = ("2011-09-05", "2011-10-03", "2011-11-07")
 SIM_ORIGINS = ("2011-09-05", "2011-10-03")
@@ -555,9 +555,9 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads):
-        tx = cached(OUT / "transactions.pkl", lambda: dm.clean_transactions(dm.read_transactions(str(DATA))),
-                    args.fresh)
-        weekly = cached(OUT / "weekly.pkl", lambda: dm.weekly_demand(tx), args.fresh)
+        tx = cached(OUT / f"transactions-{DATA.name}.pkl",
+                    lambda: dm.clean_transactions(dm.read_transactions(str(DATA))), args.fresh)
+        weekly = cached(OUT / f"weekly-{DATA.name}.pkl", lambda: dm.weekly_demand(tx), args.fresh)
         log(f"data: {len(tx):,} clean sale rows, {weekly['unique_id'].nunique():,} products")
         fc = forecasting(weekly, args)
         sim = None

@@ -23,8 +23,12 @@ INVENTORY_DEFAULTS: dict[str, Any] = {
     "FORECAST_QUANTILES": (0.5, 0.9),
     # Weeks of order history read to build the demand panel (None: all of it).
     "HISTORY_WEEKS": None,
-    # "last_order": plan as of the latest order in the data (the demo's 2011 data); "now": today.
-    "REFERENCE_TIME": "last_order",
+    # The day plans are made for: None follows PERSONALIZATION["REFERENCE_TIME"] (default "now"); "now" or an
+    # ISO date / date-time pins it for inventory alone (personalization.host.clock).
+    "REFERENCE_TIME": None,
+    # New forecasts replace the active ones only when made from at least this much history (and from at least
+    # half the products of the active version, with a backtest WAPE not worse than its own).
+    "MIN_TRAINING": {"weeks": 8, "series": 1},
     # Used when no policy (product, category or shop-wide) exists.
     "DEFAULT_POLICY": {
         "lead_time_days": 7.0,

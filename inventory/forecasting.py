@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
+from personalization.host import clock
 from personalization.host.adapters import ShopAdapter, get_adapter
 from personalization.models import ModelVersion
 from personalization.ops import registry
@@ -37,6 +39,7 @@ from .threads import job_threads, limited_threads
 
 logger = logging.getLogger(__name__)
 MODEL_KIND = "inventory.forecaster"
+WAPE_TOLERANCE = 0.10  # a retrain's backtest WAPE may exceed the active version's by this share
 #: Weeks of actual demand kept on each forecast (for the chart and the safety-stock spread).
 HISTORY_KEEP_WEEKS = 52
 #: A series needs this many selling weeks for the model; younger ones get their recent mean.
@@ -72,16 +75,10 @@ def served_forecaster(name: str, horizon: int, quantiles: Sequence[float] = (0.5
     raise ForecastError(f"Unknown forecaster {name!r}: use 'selector', 'gbm' or one of {', '.join(METHODS)}.")
 
 
-def reference_time() -> dt.datetime:
-    """The moment plans are made for: now, or the latest order (``INVENTORY["REFERENCE_TIME"]``)."""
-    if inventory_settings.REFERENCE_TIME == "now":
-        return timezone.now()
-    return get_adapter().last_order_at() or timezone.now()
-
-
 def planning_date() -> dt.date:
-    """The day restock plans are made for (see :func:`reference_time`)."""
-    return timezone.localdate(reference_time())
+    """The day restock plans are made for: today, or the as-of date set (``INVENTORY["REFERENCE_TIME"]``,
+    else ``PERSONALIZATION["REFERENCE_TIME"]``; see :mod:`personalization.host.clock`)."""
+    return clock.reference_date(inventory_settings.REFERENCE_TIME, 'INVENTORY["REFERENCE_TIME"]')
 
 
 def week_origin(day: dt.date) -> dt.date:
@@ -218,17 +215,50 @@ def forecast_demand(
         rest = _known_demand(panel[~panel["unique_id"].isin(set(modelled))])
         if not rest.empty:
             parts.append(_recent_mean_forecast(rest, horizon, quantiles).assign(_recent=True))
-        registry.report_progress(version, 80, "Storing forecasts")
         fc = pd.concat(parts, ignore_index=True).sort_values(["unique_id", "step"], kind="mergesort")
+        metrics = {**metrics, "n_series": float(fc["unique_id"].nunique()), "n_modelled": float(len(modelled)),
+                   "weeks": float((pd.Timestamp(origin) - panel["ds"].min()).days // 7)}
+        reason = refusal_reason(metrics)
+        if reason:  # the active version and its forecasts stay; this one is kept ready, refused
+            registry.finish(version, metrics)
+            registry.refuse(version, reason)
+            return ForecastRun(version, origin, 0, 0, time.perf_counter() - started)
+        registry.report_progress(version, 80, "Storing forecasts")
         classes = dm.classify_demand(_known_demand(panel)).set_index("unique_id")["demand_class"]
         n_modelled = _store(version, origin, horizon, quantiles, fc, panel, classes, name, method_of)
-        metrics = {**metrics, "n_series": float(fc["unique_id"].nunique()), "n_modelled": float(len(modelled))}
         registry.finish(version, metrics)
         registry.activate(version)
     except Exception as exc:
         registry.fail(version, exc)
         raise
     return ForecastRun(version, origin, int(fc["unique_id"].nunique()), n_modelled, time.perf_counter() - started)
+
+
+def refusal_reason(metrics: dict[str, float]) -> str:
+    """Why forecasts with these ``metrics`` must not replace the active ones ("" when they may).
+
+    ``INVENTORY["MIN_TRAINING"]`` (weeks of history, series); against the active version: at least half
+    its series, and a backtest WAPE (the selector's validation) at most :data:`WAPE_TOLERANCE` above its own:
+    backtests at two origins differ by noise, and a stricter rule would keep last week's forecasts for ever.
+    """
+    need = inventory_settings.MIN_TRAINING
+    minimums = [
+        registry.Minimum("weeks of sales history", metrics["weeks"], float(need["weeks"]),
+                         'INVENTORY["MIN_TRAINING"]["weeks"]'),
+        registry.Minimum("products with sales", metrics["n_series"], float(need["series"]),
+                         'INVENTORY["MIN_TRAINING"]["series"]'),
+    ]
+    active = registry.active_version(MODEL_KIND)
+    old = (active.metrics or {}) if active is not None else {}
+    if "n_series" in old:
+        minimums.append(registry.Minimum("products with sales", metrics["n_series"], old["n_series"] / 2,
+                                         f"half of the active {active}'s {old['n_series']:,.0f}"))
+    reason = registry.shortfall(minimums)
+    limit = old.get("backtest_wape", math.inf) * (1 + WAPE_TOLERANCE)
+    if not reason and metrics.get("backtest_wape", 0.0) > limit:
+        reason = (f"Worse than the active version: backtest WAPE {metrics['backtest_wape']:.4f} against the active "
+                  f"{active}'s {old['backtest_wape']:.4f} (more than {WAPE_TOLERANCE:.0%} worse).")
+    return reason
 
 
 def _store(

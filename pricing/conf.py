@@ -15,6 +15,9 @@ PRICING_DEFAULTS: dict[str, Any] = {
     "BREAKER_MAX_CHANGE": 0.25,
     # Days of order history the nightly elasticity fit reads (None: everything).
     "HISTORY_DAYS": 730,
+    # A refit goes live only when trained on at least this much (and on at least half the products and
+    # weeks of the active version); otherwise the active one stays and no suggestion is expired or written.
+    "MIN_TRAINING": {"weeks": 8, "products": 1},
     # Days after which a pending suggestion expires when a newer one is generated.
     "SUGGESTION_TTL_DAYS": 7,
     # Weeks the markdown strategy wants the stock to last (sell-through horizon).

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
-from personalization.host import get_product_model
+from personalization.host import clock, get_product_model
 from personalization.host.adapters import get_adapter
 from personalization.models import ModelVersion
 from personalization.ops import registry
@@ -110,7 +110,7 @@ def _utc_naive(value: dt.datetime) -> dt.datetime:
 
 def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True) -> ModelVersion:
     """Fit the elasticity of every product sold since ``since`` (default: the ``PRICING["HISTORY_DAYS"]``
-    before the latest sale).
+    before the shop's as-of, :mod:`personalization.host.clock`) and up to that as-of.
 
     Returns the new version (active when ``activate``). Raises :class:`NotEnoughData` when there is
     no sale; a failure while fitting marks the version *failed* and leaves the active one in place.
@@ -126,10 +126,13 @@ def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True)
         logger.warning("Elasticities: left out %d order lines whose product was deleted.", deleted)
     frame = pd.DataFrame(rows, columns=["product", "date", "quantity", "unit_price"])
     sales = frame[(frame["quantity"] > 0) & (frame["unit_price"] > 0)] if len(frame) else frame
+    # The window ends at the shop's as-of (now, or PERSONALIZATION["REFERENCE_TIME"]), never at the latest
+    # sale: one order placed today must not turn years of history into one week.
+    end = pd.Timestamp(_utc_naive(clock.reference_time()))
+    if not sales.empty:
+        sales = sales[sales["date"] <= end]
     if since is None and pricing_settings.HISTORY_DAYS and not sales.empty:
-        # The window ends at the latest sale, not today: a shop whose data stops (or a demo on old data)
-        # still learns from its last HISTORY_DAYS of sales.
-        sales = sales[sales["date"] > sales["date"].max() - pd.Timedelta(days=pricing_settings.HISTORY_DAYS)]
+        sales = sales[sales["date"] > end - pd.Timedelta(days=pricing_settings.HISTORY_DAYS)]
     if sales.empty:
         raise NotEnoughData("No order lines with a positive quantity and price to fit elasticities on.")
     params = dict(pricing_settings.ESTIMATOR)
@@ -189,12 +192,32 @@ def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True)
                 "share_elastic": float(np.mean(estimator.ci_high_ < -1.0)),
             },
         )
-        if activate:
-            registry.activate(version)
     except Exception as exc:
         registry.fail(version, exc)
         raise
+    if activate:
+        registry.promote(version, training_minimums(version))
     return version
+
+
+def training_minimums(version: ModelVersion) -> list[registry.Minimum]:
+    """``PRICING["MIN_TRAINING"]`` (weeks of sales, products) and, against the active version, at least
+    half its products and weeks: the fit has no holdout score, so a fit on far less data counts as worse."""
+    need = pricing_settings.MIN_TRAINING
+    metrics = version.metrics or {}
+    minimums = [
+        registry.Minimum("weeks of sales", metrics.get("weeks", 0.0), float(need["weeks"]),
+                         'PRICING["MIN_TRAINING"]["weeks"]'),
+        registry.Minimum("products", metrics.get("products", 0.0), float(need["products"]),
+                         'PRICING["MIN_TRAINING"]["products"]'),
+    ]
+    active = registry.active_version(MODEL_KIND)
+    if active is not None and active.pk != version.pk:
+        for what, key in (("products", "products"), ("weeks of sales", "weeks")):
+            old = float((active.metrics or {}).get(key, 0.0))
+            minimums.append(registry.Minimum(what, metrics.get(key, 0.0), old / 2,
+                                             f"half of the active {active}'s {old:,.0f}"))
+    return minimums
 
 
 def load_elasticities(version: ModelVersion | None = None) -> FittedElasticities | None:

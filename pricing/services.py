@@ -70,8 +70,9 @@ def refit_and_suggest(*, refit: bool = True, owner: str | None = None) -> Sugges
 
     Takes a lock so two runs never overlap (:class:`JobAlreadyRunning`); ``owner`` (the Celery task
     id) lets a redelivered task retake it. An elasticity version left *training* by a run that died
-    is marked failed. With no sales to learn from, suggestions are still made (strategies without a
-    model hold, floors still apply).
+    is marked failed. A refit that does not go live (too little data, :func:`pricing.elasticities.fit_elasticities`)
+    leaves the suggestions as they are (``refused`` says why). With no sales to learn from, suggestions are still
+    made (strategies without a model hold, floors still apply).
     """
     owner = owner or uuid.uuid4().hex
     if not locks.acquire(LOCK_NAME, owner, int(pricing_settings.LOCK_SECONDS)):
@@ -82,11 +83,16 @@ def refit_and_suggest(*, refit: bool = True, owner: str | None = None) -> Sugges
         if outside:
             logger.info("Recorded %d price change(s) made outside ShopSense.", outside)
         model = None
-        if refit:
+        if refit:  # suggestions are expired and replaced only when the refit went live
             try:
-                model = load_elasticities(fit_elasticities())
-            except NotEnoughData as exc:
+                version = fit_elasticities()
+            except NotEnoughData as exc:  # no sales at all: the rules that need no model still apply
                 logger.info("Elasticities not refitted: %s", exc)
+            else:
+                if registry.refusal(version):
+                    logger.warning("Suggestions left as they are: %s", registry.refusal(version))
+                    return SuggestionRun(refused=registry.refusal(version))
+                model = load_elasticities(version)
         return generate_suggestions(model=model)
     finally:
         locks.release(LOCK_NAME, owner)

@@ -42,7 +42,8 @@ CENT = Decimal("0.01")
 @dataclass
 class SuggestionRun:
     """What one run produced: the suggestions made, the ones auto-applied, and why others were not
-    (``below_gain``: optimiser suggestions whose expected gain did not clear the thresholds)."""
+    (``below_gain``: optimiser suggestions whose expected gain did not clear the thresholds; ``refused``:
+    why nothing was written or expired)."""
 
     created: list[PriceSuggestion] = field(default_factory=list)
     applied: list[PriceSuggestion] = field(default_factory=list)
@@ -50,6 +51,7 @@ class SuggestionRun:
     unchanged: int = 0
     without_policy: int = 0
     below_gain: int = 0
+    refused: str = ""  # why the run wrote nothing: the refit did not go live (pricing.services.refit_and_suggest)
 
 
 @dataclass

@@ -51,6 +51,9 @@ class AppSettings:
 
 
 PERSONALIZATION_DEFAULTS: dict[str, Any] = {
+    # The moment every job (profiles, recommender training, price elasticities, forecasts and restock plans)
+    # works as of: "now", or an ISO 8601 date (the end of that day) or date-time (personalization.host.clock).
+    "REFERENCE_TIME": "now",
     # Dotted path of the class that reads shop facts and writes prices (see adapters.ShopAdapter).
     "SHOP_ADAPTER": "personalization.host.adapters.DefaultShopAdapter",
     # Field names (or ``__`` lookups) the default adapter reads on the host's models.
@@ -104,7 +107,13 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
         "SEGMENT_K_RANGE": (2, 8),  # k of K-means, chosen by silhouette within this range (inclusive)
         "WHOLESALE_BASKET_UNITS": 100,  # average units per order from which a customer counts as wholesale
         "CLV_HORIZON_DAYS": 90,
-        "REFERENCE_TIME": "last_order",  # "last_order" (the latest order in the data) or "now"
+        # The as-of of recency, age and CLV: None follows PERSONALIZATION["REFERENCE_TIME"]; "now" or an ISO
+        # date / date-time pins it for the profiles alone (see personalization.host.clock).
+        "REFERENCE_TIME": None,
+        # A rebuild whose result is absurd keeps the current profiles and segments (profiles.services.absurdity):
+        # this many customers or more all in one segment, or the median recency moving by more than these days.
+        "REFUSE_ONE_SEGMENT_FROM": 20,
+        "REFUSE_RECENCY_JUMP_DAYS": 365,
         "CLV_MAX_FIT_CUSTOMERS": 200_000,  # the CLV models are fitted on a random sample beyond this
         "SCATTER_POINTS": 2_000,  # customers sampled for the segments' scatter plot
         "RANDOM_STATE": 0,

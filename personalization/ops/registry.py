@@ -6,6 +6,11 @@ the row), then :func:`finish` or :func:`fail`. :func:`activate` swaps the active
 one transaction, and refuses a version that is not better than the active one on a named metric, so a
 failed or worse model never replaces a good one. Torch models store their ``state_dict`` as arrays.
 
+:func:`promote` is the one rule every retrain goes through: a version goes live only when it was
+trained on enough data (per-kind minimums, :class:`Minimum`) and is not worse than the active version
+on its own validation metric; otherwise the active version stays, and the new one stays *ready* with
+the reason in ``metadata["refused"]`` (:func:`refusal`, shown in the model versions admin) and in the log.
+
 Serving processes memoise which versions are live; every change of a version's status (or of an A/B
 test) calls :func:`changed`, which after the commit writes a new *generation* token to Redis. Servers
 read the token with their other per-request Redis reads and reload the versions when it differs.
@@ -19,7 +24,8 @@ import importlib.metadata
 import io
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -252,3 +258,66 @@ def retire(version: ModelVersion) -> None:
         status=ModelVersion.Status.RETIRED
     )
     changed()
+
+
+@dataclass(frozen=True)
+class Minimum:
+    """One amount of training data a kind needs before a version of it may go live."""
+
+    what: str  # "weeks of sales", "customers", ...
+    have: float
+    need: float
+    setting: str  # where ``need`` is set, for the message
+
+    def problem(self) -> str:
+        if self.have >= self.need:
+            return ""
+        return f"trained on {self.have:,.0f} {self.what}, needs at least {self.need:,.0f} ({self.setting})"
+
+
+def refusal(version: ModelVersion) -> str:
+    """Why ``version`` was not made live by :func:`promote` ("" when it was not refused)."""
+    return str((version.metadata or {}).get("refused", ""))
+
+
+def refuse(version: ModelVersion, reason: str) -> None:
+    """Record why ``version`` stays out of service (it keeps its status) and log it."""
+    metadata = {**(version.metadata or {}), "refused": reason}
+    ModelVersion.objects.filter(pk=version.pk).update(metadata=metadata)
+    version.metadata = metadata
+    logger.warning("%s not activated: %s", version, reason)
+
+
+def shortfall(minimums: Sequence[Minimum]) -> str:
+    """Why ``minimums`` are not met ("" when they are), e.g. "Not enough data: trained on 1 weeks ..."."""
+    problems = [text for text in (minimum.problem() for minimum in minimums) if text]
+    return "Not enough data: " + "; ".join(problems) + "." if problems else ""
+
+
+def promote(
+    version: ModelVersion,
+    minimums: Sequence[Minimum] = (),
+    *,
+    compare_on: str | None = None,
+    higher_is_better: bool = True,
+) -> tuple[bool, str]:
+    """Activate ``version`` if it was trained on enough data and is not worse than the active one.
+
+    Returns ``(activated, message)``. A refused version stays *ready* (so it can still be compared, A/B
+    tested or activated by hand) with the reason recorded (:func:`refuse`); the active one stays live.
+    """
+    reason = shortfall(minimums)
+    if reason:
+        refuse(version, reason)
+        return False, reason
+    active = active_version(version.kind)
+    if compare_on and active is not None and active.pk != version.pk:
+        if (active.metrics or {}).get(compare_on) is None and (version.metrics or {}).get(compare_on) is None:
+            compare_on = None  # neither could be validated (too little recent data): the minimums decide
+    try:
+        activate(version, compare_on=compare_on, higher_is_better=higher_is_better)
+    except NotBetter as exc:
+        reason = f"Not better than the active version: {exc}"
+        refuse(version, reason)
+        return False, reason
+    return True, f"{version} is now active."

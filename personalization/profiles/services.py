@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..host import get_order_line_model, get_order_model, get_product_model
+from ..host import clock, get_order_line_model, get_order_model, get_product_model
 from ..host.adapters import ShopAdapter, get_adapter
 from ..host.conf import personalization_settings
 from ..models import CustomerProfile, ProfileBuild, Segment
@@ -233,6 +233,18 @@ def run_build(
             previous_state=previous.model_state if previous else None,
             progress=report,
         )
+        refused = absurdity(result)
+        if refused:  # the previous profiles and segments stay
+            logger.warning("Profile build %s refused: %s", build.pk, refused)
+            ProfileBuild.objects.filter(pk=build.pk).update(
+                status=ProfileBuild.Status.FAILED, message=f"Refused: {refused}"[:2000], finished_at=timezone.now(),
+                duration_seconds=time.perf_counter() - started, as_of=result.as_of, data_until=result.data_until,
+                customers=len(result.profiles),
+            )
+            build.refresh_from_db()
+            if progress is not None:
+                progress(100, f"Refused: {refused}")
+            return build
         report(85, f"Saving {len(result.profiles):,} profiles")
         _save(build, result)
         skipped = int(lines.attrs.get("skipped_deleted_product", 0))
@@ -261,11 +273,43 @@ def run_build(
         locks.release(LOCK_NAME, build.pk)
 
 
-def _reference_time() -> pd.Timestamp | None:
-    """``None`` (the latest order in the data) unless the settings ask for the current time."""
-    if str(personalization_settings.PROFILES["REFERENCE_TIME"]).lower() == "now":
-        return pd.Timestamp(timezone.now())
-    return None
+def absurdity(result: ProfileResult) -> str:
+    """Why ``result`` must not replace the current profiles and segments ("" when it may).
+
+    Refused: an as-of further after the latest order than the whole history is long (every customer would
+    look lapsed for years); all of ``PROFILES["REFUSE_ONE_SEGMENT_FROM"]`` or more customers in one RFM
+    segment or one cluster; the median recency moving by more than ``PROFILES["REFUSE_RECENCY_JUMP_DAYS"]``
+    from the current profiles'.
+    """
+    frame = result.profiles
+    if frame.empty or result.data_until is None:
+        return ""
+    options = personalization_settings.PROFILES
+    as_of, until = pd.Timestamp(result.as_of), pd.Timestamp(result.data_until)
+    span_days = (until - frame["first_purchase_at"].min()).days
+    gap_days = (as_of - until).days
+    if gap_days > max(span_days, 1):
+        return (f"the reference time {as_of:%Y-%m-%d} lies {gap_days:,} days after the latest order "
+                f"({until:%Y-%m-%d}), "
+                f"more than the {span_days:,} days of history; set PERSONALIZATION[\"REFERENCE_TIME\"] to the data's "
+                "as-of date or import data up to today")
+    if len(frame) >= int(options["REFUSE_ONE_SEGMENT_FROM"]):
+        for column, what in (("rfm_segment", "RFM segment"), ("cluster", "cluster")):
+            if column in frame and frame[column].nunique() == 1:
+                return f"all {len(frame):,} customers fell into one {what} ({frame[column].iloc[0]})"
+    current = list(CustomerProfile.objects.values_list("recency_days", flat=True))
+    if current:
+        before, after = float(np.median(current)), float(frame["recency_days"].median())
+        if abs(after - before) > float(options["REFUSE_RECENCY_JUMP_DAYS"]):
+            return (f"the median recency would move from {before:,.0f} to {after:,.0f} days (more than "
+                    f"PROFILES[\"REFUSE_RECENCY_JUMP_DAYS\"] = {options['REFUSE_RECENCY_JUMP_DAYS']})")
+    return ""
+
+
+def _reference_time() -> pd.Timestamp:
+    """Now, or the as-of set (``PROFILES["REFERENCE_TIME"]``, else ``PERSONALIZATION["REFERENCE_TIME"]``)."""
+    return pd.Timestamp(clock.reference_time(personalization_settings.PROFILES["REFERENCE_TIME"],
+                                             'PERSONALIZATION["PROFILES"]["REFERENCE_TIME"]'))
 
 
 def _clean(value: Any, name: str) -> Any:
@@ -427,6 +471,8 @@ def settings_summary() -> dict[str, Any]:
         "k range": f"{config.k_range[0]}–{config.k_range[1]}",
         "wholesale from": f"{config.wholesale_basket_units:g} units per order",
         "CLV horizon": f"{config.horizon_days:g} days",
-        "reference time": str(personalization_settings.PROFILES["REFERENCE_TIME"]),
+        "reference time": str(
+            personalization_settings.PROFILES["REFERENCE_TIME"] or personalization_settings.REFERENCE_TIME
+        ),
         "time zone": settings.TIME_ZONE,
     }

@@ -18,15 +18,21 @@ from ..ops.admin_actions import PermittedActionsMixin
 @admin.register(ModelVersion)
 class ModelVersionAdmin(PermittedActionsMixin, admin.ModelAdmin):
     list_display = (
-        "__str__", "kind", "status", "progress", "stage", "metrics", "data_end", "created_at", "activated_at",
+        "__str__", "kind", "status", "refused", "progress", "stage", "metrics", "data_end", "created_at",
+        "activated_at",
     )
     list_filter = ("kind", "status")
     search_fields = ("kind",)
-    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    readonly_fields = ["refused", *(f.name for f in ModelVersion._meta.fields)]
     actions = ("activate_versions", "retire_versions", "retrain_recommender", "start_ab_test", "stop_ab_test")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="why not live")
+    def refused(self, obj: ModelVersion) -> str:
+        """The retrain rule's reason for keeping this version out of service (registry.promote)."""
+        return registry.refusal(obj)
 
     # --- recommender: retrain now, metrics chart, preview ----------------------------------------
     def get_urls(self) -> list[Any]:

@@ -17,6 +17,10 @@ DEFAULTS: dict[str, Any] = {
     "HYBRID_MAX_INTERACTIONS": 1_000_000,
     "VALIDATION_DAYS": 30,
     "COMPARE_ON": "ndcg@20",
+    # A version goes live only with at least this much data (and when not worse on COMPARE_ON than the active
+    # one); otherwise the active one stays and the new one is kept ready, refused (registry.promote). The
+    # defaults let a new shop serve best sellers from its first purchases: the comparison guards retrains.
+    "MIN_TRAINING": {"purchases": 1, "customers": 1, "products": 1, "weeks": 0},
     "LIST_LENGTH": 50,  # items precomputed per customer
     "NEIGHBOURS": 30,  # similar / bought-together items kept per product
     "POPULAR_LENGTH": 100,  # best sellers kept overall, per category and per segment

@@ -14,6 +14,7 @@ One run (:func:`train`) under a job lock:
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import uuid
@@ -26,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 from django.db import transaction
 
+from ..host import clock
 from ..ml import evaluation
 from ..ml.base import Recommender
 from ..ml.copurchase import CoPurchase, basket_matrix
@@ -36,7 +38,7 @@ from ..models import CustomerProfile, ModelVersion, RecommendationList
 from ..ops import jobs, locks, registry
 from . import experiments
 from .blend import RepeatThenNeighbours
-from .config import KIND, rec_settings
+from .config import DEFAULTS, KIND, rec_settings
 from .data import TrainingData, build_training_data, item_table, purchase_frame
 
 logger = logging.getLogger(__name__)
@@ -91,7 +93,8 @@ def _label_windows_hold_purchases(frame: pd.DataFrame, now: pd.Timestamp, window
     return False
 
 
-def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any]) -> tuple[str, str]:
+def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any],
+                 end: pd.Timestamp | None = None) -> tuple[str, str]:
     """The model to train on these purchases and why: ``auto`` picks what the data supports.
 
     The hybrid while the history has at most ``HYBRID_MAX_INTERACTIONS`` purchases and every fit of the
@@ -113,7 +116,7 @@ def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any]) 
         return "simple", f"simple: {n:,} purchases, above HYBRID_MAX_INTERACTIONS ({limit:,}), the hybrid's time budget"
     hybrid = make_model("hybrid").get_params()
     days, windows = float(hybrid["label_window_days"]), int(hybrid["label_windows"])
-    end = frame["timestamp"].max()
+    end = end if end is not None else frame["timestamp"].max()  # the as-of (naive UTC) the training runs for
     cutoff = (end - pd.Timedelta(days=int(settings["VALIDATION_DAYS"]))).normalize()
     fits = [(frame, end)]
     if (frame["timestamp"] < cutoff).any():  # validation fits on the data before the cutoff too
@@ -276,15 +279,30 @@ def train(model: str | None = None, *, activate: bool = True, progress: Progress
         locks.release(LOCK_NAME, owner)
 
 
+def training_minimums(data: TrainingData, settings: dict[str, Any]) -> list[registry.Minimum]:
+    """What a recommender version was trained on against ``RECOMMENDATIONS["MIN_TRAINING"]``."""
+    need = {**DEFAULTS["MIN_TRAINING"], **(settings.get("MIN_TRAINING") or {})}
+    interactions = data.interactions
+    weeks = (data.end - data.start).days / 7 if data.start and data.end else 0.0
+    bought = int(np.unique(interactions.item_ids).size) if interactions.item_ids.size else 0
+    have = {"purchases": len(interactions.user_ids), "customers": int(data.user_pks.size), "products": bought,
+            "weeks": weeks}
+    setting = 'PERSONALIZATION["RECOMMENDATIONS"]["MIN_TRAINING"]'
+    return [registry.Minimum(what if what != "weeks" else "weeks of purchases", have[what], float(need[what]),
+                             f"{setting}[{what!r}]") for what in ("purchases", "customers", "products", "weeks")]
+
+
 def _train(requested: str, settings: dict[str, Any], activate: bool, progress: Progress | None) -> TrainResult:
     started = time.perf_counter()
     say = progress or (lambda percent, stage: None)
     say(2, "Reading purchases and the catalogue")
-    frame = purchase_frame()
+    as_of = clock.reference_time()  # now, or PERSONALIZATION["REFERENCE_TIME"]; never the latest purchase
+    end = pd.Timestamp(as_of.astimezone(dt.UTC).replace(tzinfo=None))
+    frame = purchase_frame(until=as_of)
     items = item_table()
     if frame.empty or items.empty:
         raise TrainingError("No purchases of signed-in customers to learn from (import orders first).")
-    name, reason = choose_model(requested, frame, settings)
+    name, reason = choose_model(requested, frame, settings, end)
     say(5, f"Model: {reason}")
     data = build_training_data(frame, items)
     random_state = int(settings["RANDOM_STATE"])
@@ -299,7 +317,7 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     try:
         try:
             step(10, f"Validating {name} on the last {settings['VALIDATION_DAYS']} days")
-            metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
+            metrics = validate(name, frame, items, end, int(settings["VALIDATION_DAYS"]),
                                random_state)
             step(40, f"Fitting {name} on all {len(frame):,} purchases")
             model = make_model(name, random_state).fit(data.interactions)
@@ -312,7 +330,7 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
                               "reason": reason}
             version.save(update_fields=["params"])
             step(40, f"Model: {reason}; fitting {name} on all {len(frame):,} purchases")
-            metrics = validate(name, frame, items, frame["timestamp"].max(), int(settings["VALIDATION_DAYS"]),
+            metrics = validate(name, frame, items, end, int(settings["VALIDATION_DAYS"]),
                                random_state)
             model = make_model(name, random_state).fit(data.interactions)
         step(60, "Item neighbours and bought-together pairs")
@@ -333,12 +351,10 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
         raise
     activated, message = False, f"{version} is ready (not activated)."
     if activate:
-        try:
-            registry.activate(version, compare_on=str(settings["COMPARE_ON"]))
-        except registry.NotBetter as exc:
-            message = f"{exc} It stays ready (with its lists, for an A/B test)."
-        else:
-            activated, message = True, f"{version} is now active."
+        activated, message = registry.promote(version, training_minimums(data, settings),
+                                              compare_on=str(settings["COMPARE_ON"]))
+        if not activated:
+            message = f"{message} It stays ready (with its lists, for an A/B test)."
     prune_lists(keep=version)
     version.refresh_from_db()
     seconds = time.perf_counter() - started

@@ -9,7 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from .models import Category, Order, OrderLine, Product
+from . import data_shift
+from .models import Category, DataShift, Order, OrderLine, Product
 
 
 @admin.register(Category)
@@ -101,3 +102,38 @@ class OrderLineAdmin(admin.ModelAdmin):
     show_full_result_count = False
     # The default ordering by -pk uses the primary key index; no sortable columns that would sort 400k rows.
     sortable_by = ()
+
+
+@admin.register(DataShift)
+class DataShiftAdmin(admin.ModelAdmin):
+    """How ``import_online_retail --end-yesterday`` moved the imported history; read-only (the importer writes it)."""
+
+    list_display = ("shift", "original_range", "shop_range", "source", "updated_at")
+    list_display_links = None
+    readonly_fields = ("days", "original_first", "original_last", "shifted_first", "shifted_last", "source")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: DataShift | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: DataShift | None = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        sentence = data_shift.describe()
+        self.message_user(request, sentence or "No data imported yet: nothing was shifted.", level=messages.INFO)
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="shift")
+    def shift(self, obj: DataShift) -> str:
+        return f"{obj.days:+,} days ({obj.days // data_shift.WEEK:+,} weeks)"
+
+    @admin.display(description="dates in the file")
+    def original_range(self, obj: DataShift) -> str:
+        return f"{obj.original_first:%Y-%m-%d} – {obj.original_last:%Y-%m-%d}"
+
+    @admin.display(description="dates in the shop")
+    def shop_range(self, obj: DataShift) -> str:
+        return f"{obj.shifted_first:%Y-%m-%d} – {obj.shifted_last:%Y-%m-%d}"

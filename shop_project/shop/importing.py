@@ -61,11 +61,12 @@ from personalization.capture.receivers import purchase_events
 from personalization.host.adapters import OrderLineFact
 from personalization.models import Event, EventSource
 
+from . import data_shift
 from .import_cancellations import cancelled_sales
 from .import_reading import ImportDataError, parse_rows, read_rows
 from .models import Category, Order, OrderLine, Product
 
-DEFAULT_PATH = Path("data") / "online_retail.csv.gz"
+DEFAULT_PATH = Path("data") / "online_retail_ii.csv.gz"
 """The file imported when no path is given, relative to ``settings.BASE_DIR``."""
 
 DATA_TIME_ZONE = "Europe/London"
@@ -182,6 +183,7 @@ class ImportSummary:
     rows_read: int = 0
     rows_imported: int = 0
     descriptions_filled: int = 0
+    shift_days: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
     cancellations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CANCELLATION_OUTCOMES, 0))
     created: dict[str, int] = field(
@@ -203,6 +205,8 @@ class ImportSummary:
             f"    {CANCELLATION_OUTCOMES[key]:<{width}} {count:>9,}" for key, count in self.cancellations.items()
         ]
         rows.append(f"  missing descriptions filled {self.descriptions_filled:,}")
+        if self.shift_days:
+            rows.append(f"  dates shifted by {self.shift_days:+,} days ({self.shift_days // 7:+,} weeks)")
         rows.append("  created: " + ", ".join(f"{count:,} {name}" for name, count in self.created.items()))
         return "\n".join(rows)
 
@@ -217,6 +221,7 @@ class PreparedImport:
     skipped: dict[str, int]
     descriptions_filled: int
     cancellations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CANCELLATION_OUTCOMES, 0))
+    read_days: tuple[dt.date, dt.date] | None = None  # first and last InvoiceDate of all the rows read
 
 
 # --- deriving the catalogue -----------------------------------------------------------------------------
@@ -341,7 +346,8 @@ def prepare(
     sales = rows[keep]
     filled = int(sales["description"].isna().sum())
     products = product_facts(sales, rows) if len(sales) else pd.DataFrame()
-    return PreparedImport(len(rows), sales.copy(), products, skipped, filled, cancellations)
+    read_days = (rows["date"].min().date(), rows["date"].max().date()) if len(rows) else None
+    return PreparedImport(len(rows), sales.copy(), products, skipped, filled, cancellations, read_days)
 
 
 # --- writing --------------------------------------------------------------------------------------------
@@ -517,11 +523,25 @@ def _write_lines(
         progress(len(lines))
 
 
-def write(prepared: PreparedImport, summary: ImportSummary, *, show_progress: bool = False) -> None:
-    """Write everything ``prepared`` holds in one transaction, skipping orders already stored."""
+def write(
+    prepared: PreparedImport, summary: ImportSummary, *, show_progress: bool = False, shift_days: int = 0
+) -> None:
+    """Write everything ``prepared`` holds in one transaction, skipping orders already stored.
+
+    ``shift_days`` moves every date (:mod:`.data_shift`); the shift is recorded, or the import refused when
+    the database holds imported data under another shift.
+    """
     with transaction.atomic():
         sales = prepared.sales
         existing = _existing(Order, "number", sales["invoice"])
+        if not sales.empty:
+            data_shift.record(
+                shift_days, sales["date"].min().date(), sales["date"].max().date(), Path(summary.path).name,
+                already_imported=bool(existing),
+            )
+            sales = sales.assign(date=data_shift.shifted(sales["date"], shift_days))
+            if shift_days:
+                prepared.products["first_sold"] = data_shift.shifted(prepared.products["first_sold"], shift_days)
         old = sales["invoice"].isin(existing)
         summary.skipped["existing_order"] = int(old.sum())
         sales = sales[~old]
@@ -550,6 +570,7 @@ def import_online_retail(
     limit: int | None = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    shift_to: dt.date | None = None,
     show_progress: bool = False,
 ) -> ImportSummary:
     """Import an Online Retail (or Online Retail II) CSV file, plain or gzipped, into the demo shop.
@@ -557,7 +578,8 @@ def import_online_retail(
     Validates the whole file before writing anything; raises :class:`ImportDataError` with a message
     for the user when the file or an option is unusable. Idempotent: rows of orders already in the
     database are skipped. ``limit`` takes the first data rows of the file; ``since`` / ``until``
-    (inclusive days) select rows by InvoiceDate.
+    (inclusive days) select rows by their InvoiceDate in the file. ``shift_to`` moves every date by the
+    whole weeks that make the last day read the latest same weekday on or before it (:mod:`.data_shift`).
     """
     path = Path(path)
     prepared = prepare(read_rows(path, limit), since=since, until=until, path=path)
@@ -570,5 +592,7 @@ def import_online_retail(
     )
     if show_progress:
         print(f"Checked {prepared.rows_read:,} rows of {path}; {len(prepared.sales):,} to import.", file=sys.stderr)
-    write(prepared, summary, show_progress=show_progress)
+    if prepared.read_days is not None and shift_to is not None:
+        summary.shift_days = data_shift.days_to_end_by(prepared.read_days[1], shift_to)
+    write(prepared, summary, show_progress=show_progress, shift_days=summary.shift_days)
     return summary

@@ -1,6 +1,7 @@
 """The demo shop's catalogue and orders: the host models the ShopSense apps plug into."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -84,3 +85,33 @@ class OrderLine(models.Model):
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
+
+
+class DataShift(models.Model):
+    """How the imported history was moved in time (one row, written by ``import_online_retail``).
+
+    ``days`` is a whole number of weeks (weekdays are kept): every imported timestamp is its file date plus
+    ``days``. ``original_first`` / ``original_last`` are the first and last days of the imported sales as the
+    file has them; 0 days means the import kept the file's dates. See :mod:`shop_project.shop.data_shift`.
+    """
+
+    days = models.IntegerField(default=0)
+    original_first = models.DateField()
+    original_last = models.DateField()
+    source = models.CharField("file", max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "imported data's date shift"
+        verbose_name_plural = "imported data's date shift"
+
+    def __str__(self) -> str:
+        return f"{self.days:+,} days"
+
+    @property
+    def shifted_first(self) -> dt.date:
+        return self.original_first + dt.timedelta(days=self.days)
+
+    @property
+    def shifted_last(self) -> dt.date:
+        return self.original_last + dt.timedelta(days=self.days)

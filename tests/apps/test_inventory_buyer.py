@@ -34,7 +34,7 @@ TODAY = dt.date(2024, 3, 6)
 @pytest.fixture(autouse=True)
 def _settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    settings.INVENTORY = {"FORECASTER": "WindowAverage", "REFERENCE_TIME": "last_order"}
+    settings.INVENTORY = {"FORECASTER": "WindowAverage", "REFERENCE_TIME": TODAY.isoformat()}
 
 
 @pytest.fixture

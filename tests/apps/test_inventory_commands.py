@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    settings.INVENTORY = {"FORECASTER": "WindowAverage"}
+    settings.INVENTORY = {"FORECASTER": "WindowAverage", "REFERENCE_TIME": "2024-03-18"}  # the last sales day
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_plan_restock_with_another_forecaster_records_it_on_the_version(sales):
 
 
 def test_the_served_gbm_stores_ordered_quantiles(sales, settings):
-    settings.INVENTORY = {"FORECASTER": "gbm", "GBM_PARAMS": {"max_iter": 5}}  # few trees: checks the plumbing
+    settings.INVENTORY = {**settings.INVENTORY, "FORECASTER": "gbm", "GBM_PARAMS": {"max_iter": 5}}  # few trees
 
     call_command("plan_restock", stdout=StringIO())
 
@@ -139,7 +139,7 @@ def test_the_served_gbm_stores_ordered_quantiles(sales, settings):
 
 def test_the_default_served_selector_serves_its_candidate_on_a_history_too_short_to_backtest(sales, settings):
     # given the default settings (the benchmarked selector) and 12 weeks of orders: too few to backtest
-    settings.INVENTORY = {}
+    settings.INVENTORY = {"REFERENCE_TIME": settings.INVENTORY["REFERENCE_TIME"]}
 
     # when planning
     call_command("plan_restock", stdout=StringIO())

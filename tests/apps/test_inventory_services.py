@@ -25,7 +25,7 @@ Z95 = 1.6448536269514722
 @pytest.fixture(autouse=True)
 def _settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    settings.INVENTORY = {"FORECASTER": "WindowAverage", "REFERENCE_TIME": "last_order"}
+    settings.INVENTORY = {"FORECASTER": "WindowAverage", "REFERENCE_TIME": TODAY.isoformat()}
 
 
 def _item(code="A1", stock=0, price="10.00", department="Toys"):

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    settings.INVENTORY = {"FORECASTER": "WindowAverage", "REFERENCE_TIME": "last_order"}
+    settings.INVENTORY = {"FORECASTER": "WindowAverage", "REFERENCE_TIME": "2024-03-06"}  # the week after the sales
 
 
 def _item(code, stock=0, available=True):
@@ -84,13 +84,14 @@ def test_the_panel_flags_stockout_weeks_and_counts_recommendation_exposure():
                                             for day in panel.index}
 
 
-def test_sold_out_weeks_are_unknown_demand_not_zero():
+def test_sold_out_weeks_are_unknown_demand_not_zero(settings):
     """A product selling 10 a week sells out for its last two weeks: with the stock-outs recorded the forecast
     stays at its selling rate and a restock is suggested; without them it halves."""
     item = _item("A", 0)
     _sell(item, 10, 10)  # the weeks of 2024-01-01 .. 2024-03-04
     other = _item("B", 5)
-    _sell(other, 13, 4)  # the shop's last order is on 2024-03-25: the origin is that Monday
+    _sell(other, 13, 4)  # the shop's last order is on 2024-03-25
+    settings.INVENTORY = {**settings.INVENTORY, "REFERENCE_TIME": "2024-03-27"}  # the origin is that Monday
 
     services.forecast_demand()
     blind = DemandForecast.objects.get(product=item).mean

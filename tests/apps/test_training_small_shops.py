@@ -22,7 +22,8 @@ from tests.testhost.models import Department, Item
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 SLICE = ROOT / "tests" / "data" / "online_retail_slice.csv.gz"  # 2,000 rows over all 13 months
-FULL = ROOT / "data" / "online_retail.csv.gz"  # the whole file, in its own (date) order
+FULL = ROOT / "data" / "online_retail_ii.csv.gz"  # the whole two-year file, in its own (date) order
+ONE_YEAR_HEADER = {"Invoice": "InvoiceNo", "Price": "UnitPrice", "Customer ID": "CustomerID"}
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,7 @@ def _media(settings, tmp_path):
 
 def order_lines(path: Path, n: int) -> pd.DataFrame:
     """The first ``n`` order lines of signed-in customers (positive quantity and price) in file order."""
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False).rename(columns=ONE_YEAR_HEADER)
     raw = raw[(raw["CustomerID"] != "") & ~raw["InvoiceNo"].str.startswith("C")]
     raw = raw[(raw["Quantity"].astype(int) > 0) & (raw["UnitPrice"].astype(float) > 0)]
     lines = raw.head(n)
@@ -74,8 +75,10 @@ def train_command(*args: str) -> str:
     (FULL, 10_000, "simple"),   # the shop's first days: no label window has a returning customer
     (FULL, 30_000, "simple"),   # its first two weeks; the case that failed with "no purchases in the label window(s)"
 ], ids=["slice-1k", "first-10k", "first-30k"])
-def test_auto_trains_what_real_order_lines_support(path, lines, expected):
+def test_auto_trains_what_real_order_lines_support(path, lines, expected, settings):
     load(order_lines(path, lines))
+    last = Event.objects.order_by("-timestamp").values_list("timestamp", flat=True).first()
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "REFERENCE_TIME": last.isoformat()}  # the data's as-of
 
     output = train_command()
 

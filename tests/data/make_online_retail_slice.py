@@ -1,4 +1,7 @@
-"""Cut ``tests/data/online_retail_slice.csv.gz`` from ``data/online_retail.csv.gz`` (run from the repo root).
+"""Cut ``tests/data/online_retail_slice.csv.gz`` from the one-year part of ``data/online_retail_ii.csv.gz``.
+
+Run from the repo root. The rows dated 2010-12-01 onwards of the two-year file are the one-year "Online
+Retail" file renamed (``data/SOURCE.md``); the slice keeps that file's header.
 
 The slice keeps whole invoices (so order totals stay real), spread over all 13 months, and adds the rows
 the importer's tests need: cancellations, the bad-debt adjustments, non-product codes, lower-case
@@ -16,7 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SOURCE = Path("data/online_retail.csv.gz")
+SOURCE = Path("data/online_retail_ii.csv.gz")
+ONE_YEAR_FROM = "2010-12-01"
+ONE_YEAR_HEADER = [
+    "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country",
+]
 TARGET = Path("tests/data/online_retail_slice.csv.gz")
 NON_PRODUCT_CODES = ("POST", "D", "M", "DOT", "BANK CHARGES", "AMAZONFEE", "C2", "S", "CRUK", "PADS", "GIFT_0001_20")
 
@@ -32,6 +39,8 @@ def smallest_invoices(
 
 def main() -> int:
     raw = pd.read_csv(SOURCE, dtype=str, keep_default_na=False)
+    raw = raw[raw["InvoiceDate"] >= ONE_YEAR_FROM].reset_index(drop=True)
+    raw.columns = ONE_YEAR_HEADER
     rng = np.random.default_rng(20111209)
     code = raw["StockCode"].str.upper()
     first = raw["InvoiceNo"].str[0]

@@ -25,7 +25,7 @@ START = dt.datetime(2024, 1, 1, 10, 0, tzinfo=dt.UTC)  # a Monday
 def planned(transactional_db, settings, tmp_path):
     """Twelve weeks of steady sales of a product with no stock left, forecast and planned."""
     settings.MEDIA_ROOT = tmp_path
-    settings.INVENTORY = {"FORECASTER": "WindowAverage"}
+    settings.INVENTORY = {"FORECASTER": "WindowAverage", "REFERENCE_TIME": "2024-03-18"}  # the last sales day
     product = ProductFactory(category=CategoryFactory(name="Kitchen", slug="kitchen"), stock_on_hand=0)
     for week in range(12):
         OrderLineFactory(order=OrderFactory(placed_at=START + dt.timedelta(weeks=week)), product=product, quantity=6)

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 
 from personalization.models import CustomerProfile, Segment
 from personalization.profiles import services as profiles
+from shop_project.shop.models import Order
 
 from .conftest import TEST_PASSWORD, CategoryFactory, OrderFactory, OrderLineFactory, ProductFactory, UserFactory
 from .test_browser import admin_login, save_screenshot
@@ -22,7 +23,7 @@ START = dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def orders(transactional_db) -> int:
+def orders(transactional_db, settings) -> int:
     """Twelve customers of the demo shop: small occasional baskets, and big frequent ones."""
     kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
     garden = CategoryFactory(name="Garden", slug="garden")
@@ -38,6 +39,8 @@ def orders(transactional_db) -> int:
             order = OrderFactory(customer=customer, placed_at=START + dt.timedelta(days=20 * order_number + index))
             for product in products[: 3 if big else 1]:
                 OrderLineFactory(order=order, product=product, quantity=48 if big else 1)
+    last = max(Order.objects.values_list("placed_at", flat=True))  # profiles are built as of the last order
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "REFERENCE_TIME": last.isoformat()}
     return 12
 
 

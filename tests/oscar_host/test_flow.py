@@ -176,12 +176,13 @@ def test_a_received_purchase_order_raises_the_stock_record():
     assert StockRecord.objects.get(product=product).num_in_stock == 15
 
 
-def test_reference_time_and_the_forecast_read_oscars_orders():
-    from inventory.forecasting import reference_time
+def test_plans_are_made_as_of_today_whatever_the_latest_oscar_order():
+    from inventory.forecasting import planning_date
 
     ann = make_customer("ann")
     order = place_order(ann, [(make_product("Mug"), 1)])
-    assert abs(reference_time() - order.date_placed) < dt.timedelta(seconds=1)
+    type(order).objects.filter(pk=order.pk).update(date_placed=timezone.now() - dt.timedelta(days=400))
+    assert planning_date() == timezone.localdate()
 
 
 def test_a_purchase_order_for_a_product_without_stock_record_is_refused_whole():

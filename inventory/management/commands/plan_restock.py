@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--forecaster", help='Override INVENTORY["FORECASTER"]: "selector", "gbm" or a statsforecast method.'
         )
-        parser.add_argument("--date", help="Plan as of this day (YYYY-MM-DD); default: the latest order's day.")
+        parser.add_argument(
+            "--date", help="Plan as of this day (YYYY-MM-DD); default: today, or the REFERENCE_TIME set (README)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         today = None

@@ -39,7 +39,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as-of",
             dest="as_of",
-            help="Reference time of recency and customer age (default: the latest order, or now per settings).",
+            help="Reference time of recency and customer age (default: now, or the REFERENCE_TIME set; README).",
         )
         parser.add_argument(
             "--enqueue", action="store_true", help="Queue the rebuild for a Celery worker instead of running it here."
@@ -80,6 +80,10 @@ class Command(BaseCommand):
             if show_bar:
                 self.stdout.write("")
         elapsed = time.perf_counter() - started
+        if build.message.startswith("Refused:"):  # the current profiles stay: a warning, not a failure
+            kept = f"Profile build {build.pk} kept the current profiles: {build.message}"
+            self.stdout.write(self.style.WARNING(kept))
+            return
         self._summary(build, elapsed)
 
     def _summary(self, build: Any, elapsed: float) -> None:

@@ -43,6 +43,8 @@ class Command(BaseCommand):
             run = services.refit_and_suggest(refit=not options["no_refit"])
         except services.JobAlreadyRunning as exc:
             raise CommandError(str(exc)) from exc
+        if run.refused:
+            self.stdout.write(f"The refit did not go live, suggestions left as they are: {run.refused}")
         self.stdout.write(
             f"{len(run.created)} suggestions, {len(run.applied)} auto-applied, {len(run.blocked)} blocked, "
             f"{run.unchanged} unchanged, {run.without_policy} products without a policy."
