@@ -22,7 +22,7 @@ from personalization.models import Event, EventType
 from pricing import services as pricing_services
 from pricing.models import PriceChange
 from tests.apps.test_pricing_support import make_item, make_sales, media  # noqa: F401 - a fixture
-from tests.apps.test_profiles import catalogue, shop  # noqa: F401 - fixtures
+from tests.apps.test_profiles import _as_of_the_last_order, catalogue, shop  # noqa: F401 - fixtures
 from tests.testhost.models import Item, Purchase, PurchaseLine, Tag
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,8 @@ def test_a_guest_or_deleted_customer_is_a_guest_purchase(settings, django_user_m
 
 
 @pytest.mark.usefixtures("media")
-def test_elasticities_and_demand_history_leave_out_a_deleted_products_lines(caplog):
+def test_elasticities_and_demand_history_leave_out_a_deleted_products_lines(caplog, settings):
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "REFERENCE_TIME": "2024-01-15"}  # the data's as-of
     item = make_item(price="10.00", cost="8.00")
     make_sales(item, elasticity=-3.0, end=WHEN)
     _line_of_a_deleted_product(when=WHEN - dt.timedelta(weeks=3))

@@ -28,8 +28,10 @@ def _order(buyer, when, items, state=""):
 
 
 @pytest.fixture
-def past(django_user_model):
-    """Two customers' orders over four days, one guest order, and the products they name."""
+def past(django_user_model, settings):
+    """Two customers' orders over four days, one guest order, and the products they name; the shop's as-of
+    is the day after (a profile build years after the data would be refused as absurd)."""
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "REFERENCE_TIME": "2011-03-05"}
     ann = django_user_model.objects.create_user("ann")
     bob = django_user_model.objects.create_user("bob")
     a, b, c = make_item("A"), make_item("B"), make_item("C")
