@@ -24,6 +24,7 @@ from django.utils import timezone
 from personalization.host import get_order_model
 from personalization.host.adapters import ShopAdapter, get_adapter
 from personalization.host.conf import personalization_settings
+from personalization.host.threads import job_threads, limited_threads
 from personalization.models import ModelVersion
 from personalization.ops import registry
 
@@ -35,7 +36,6 @@ from .ml.base import Forecaster, quantile_column
 from .ml.local import METHODS, LocalForecaster
 from .ml.selector import ClassSelector
 from .models import DemandForecast
-from .threads import job_threads, limited_threads
 
 MODEL_KIND = "inventory.forecaster"
 #: Weeks of actual demand kept on each forecast (for the chart and the safety-stock spread).

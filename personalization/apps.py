@@ -8,11 +8,17 @@ class PersonalizationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from celery.signals import worker_init, worker_process_init
+
         from . import tasks  # noqa: F401 - registers every task, so services can enqueue them by name
         from .capture import receivers as capture_receivers
         from .host.checks import check_host_contract
+        from .host.threads import limit_worker_threads
         from .profiles import receivers as profile_receivers
 
         checks.register(check_host_contract, checks.Tags.models)
         capture_receivers.connect()
         profile_receivers.connect()
+        # SHOPSENSE_THREADS for the whole worker (the solo pool's process, and each prefork child)
+        worker_init.connect(limit_worker_threads, weak=False, dispatch_uid="shopsense.threads.worker")
+        worker_process_init.connect(limit_worker_threads, weak=False, dispatch_uid="shopsense.threads.process")

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inventory import services
+from personalization.host.threads import limit_process_threads
 
 
 class Command(BaseCommand):
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--date", help="Plan as of this day (YYYY-MM-DD); default: the latest order's day.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         today = None
         if options["date"]:
             try:

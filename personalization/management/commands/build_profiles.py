@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from personalization.host.threads import limit_process_threads
 from personalization.models import CustomerProfile, RFMSegment, Segment
 
 BAR_WIDTH = 30
@@ -49,6 +50,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, as_of: str | None = None, enqueue: bool = False, no_progress: bool = False, **options: Any
     ) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         from personalization.profiles import services as profiles
 
         as_of_time = _parse_as_of(as_of) if as_of else None

@@ -5,6 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from personalization.host.threads import limit_process_threads
+
 
 class Command(BaseCommand):
     help = (
@@ -21,6 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, model: str | None = None, no_activate: bool = False, enqueue: bool = False,
                no_progress: bool = False, **options: Any) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         from personalization.recommending import training
 
         if enqueue:

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from personalization.host.threads import limit_process_threads
+
 
 class Command(BaseCommand):
     help = "Refit price elasticities from the order history and suggest prices (auto-applying where a policy says so)."
@@ -22,6 +24,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         from pricing import services
         from pricing.models import PricingPolicy
 
