@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from personalization.host.threads import limit_process_threads
+from personalization.ops.progress import command_progress
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-refit", action="store_true", help="Use the active elasticity model instead of refitting."
         )
+        parser.add_argument("--no-progress", action="store_true", help="Print no progress bar (for cron logs).")
         parser.add_argument(
             "--default-policy",
             action="store_true",
@@ -43,7 +45,8 @@ class Command(BaseCommand):
             if created:
                 self.stdout.write("Created the shop-wide default policy (suggest only).")
         try:
-            run = services.refit_and_suggest(refit=not options["no_refit"])
+            with command_progress(self, enabled=not options["no_progress"]) as progress:
+                run = services.refit_and_suggest(refit=not options["no_refit"], progress=progress)
         except services.JobAlreadyRunning as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
