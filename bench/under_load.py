@@ -45,7 +45,7 @@ def run_job(job: str) -> tuple[float, float, int]:
 
 
 def load() -> str:
-    return "{:.1f}".format(os.getloadavg()[0])
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def main() -> None:
