@@ -24,7 +24,7 @@ from django.utils import timezone
 from personalization.host import get_order_model
 from personalization.host.adapters import ShopAdapter, get_adapter
 from personalization.host.conf import personalization_settings
-from personalization.host.threads import job_threads, limited_threads
+from personalization.host.threads import job_processes, limited_threads
 from personalization.models import ModelVersion
 from personalization.ops import registry
 
@@ -67,8 +67,8 @@ def served_forecaster(name: str, horizon: int, quantiles: Sequence[float] = (0.5
     ``INVENTORY["GBM_PARAMS"]`` overrides the GBM's settings in both."""
     overrides = dict(inventory_settings.GBM_PARAMS or {})
     seed = inventory_settings.RANDOM_STATE
-    if name == "selector":  # SHOPSENSE_THREADS > 1: its fits run in that many one-thread processes
-        return served.served_selector(horizon, random_state=seed, gbm_overrides=overrides, n_jobs=job_threads())
+    if name == "selector":  # its fits run in job_processes() one-thread processes (SHOPSENSE_THREADS, default 2)
+        return served.served_selector(horizon, random_state=seed, gbm_overrides=overrides, n_jobs=job_processes())
     if name == "gbm":
         return served.served_gbm(horizon, tuple(quantiles), random_state=seed, overrides=overrides)
     if name in METHODS:

@@ -11,6 +11,8 @@ which sets the same cap for the whole process (and, through the environment, for
 
 The setting (a Django setting, defaulting to the ``SHOPSENSE_THREADS`` environment variable): a whole
 number of threads, or unset / 0 for :data:`DEFAULT_THREADS` (capped at the CPUs this process may use).
+A job made of independent fits (the forecaster's backtests) runs them in :func:`job_processes` worker
+processes of one thread each: the same setting when it is set, else up to :data:`DEFAULT_PROCESSES`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from django.core.exceptions import ImproperlyConfigured
 #: Threads per job when nothing is configured. One: measured on the demo data on 2 shared cores, the GBM fit
 #: took 40 s with one thread and 197 s with two, the MLP 34 s and 172 s (bench/RESULTS.md, "plan_restock").
 DEFAULT_THREADS = 1
+
+#: Worker processes of one thread each for a job made of independent fits (the forecaster's), when nothing is
+#: configured: a one-thread process never spins on a barrier, so two share two cores (or the cores with other
+#: work) without the thrashing of two threads per library; capped at the CPUs this process may use.
+DEFAULT_PROCESSES = 2
 
 #: Environment variables the native libraries read when they start (so worker processes a job starts, e.g.
 #: the forecaster's loky workers, begin with the cap too).
@@ -56,6 +63,15 @@ def job_threads() -> int:
     if value < 0:
         raise ImproperlyConfigured(f"SHOPSENSE_THREADS must not be negative, got {value}.")
     return value or min(DEFAULT_THREADS, available_cpus())
+
+
+def job_processes() -> int:
+    """How many one-thread worker processes a job of independent fits may run at once: ``SHOPSENSE_THREADS``
+    when it is set, else :data:`DEFAULT_PROCESSES` capped at :func:`available_cpus`."""
+    raw = getattr(settings, "SHOPSENSE_THREADS", None) or os.environ.get("SHOPSENSE_THREADS", "")
+    if raw not in (None, "", 0, "0"):
+        return job_threads()
+    return min(DEFAULT_PROCESSES, available_cpus())
 
 
 @contextmanager

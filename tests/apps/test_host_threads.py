@@ -85,3 +85,12 @@ def test_a_celery_worker_process_starts_capped(settings, restore_process_threads
     signal.send(sender=None)
 
     assert (_library_threads(), torch.get_num_threads()) == ({1}, 1)
+
+
+@pytest.mark.parametrize(("setting", "env", "expected"), [(3, "", 3), (None, "1", 1), ("", "", None), (0, "0", None)])
+def test_independent_fits_run_in_the_configured_processes_else_up_to_two(settings, monkeypatch, setting, env, expected):
+    settings.SHOPSENSE_THREADS = setting
+    monkeypatch.setenv("SHOPSENSE_THREADS", env)
+
+    default = min(threads.DEFAULT_PROCESSES, threads.available_cpus())
+    assert threads.job_processes() == (default if expected is None else expected)
