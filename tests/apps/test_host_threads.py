@@ -9,7 +9,7 @@ import pytest
 import torch
 from celery.signals import worker_init, worker_process_init
 from django.core.exceptions import ImproperlyConfigured
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from personalization.host import threads
 
@@ -50,14 +50,17 @@ def test_limited_threads_caps_openmp_blas_and_torch_and_restores_them(settings):
 
 @pytest.fixture
 def restore_process_threads(monkeypatch):
+    """Two threads per library to start from (a command run earlier in the session may have capped the
+    process), restored afterwards."""
     for name in threads.THREAD_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    outer = threadpool_limits(limits=2)
     torch.set_num_threads(2)
-    before = _library_threads()
-    yield before
+    yield _library_threads()
     if threads._process_limits is not None:
         threads._process_limits.restore_original_limits()
         threads._process_limits = None
+    outer.restore_original_limits()
     torch.set_num_threads(2)
 
 
