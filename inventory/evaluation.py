@@ -8,11 +8,12 @@ import warnings
 
 import pandas as pd
 
+from personalization.host.threads import limited_threads
+
 from .conf import inventory_settings
 from .forecasting import ForecastError, demand_panel, served_forecaster
 from .ml import demand as dm
 from .ml.metrics import evaluate_forecast
-from .threads import limited_threads
 
 ANCHORS = ("Naive", "HistoricAverage", "WindowAverage", "CrostonSBA", "TSB", "ADIDA", "IMAPA", "AutoETS")
 

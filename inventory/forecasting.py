@@ -13,7 +13,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from personalization.host import clock
 from personalization.host.adapters import ShopAdapter, get_adapter
+from personalization.host.threads import job_processes, limited_threads
 from personalization.models import ModelVersion
 from personalization.ops import registry
 
@@ -33,9 +34,9 @@ from .ml import demand as dm
 from .ml import served
 from .ml.base import Forecaster, quantile_column
 from .ml.local import METHODS, LocalForecaster
+from .ml.parallel import FitProgress
 from .ml.selector import ClassSelector
 from .models import DemandForecast
-from .threads import job_threads, limited_threads
 
 logger = logging.getLogger(__name__)
 MODEL_KIND = "inventory.forecaster"
@@ -45,6 +46,8 @@ HISTORY_KEEP_WEEKS = 52
 #: A series needs this many selling weeks for the model; younger ones get their recent mean.
 MIN_SELLING_WEEKS = 8
 RECENT_WEEKS = 13
+#: ``progress(percent, stage, seconds_left)`` (seconds_left None when unknown).
+Progress = Callable[..., None]
 
 
 class ForecastError(ValueError):
@@ -66,8 +69,8 @@ def served_forecaster(name: str, horizon: int, quantiles: Sequence[float] = (0.5
     ``INVENTORY["GBM_PARAMS"]`` overrides the GBM's settings in both."""
     overrides = dict(inventory_settings.GBM_PARAMS or {})
     seed = inventory_settings.RANDOM_STATE
-    if name == "selector":  # SHOPSENSE_THREADS > 1: its fits run in that many one-thread processes
-        return served.served_selector(horizon, random_state=seed, gbm_overrides=overrides, n_jobs=job_threads())
+    if name == "selector":  # its fits run in job_processes() one-thread processes (SHOPSENSE_THREADS, default 2)
+        return served.served_selector(horizon, random_state=seed, gbm_overrides=overrides, n_jobs=job_processes())
     if name == "gbm":
         return served.served_gbm(horizon, tuple(quantiles), random_state=seed, overrides=overrides)
     if name in METHODS:
@@ -171,21 +174,27 @@ def _selector_metrics(model: ClassSelector) -> dict[str, float]:
 
 
 def forecast_demand(
-    origin: dt.date | None = None, adapter: ShopAdapter | None = None, forecaster: str | None = None
+    origin: dt.date | None = None,
+    adapter: ShopAdapter | None = None,
+    forecaster: str | None = None,
+    progress: Progress | None = None,
 ) -> ForecastRun:
     """Fit the served forecaster on the order history before ``origin`` and store its forecasts.
 
     ``origin`` defaults to the Monday of :func:`planning_date`; ``forecaster`` to ``INVENTORY["FORECASTER"]``.
     One ``DemandForecast`` per product that ever sold (replacing that origin's earlier ones) and one
-    active ``ModelVersion``.
+    active ``ModelVersion``. ``progress(percent, stage, seconds_left)``, when given, hears each stage and,
+    while the forecaster fits, each model fit with an estimate of the time left.
     """
     started = time.perf_counter()
+    say = progress or (lambda percent, stage, left=None: None)
     origin = origin or week_origin(planning_date())
     origin = week_origin(origin)
     horizon = int(inventory_settings.FORECAST_HORIZON_WEEKS)
     quantiles = tuple(float(q) for q in inventory_settings.FORECAST_QUANTILES)
     name = forecaster or inventory_settings.FORECASTER
     model = served_forecaster(name, horizon, quantiles)
+    say(2, "Reading the order history")
     panel = demand_panel(origin, adapter, inventory_settings.HISTORY_WEEKS)
     if panel.empty:
         raise ForecastError(f"No sales before {origin}: nothing to forecast from.")
@@ -201,10 +210,14 @@ def forecast_demand(
         parts, metrics, method_of = [], {}, {}
         if modelled:
             registry.report_progress(version, 10, f"Fitting {name} on {len(modelled)} series")
+            say(10, f"Fitting {name} on {len(modelled)} series")
             history = panel[panel["unique_id"].isin(set(modelled))].reset_index(drop=True)
             with warnings.catch_warnings(), limited_threads():  # SHOPSENSE_THREADS: no oversubscription
                 warnings.simplefilter("ignore")
-                model.fit(history)
+                if isinstance(model, ClassSelector):
+                    model.fit(history, progress=_fit_progress(version, say))
+                else:
+                    model.fit(history)
                 fc = model.predict(horizon, quantiles)
             version.params = {**version.params, **_trained_models(model)}
             version.save(update_fields=["params"])
@@ -224,6 +237,7 @@ def forecast_demand(
             registry.refuse(version, reason)
             return ForecastRun(version, origin, 0, 0, time.perf_counter() - started)
         registry.report_progress(version, 80, "Storing forecasts")
+        say(80, "Storing forecasts")
         classes = dm.classify_demand(_known_demand(panel)).set_index("unique_id")["demand_class"]
         n_modelled = _store(version, origin, horizon, quantiles, fc, panel, classes, name, method_of)
         registry.finish(version, metrics)
@@ -259,6 +273,19 @@ def refusal_reason(metrics: dict[str, float]) -> str:
         reason = (f"Worse than the active version: backtest WAPE {metrics['backtest_wape']:.4f} against the active "
                   f"{active}'s {old['backtest_wape']:.4f} (more than {WAPE_TOLERANCE:.0%} worse).")
     return reason
+
+
+def _fit_progress(version: ModelVersion, say: Progress) -> FitProgress:
+    """The selector's per-fit progress as 10-80 % of the run, with the time left from the fits' costs."""
+    started = time.perf_counter()
+
+    def report(done: float, total: float, label: str) -> None:
+        percent = 10 + int(70 * done / total)
+        left = (time.perf_counter() - started) * (total - done) / done if done else None
+        registry.report_progress(version, percent, f"Fitted {label}")
+        say(percent, f"Fitted {label}", left)
+
+    return report
 
 
 def _store(

@@ -13,7 +13,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .forecasting import ForecastError, ForecastRun, demand_panel, forecast_demand, planning_date, week_origin
+from .forecasting import (
+    ForecastError,
+    ForecastRun,
+    Progress,
+    demand_panel,
+    forecast_demand,
+    planning_date,
+    week_origin,
+)
 from .planning import PlanInput, PlanResult, PlanSummary, PolicyValues, compute_plan, on_order_by_product, plan_restock
 from .purchasing import (
     PurchasingError,
@@ -61,8 +69,16 @@ class PlanningRun:
     plan: PlanSummary
 
 
-def run_planning(forecast: bool = True, today: dt.date | None = None, forecaster: str | None = None) -> PlanningRun:
+def run_planning(forecast: bool = True, today: dt.date | None = None, forecaster: str | None = None,
+                 progress: Progress | None = None) -> PlanningRun:
     """Refresh the forecasts (unless ``forecast`` is False; ``forecaster`` overrides the served one) and plan
-    restocking for every product."""
-    run = forecast_demand(week_origin(today) if today else None, forecaster=forecaster) if forecast else None
+    restocking for every product; ``progress(percent, stage, seconds_left)`` hears how far it got."""
+    say = progress or (lambda percent, stage, left=None: None)
+    run = None
+    if forecast:  # the forecast is 0-90 % of the run, the plan the rest
+        def forecast_progress(percent: int, stage: str, left: float | None = None) -> None:
+            say(percent * 9 // 10, f"Forecast: {stage}", left)
+
+        run = forecast_demand(week_origin(today) if today else None, forecaster=forecaster, progress=forecast_progress)
+    say(90 if forecast else 0, "Planning restock")
     return PlanningRun(run, plan_restock(today))

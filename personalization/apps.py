@@ -8,9 +8,12 @@ class PersonalizationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from celery.signals import worker_init, worker_process_init
+
         from . import tasks  # noqa: F401 - registers every task, so services can enqueue them by name
         from .capture import receivers as capture_receivers
         from .host.checks import check_host_contract
+        from .host.threads import limit_worker_threads
         from .ops import todos
         from .profiles import receivers as profile_receivers
 
@@ -19,6 +22,9 @@ class PersonalizationConfig(AppConfig):
         capture_receivers.connect()
         profile_receivers.connect()
         todos.register("personalization", todos.personalization_todos)
+        # SHOPSENSE_THREADS for the whole worker (the solo pool's process, and each prefork child)
+        worker_init.connect(limit_worker_threads, weak=False, dispatch_uid="shopsense.threads.worker")
+        worker_process_init.connect(limit_worker_threads, weak=False, dispatch_uid="shopsense.threads.process")
 
 
 def _use_shopsense_celery_app() -> None:

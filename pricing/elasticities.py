@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from personalization.host import clock, get_product_model
 from personalization.host.adapters import get_adapter
+from personalization.host.threads import limited_threads
 from personalization.models import ModelVersion
 from personalization.ops import registry
 
@@ -149,9 +150,10 @@ def fit_elasticities(*, since: dt.datetime | None = None, activate: bool = True)
         names = [adapter.get_category(products[int(p)]) if int(p) in products else None for p in panel.products]
         category, _ = pd.factorize(pd.Series(names).fillna(""))
         registry.report_progress(version, 30, f"Fitting {len(panel.products)} products over {len(panel.weeks)} weeks")
-        estimator = ElasticityEstimator(**params).fit_panel(
-            panel.price, panel.units, periods=panel.periods, category=category, weight=panel.weight
-        )
+        with limited_threads():  # SHOPSENSE_THREADS
+            estimator = ElasticityEstimator(**params).fit_panel(
+                panel.price, panel.units, periods=panel.periods, category=category, weight=panel.weight
+            )
         arrays = {name: getattr(estimator, name) for name in _ARRAYS}
         arrays["product_ids"] = np.asarray(panel.products, dtype=np.int64)
         arrays["sold_max"] = sold_by_price(panel.price, panel.units, panel.weight, estimator.reference_price_)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from personalization.ops import locks, registry
 
@@ -61,12 +62,19 @@ __all__ = [
 ]
 
 
+#: Where the refit and the suggestions start in the progress of :func:`refit_and_suggest` (percent).
+REFIT_STARTS, SUGGEST_STARTS = 5, 60
+
+
 class JobAlreadyRunning(RuntimeError):
     """Another refit-and-suggest run holds the lock."""
 
 
-def refit_and_suggest(*, refit: bool = True, owner: str | None = None) -> SuggestionRun:
-    """The nightly job: refit the elasticities (unless ``refit`` is off), then suggest prices.
+def refit_and_suggest(
+    *, refit: bool = True, owner: str | None = None, progress: Callable[[int, str], None] | None = None
+) -> SuggestionRun:
+    """The nightly job: refit the elasticities (unless ``refit`` is off), then suggest prices;
+    ``progress(percent, stage)`` hears each stage (the percentages are the stages' measured shares of the run).
 
     Takes a lock so two runs never overlap (:class:`JobAlreadyRunning`); ``owner`` (the Celery task
     id) lets a redelivered task retake it. An elasticity version left *training* by a run that died
@@ -78,12 +86,15 @@ def refit_and_suggest(*, refit: bool = True, owner: str | None = None) -> Sugges
     if not locks.acquire(LOCK_NAME, owner, int(pricing_settings.LOCK_SECONDS)):
         raise JobAlreadyRunning("Another price refit is running.")
     try:
+        say = progress or (lambda percent, stage: None)
         registry.fail_abandoned(MODEL_KIND)
+        say(0, "Recording price changes made outside ShopSense")
         outside = reconcile_outside_changes()
         if outside:
             logger.info("Recorded %d price change(s) made outside ShopSense.", outside)
         model = None
         if refit:  # suggestions are expired and replaced only when the refit went live
+            say(REFIT_STARTS, "Fitting the price elasticities")
             try:
                 version = fit_elasticities()
             except NotEnoughData as exc:  # no sales at all: the rules that need no model still apply
@@ -93,6 +104,7 @@ def refit_and_suggest(*, refit: bool = True, owner: str | None = None) -> Sugges
                     logger.warning("Suggestions left as they are: %s", registry.refusal(version))
                     return SuggestionRun(refused=registry.refusal(version))
                 model = load_elasticities(version)
+        say(SUGGEST_STARTS if refit else 10, "Suggesting prices")
         return generate_suggestions(model=model)
     finally:
         locks.release(LOCK_NAME, owner)

@@ -214,7 +214,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 # A worker consumes the "gpu" queue (torch training on CUDA): set on every process, so routing sends it there.
 SHOPSENSE_GPU_QUEUE = env_bool("SHOPSENSE_GPU_QUEUE")
-# CPU threads each job's numerical libraries may use (OpenMP, BLAS, PyTorch; inventory.threads): 0 = the
+# CPU threads each job's numerical libraries may use (OpenMP, BLAS, PyTorch; personalization.host.threads): 0 = the
 # default (1); raise it on a worker that has the cores to itself.
 SHOPSENSE_THREADS = int(os.environ.get("SHOPSENSE_THREADS") or 0)
 

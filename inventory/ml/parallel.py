@@ -11,7 +11,7 @@ fitted models are the same as fitting them in turn with one thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,19 @@ from .ensemble import EnsembleForecaster
 
 #: Longest first, so two workers finish together (measured: the GBM ~40 s, the MLP ~25 s, local models ~5 s).
 _COST_RANK = {"GlobalGBMForecaster": 0, "GlobalMLPForecaster": 1}
+#: Relative cost of one fit, for progress estimates (measured on the demo data, one thread; anything else: 1).
+FIT_COST = {"GlobalGBMForecaster": 8.0, "GlobalMLPForecaster": 6.0}
+
+#: ``progress(done, total, label)``: called after each fit with the cost done so far, the whole cost
+#: (:data:`FIT_COST` units) and what was just fitted.
+FitProgress = Callable[[float, float, str], None]
+
+
+def fit_cost(model: Forecaster) -> float:
+    """The relative cost of fitting ``model`` (an ensemble: its members')."""
+    if isinstance(model, EnsembleForecaster) and model.members:
+        return sum(fit_cost(m) for m in model.members.values())
+    return FIT_COST.get(type(model).__name__, 1.0)
 
 
 def _fit_one(model: Forecaster, history: pd.DataFrame) -> Forecaster:
@@ -43,8 +56,14 @@ def _fit_one(model: Forecaster, history: pd.DataFrame) -> Forecaster:
         return model.fit(history)
 
 
-def fit_all(tasks: Sequence[tuple[Forecaster, pd.DataFrame]], n_jobs: int) -> list[Forecaster]:
-    """Clone and fit each ``(forecaster, history)``; ``n_jobs`` processes (1: in this process, in turn)."""
+def fit_all(
+    tasks: Sequence[tuple[Forecaster, pd.DataFrame]],
+    n_jobs: int,
+    labels: Sequence[str] | None = None,
+    progress: FitProgress | None = None,
+) -> list[Forecaster]:
+    """Clone and fit each ``(forecaster, history)``; ``n_jobs`` processes (1: in this process, in turn).
+    ``labels`` name the tasks in the ``progress`` calls (one after each fit, see :data:`FitProgress`)."""
     jobs: list[tuple[int, str | None, Forecaster, pd.DataFrame]] = []
     for i, (model, history) in enumerate(tasks):
         if isinstance(model, EnsembleForecaster) and model.members:
@@ -52,15 +71,31 @@ def fit_all(tasks: Sequence[tuple[Forecaster, pd.DataFrame]], n_jobs: int) -> li
         else:
             jobs.append((i, None, clone(model), history))
     order = sorted(range(len(jobs)), key=lambda k: (_COST_RANK.get(type(jobs[k][2]).__name__, 2), k))
+    total = sum(fit_cost(job[2]) for job in jobs)
+    done_cost = 0.0
+
+    def fitted_one(k: int) -> None:
+        nonlocal done_cost
+        done_cost += fit_cost(jobs[k][2])
+        if progress is not None:
+            owner, member = jobs[k][0], jobs[k][1]
+            label = labels[owner] if labels is not None else f"fit {owner + 1}"
+            progress(done_cost, total, f"{label}: {member}" if member else label)
+
+    fitted: dict[int, Forecaster] = {}
     if n_jobs > 1 and len(jobs) > 1:
         from joblib import Parallel, delayed
 
-        done = Parallel(n_jobs=n_jobs, backend="loky", inner_max_num_threads=1)(
+        done = Parallel(n_jobs=n_jobs, backend="loky", inner_max_num_threads=1, return_as="generator")(
             delayed(_fit_one)(jobs[k][2], jobs[k][3]) for k in order
         )
-        fitted = dict(zip(order, done, strict=True))
+        for k, model in zip(order, done, strict=True):
+            fitted[k] = model
+            fitted_one(k)
     else:
-        fitted = {k: jobs[k][2].fit(jobs[k][3]) for k in order}
+        for k in order:
+            fitted[k] = jobs[k][2].fit(jobs[k][3])
+            fitted_one(k)
     out: list[Forecaster] = []
     for i, (model, _) in enumerate(tasks):
         parts = {name: fitted[k] for k, (owner, name, _, _) in enumerate(jobs) if owner == i}

@@ -23,6 +23,7 @@ from sklearn.base import clone
 
 from .base import Forecaster, check_predict_args, infer_freq_days, prepare_history, quantile_column
 from .demand import DEMAND_CLASSES, classify_demand
+from .parallel import FitProgress, fit_all
 
 #: Factors tried when calibrating a quantile column on the backtest windows.
 CALIBRATION_GRID = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5)
@@ -68,7 +69,7 @@ class ClassSelector(Forecaster):
         (the benchmark passes one that caches forecasts on disk).
     n_jobs: with more than 1 (and no ``runner``), the backtest fits — and the final fit when there is one
         candidate — run at once in that many worker processes of one thread each
-        (:func:`inventory.ml.parallel.fit_all`); the same models as fitting them in turn.
+        (:func:`inventory.ml.parallel.fit_all`; with 1, in turn in this process); the same models either way.
     random_state: unused; the candidates carry their own.
     """
 
@@ -159,28 +160,33 @@ class ClassSelector(Forecaster):
         columns = ["origin", "demand_class", "candidate", "point", "factor", "abs_err", "y", "yhat", "n_series"]
         return pd.DataFrame(records, columns=columns)
 
-    def fit(self, history: pd.DataFrame) -> ClassSelector:
-        """Backtest the candidates, choose per class, then fit the chosen ones on the whole history."""
+    def fit(self, history: pd.DataFrame, progress: FitProgress | None = None) -> ClassSelector:
+        """Backtest the candidates, choose per class, then fit the chosen ones on the whole history.
+        ``progress`` is called after each model fit (see :func:`inventory.ml.parallel.fit_all`)."""
         h = prepare_history(history)
-        if self.n_jobs > 1 and self.runner is None and self.candidates:
-            from .parallel import fit_all
-
-            windows = self._windows(h)
-            keys = [(i, name) for i in range(len(windows)) for name in self.candidates]
-            tasks = [(self.candidates[name], windows[i][1]) for i, name in keys]
-            single = len(self.candidates) == 1  # then the final fit is known before the choice: fit it too
-            if single:
-                tasks.append((next(iter(self.candidates.values())), h))
-            fitted = fit_all(tasks, self.n_jobs)
-            forecasts = {key: model.predict(self.horizon) for key, model in zip(keys, fitted, strict=False)}
-            self.select(h, forecasts)
-            if single:
-                self.fitted_ = {next(iter(self.candidates)): fitted[-1]}
-                self._set_history(h)
-                return self
-        else:
+        if self.runner is not None or not self.candidates:
             self.select(h)
-        self.fitted_ = {name: clone(self.candidates[name]).fit(h) for name in self.chosen_candidates()}
+            self.fitted_ = {name: clone(self.candidates[name]).fit(h) for name in self.chosen_candidates()}
+            self._set_history(h)
+            return self
+        windows = self._windows(h)
+        keys = [(i, name) for i in range(len(windows)) for name in self.candidates]
+        tasks = [(self.candidates[name], windows[i][1]) for i, name in keys]
+        labels = [f"{name}, backtest {i + 1} of {len(windows)}" for i, name in keys]
+        single = len(self.candidates) == 1  # then the final fit is known before the choice: fit it too
+        if single:
+            tasks.append((next(iter(self.candidates.values())), h))
+            labels.append(f"{next(iter(self.candidates))}, final fit")
+        fitted = fit_all(tasks, self.n_jobs, labels, progress)
+        forecasts = {key: model.predict(self.horizon) for key, model in zip(keys, fitted, strict=False)}
+        self.select(h, forecasts)
+        if single:
+            self.fitted_ = {next(iter(self.candidates)): fitted[-1]}
+        else:
+            chosen = self.chosen_candidates()
+            final = fit_all([(self.candidates[name], h) for name in chosen], self.n_jobs,
+                            [f"{name}, final fit" for name in chosen])
+            self.fitted_ = dict(zip(chosen, final, strict=True))
         self._set_history(h)
         return self
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from ..host import clock, get_order_line_model, get_order_model, get_product_model
 from ..host.adapters import ShopAdapter, get_adapter
 from ..host.conf import personalization_settings
+from ..host.threads import limited_threads
 from ..models import CustomerProfile, ProfileBuild, Segment
 from ..ops import jobs, locks
 from .core import NewLine, ProfileConfig, ProfileResult, apply_order, compute_profiles, empty_lines
@@ -225,14 +226,15 @@ def run_build(
         report(23, "Reading products")
         products = read_products(lines["product_id"].unique().tolist(), adapter)
         previous = latest_build()
-        result = compute_profiles(
-            lines,
-            products,
-            as_of=pd.Timestamp(as_of) if as_of is not None else _reference_time(),
-            config=profile_config(),
-            previous_state=previous.model_state if previous else None,
-            progress=report,
-        )
+        with limited_threads():  # SHOPSENSE_THREADS: K-means, BG/NBD
+            result = compute_profiles(
+                lines,
+                products,
+                as_of=pd.Timestamp(as_of) if as_of is not None else _reference_time(),
+                config=profile_config(),
+                previous_state=previous.model_state if previous else None,
+                progress=report,
+            )
         refused = absurdity(result)
         if refused:  # the previous profiles and segments stay
             logger.warning("Profile build %s refused: %s", build.pk, refused)

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from django.db import transaction
 
 from ..host import clock
+from ..host.threads import job_threads, limited_threads
 from ..ml import evaluation
 from ..ml.base import Recommender
 from ..ml.copurchase import CoPurchase, basket_matrix
@@ -72,7 +73,8 @@ class TrainResult:
 def make_model(name: str, random_state: int = 0) -> Recommender:
     """A fresh, unfitted model of one of the served configurations."""
     if name == "hybrid":
-        return HybridRecommender(task="all", sources=DEFAULT_SOURCES, random_state=random_state)
+        return HybridRecommender(task="all", sources=DEFAULT_SOURCES, num_threads=job_threads(),
+                                 random_state=random_state)
     if name == "simple":
         return RepeatThenNeighbours()
     if name == "popular":
@@ -274,7 +276,8 @@ def train(model: str | None = None, *, activate: bool = True, progress: Progress
         raise AlreadyRunning("Another recommender training run is in progress.")
     try:
         registry.fail_abandoned(KIND)
-        return _train(model or settings["MODEL"], settings, activate, progress)
+        with limited_threads():  # SHOPSENSE_THREADS: implicit, numpy/scipy BLAS, scikit-learn and torch
+            return _train(model or settings["MODEL"], settings, activate, progress)
     finally:
         locks.release(LOCK_NAME, owner)
 

@@ -112,6 +112,21 @@ def test_evaluate_forecasts_refuses_bad_input(sales, args, message):
         call_command("evaluate_forecasts", *args)
 
 
+def test_plan_restock_shows_its_stages_with_the_time_on_stderr_unless_told_not_to(sales):
+    # when
+    out, err = StringIO(), StringIO()
+    call_command("plan_restock", stdout=out, stderr=err)
+    quiet = StringIO()
+    call_command("plan_restock", "--no-progress", stdout=StringIO(), stderr=quiet)
+    # then
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("[  1%] Forecast: Reading the order history (0:0")
+    assert any("Forecast: Storing forecasts" in line for line in lines)
+    assert lines[-1].startswith("[ 90%] Planning restock (") and "elapsed, about " in lines[-1]
+    assert "%]" not in out.getvalue()  # the summary stays alone on stdout
+    assert quiet.getvalue() == ""
+
+
 def test_plan_restock_names_an_unknown_forecaster(sales):
     with pytest.raises(CommandError, match="Unknown forecaster 'Prophet'"):
         call_command("plan_restock", "--forecaster", "Prophet")

@@ -50,3 +50,19 @@ def test_fit_all_splits_an_ensemble_into_its_members_and_puts_it_back_together()
         expected = EnsembleForecaster({"gbm": _small_gbm(), "theta": LocalForecaster("Theta")}).fit(history)
     pd.testing.assert_frame_equal(fitted.predict(HORIZON), expected.predict(HORIZON))
     pd.testing.assert_frame_equal(alone.predict(HORIZON), LocalForecaster("Naive").fit(history).predict(HORIZON))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_the_selector_reports_each_fit_with_the_share_of_the_work_done(n_jobs) -> None:
+    # given
+    history = make_panel("mixed", n_series=10)
+    calls: list[tuple[float, float, str]] = []
+    # when
+    with threadpool_limits(1):
+        _ensemble_selector(n_jobs).fit(history, progress=lambda done, total, label: calls.append((done, total, label)))
+    # then: 3 members x (2 backtest windows + the final fit), the costly global models first
+    assert len(calls) == 9
+    done = [c[0] for c in calls]
+    assert done == sorted(done) and done[-1] == calls[0][1] == 2 * (8.0 + 6.0 + 1.0) + (8.0 + 6.0 + 1.0)
+    assert calls[0][2] == "avg, backtest 1 of 2: gbm"
+    assert {c[2] for c in calls} >= {"avg, final fit: theta", "avg, backtest 2 of 2: mlp"}

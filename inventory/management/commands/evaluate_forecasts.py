@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inventory.evaluation import evaluate
 from inventory.forecasting import ForecastError
+from personalization.host.threads import limit_process_threads
 
 
 class Command(BaseCommand):
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         try:
             origin = dt.date.fromisoformat(options["origin"])
         except ValueError as exc:

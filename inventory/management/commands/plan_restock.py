@@ -8,6 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inventory import services
+from personalization.host.threads import limit_process_threads
+from personalization.ops.progress import command_progress
 
 
 class Command(BaseCommand):
@@ -21,8 +23,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--date", help="Plan as of this day (YYYY-MM-DD); default: today, or the REFERENCE_TIME set (README)."
         )
+        parser.add_argument("--no-progress", action="store_true", help="Print no progress bar (for cron logs).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         today = None
         if options["date"]:
             try:
@@ -30,9 +34,11 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--date must be YYYY-MM-DD, not {options['date']!r}.") from exc
         try:
-            run = services.run_planning(
-                forecast=not options["no_forecast"], today=today, forecaster=options["forecaster"]
-            )
+            with command_progress(self, enabled=not options["no_progress"]) as progress:
+                run = services.run_planning(
+                    forecast=not options["no_forecast"], today=today, forecaster=options["forecaster"],
+                    progress=progress,
+                )
         except (services.ForecastError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if run.forecast is not None:

@@ -12,9 +12,9 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from personalization.host.threads import limit_process_threads
 from personalization.models import CustomerProfile, RFMSegment, Segment
-
-BAR_WIDTH = 30
+from personalization.ops.progress import command_progress
 
 
 def _parse_as_of(value: str) -> dt.datetime:
@@ -49,6 +49,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, as_of: str | None = None, enqueue: bool = False, no_progress: bool = False, **options: Any
     ) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         from personalization.profiles import services as profiles
 
         as_of_time = _parse_as_of(as_of) if as_of else None
@@ -59,26 +60,14 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued profile build {build.pk}; follow it in the admin (Profile builds).")
             return
 
-        show_bar = not no_progress and self.stdout.isatty()
         started = time.perf_counter()
-
-        def progress(percent: int, stage: str) -> None:
-            if not show_bar:
-                return
-            filled = BAR_WIDTH * percent // 100
-            line = f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent:3d}% {stage[:60]:<60}"
-            self.stdout.write(line, ending="")
-            self.stdout.flush()
-
         try:
-            build = profiles.run_build(trigger="command", as_of=as_of_time, progress=progress)
+            with command_progress(self, enabled=not no_progress) as progress:
+                build = profiles.run_build(trigger="command", as_of=as_of_time, progress=progress)
         except profiles.BuildAlreadyRunning as exc:
             raise CommandError(str(exc)) from exc
         except Exception as exc:
             raise CommandError(f"The profile build failed: {type(exc).__name__}: {exc}") from exc
-        finally:
-            if show_bar:
-                self.stdout.write("")
         elapsed = time.perf_counter() - started
         if build.message.startswith("Refused:"):  # the current profiles stay: a warning, not a failure
             kept = f"Profile build {build.pk} kept the current profiles: {build.message}"

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from personalization.host.threads import limit_process_threads
+
 
 def _cutoff(value: str) -> dt.date:
     try:
@@ -30,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="as_json", action="store_true", help="Print the results as JSON.")
 
     def handle(self, *args: Any, cutoff: str, days: int, models: str, as_json: bool = False, **options: Any) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         import pandas as pd
 
         from personalization.ml import evaluation

@@ -5,6 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from personalization.host.threads import limit_process_threads
+from personalization.ops.progress import command_progress
+
 
 class Command(BaseCommand):
     help = (
@@ -17,10 +20,11 @@ class Command(BaseCommand):
                             help="Which configuration to train (default: the RECOMMENDATIONS setting, 'auto').")
         parser.add_argument("--no-activate", action="store_true", help="Store the version as ready; do not activate.")
         parser.add_argument("--enqueue", action="store_true", help="Queue the run for a Celery worker instead.")
-        parser.add_argument("--no-progress", action="store_true", help="Print no progress lines.")
+        parser.add_argument("--no-progress", action="store_true", help="Print no progress bar (for cron logs).")
 
     def handle(self, *args: Any, model: str | None = None, no_activate: bool = False, enqueue: bool = False,
                no_progress: bool = False, **options: Any) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         from personalization.recommending import training
 
         if enqueue:
@@ -32,12 +36,9 @@ class Command(BaseCommand):
             self.stdout.write("Queued a recommender training run; follow it in the admin (Model versions).")
             return
 
-        def progress(percent: int, stage: str) -> None:
-            if not no_progress:
-                self.stdout.write(f"[{percent:3d}%] {stage}")
-
         try:
-            result = training.train(model, activate=not no_activate, progress=progress)
+            with command_progress(self, enabled=not no_progress) as progress:
+                result = training.train(model, activate=not no_activate, progress=progress)
         except training.TrainingError as exc:
             raise CommandError(str(exc)) from exc
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))

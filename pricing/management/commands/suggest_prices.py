@@ -6,6 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from personalization.host.threads import limit_process_threads
+from personalization.ops.progress import command_progress
+
 
 class Command(BaseCommand):
     help = "Refit price elasticities from the order history and suggest prices (auto-applying where a policy says so)."
@@ -14,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-refit", action="store_true", help="Use the active elasticity model instead of refitting."
         )
+        parser.add_argument("--no-progress", action="store_true", help="Print no progress bar (for cron logs).")
         parser.add_argument(
             "--default-policy",
             action="store_true",
@@ -22,6 +26,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        limit_process_threads()  # SHOPSENSE_THREADS for the whole command
         from pricing import services
         from pricing.models import PricingPolicy
 
@@ -40,7 +45,8 @@ class Command(BaseCommand):
             if created:
                 self.stdout.write("Created the shop-wide default policy (suggest only).")
         try:
-            run = services.refit_and_suggest(refit=not options["no_refit"])
+            with command_progress(self, enabled=not options["no_progress"]) as progress:
+                run = services.refit_and_suggest(refit=not options["no_refit"], progress=progress)
         except services.JobAlreadyRunning as exc:
             raise CommandError(str(exc)) from exc
         if run.refused:
