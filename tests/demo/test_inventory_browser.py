@@ -86,7 +86,7 @@ def test_staff_find_the_stockouts_on_the_exceptions_dashboard(page, live_server,
 def three_planned(transactional_db, settings, tmp_path):
     """Three products that sell 6 a week with no stock left, planned: three open suggestions."""
     settings.MEDIA_ROOT = tmp_path
-    settings.INVENTORY = {"FORECASTER": "WindowAverage"}
+    settings.INVENTORY = {"FORECASTER": "WindowAverage", "REFERENCE_TIME": "2024-03-18"}  # the last sales day
     kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
     products = [ProductFactory(category=kitchen, stock_on_hand=0, name=f"Jar {n}") for n in range(3)]
     for week in range(12):
@@ -182,5 +182,6 @@ def test_a_supplier_and_a_replenishment_policy_are_added_through_their_forms(pag
     page.get_by_label("Scope").select_option(value="category")
     page.locator("#id_lead_time_days").fill("-3")
     page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_selector(".errornote")  # the form comes back with its errors (not read while it navigates)
     assert page.locator(".errornote").is_visible()
     assert ReplenishmentPolicy.objects.count() == 1

@@ -107,6 +107,7 @@ def test_every_button_of_the_suggestion_list_works_in_a_browser(page, live_serve
     assert page.locator("#result_list tbody tr").count() == 1
     page.locator("#searchbar").fill("84029E")
     page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r".*q=84029E.*"))
     assert "Enamel Mug" in page.locator("#result_list tbody").inner_text()
     page.get_by_role("link", name=re.compile(r"\d+ total")).click()  # back to all
 
