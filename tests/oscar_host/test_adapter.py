@@ -79,6 +79,17 @@ def test_available_products_are_those_oscar_would_sell_now():
     assert adapter.categories_of([free]) == {free.pk: ["Gifts"]}
 
 
+def test_categories_of_many_products_in_one_query_as_get_categories_reads_them():
+    adapter = get_adapter()
+    products = [make_product("Lamp", categories=("Home > Lights", "Gifts")), make_product("Mug"),
+                make_product("Bare", categories=())]
+    with CaptureQueriesContext(connection) as queries:
+        bulk = adapter.categories_of(products)
+    assert len(queries) == 1
+    assert bulk == {p.pk: adapter.get_categories(p) for p in products}
+    assert sorted(bulk[products[0].pk]) == ["Gifts", "Lights"]
+
+
 def test_the_latest_order_and_the_lines_left_out_for_their_status():
     adapter = get_adapter()
     ann, mug = make_customer("ann"), make_product("Mug")

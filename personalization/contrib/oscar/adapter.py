@@ -108,8 +108,17 @@ class OscarShopAdapter:
         return categories[0] if categories else None
 
     def categories_of(self, products: Iterable[models.Model]) -> dict[Any, list[str]]:
-        """:meth:`get_categories` of many products at once."""
-        return {product.pk: self.get_categories(product) for product in products}
+        """:meth:`get_categories` of many products at once: one query per 2,000 products, not one each."""
+        owner = {product.pk: product.parent_id if product.is_child else product.pk for product in products}
+        links = self._model("catalogue", "ProductCategory")._default_manager
+        names: dict[Any, list[str]] = {}
+        ids = list(set(owner.values()))
+        for start in range(0, len(ids), 2_000):
+            rows = (links.filter(product_id__in=ids[start:start + 2_000])
+                    .order_by("product_id", "category__path").values_list("product_id", "category__name"))
+            for product_id, name in rows:
+                names.setdefault(product_id, []).append(str(name))
+        return {pk: list(names.get(parent, [])) for pk, parent in owner.items()}
 
     def get_name(self, product: models.Model) -> str:
         return str(product.get_title() or product)
