@@ -81,6 +81,10 @@ class DemandForecastAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: DemandForecast | None = None) -> bool:
+        # a forecast is computed output: its page shows it (view permission), the planner rewrites it
+        return False
+
 
 class ExceptionFilter(admin.SimpleListFilter):
     title = "exception"
@@ -308,6 +312,13 @@ class PurchaseOrderAdmin(PermittedActionsMixin, admin.ModelAdmin):
         if obj is not None and obj.status in (PurchaseOrder.Status.RECEIVED, PurchaseOrder.Status.CANCELLED):
             return False
         return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> bool:
+        # a received order is the record of stock that came in: deleting it would rewrite history (the bulk
+        # "delete selected" asks this per order too and refuses the whole selection)
+        if obj is not None and obj.status == PurchaseOrder.Status.RECEIVED:
+            return False
+        return super().has_delete_permission(request, obj)
 
     @admin.action(description="Mark selected drafts as ordered", permissions=["change"])
     def mark_as_ordered(self, request: HttpRequest, queryset: QuerySet[PurchaseOrder]) -> None:

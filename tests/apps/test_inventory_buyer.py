@@ -482,3 +482,37 @@ def test_the_database_refuses_a_negative_unit_cost():
     with pytest.raises(IntegrityError), transaction.atomic():
         PurchaseOrderLine.objects.create(purchase_order=order, product=_item("B1"), quantity=1,
                                          unit_cost=Decimal("-5"))
+
+
+def test_a_received_purchase_order_cannot_be_deleted_in_the_admin(client, staff):
+    item = _item(stock=0)
+    received = _ordered(item, status="received")
+    draft = _ordered(item, status="draft")
+    client.force_login(staff)
+
+    assert client.get(reverse("admin:inventory_purchaseorder_delete", args=[received.pk])).status_code == 403
+    selection = {"action": "delete_selected", "_selected_action": [received.pk, draft.pk]}
+    confirmation = client.post(reverse("admin:inventory_purchaseorder_changelist"), selection)
+    forced = client.post(reverse("admin:inventory_purchaseorder_changelist"), {**selection, "post": "yes"})
+
+    assert "Cannot delete purchase orders" in confirmation.content.decode()  # no button to confirm
+    assert forced.status_code == 403
+    assert set(PurchaseOrder.objects.values_list("pk", flat=True)) == {received.pk, draft.pk}
+    client.post(reverse("admin:inventory_purchaseorder_changelist"),
+                {"action": "delete_selected", "_selected_action": [draft.pk], "post": "yes"})
+    assert list(PurchaseOrder.objects.values_list("pk", flat=True)) == [received.pk]
+
+
+def test_a_forecast_is_shown_not_edited_in_the_admin(client, staff):
+    forecast = _forecast(_item(), 3.0, [1, 2, 3])
+    client.force_login(staff)
+    url = reverse("admin:inventory_demandforecast_change", args=[forecast.pk])
+
+    page = client.get(url)
+    client.post(url, {"mean": "[99, 99, 99, 99]", "method": "edited", "origin": "2020-01-01", "horizon": 4})
+
+    assert page.status_code == 200
+    assert set(page.context["adminform"].form.fields) == set()  # every field shown read-only
+    assert "Save" not in page.content.decode()
+    forecast.refresh_from_db()
+    assert (forecast.mean, forecast.method) == ([3.0] * 4, "test")
