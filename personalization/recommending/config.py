@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from ..host.conf import personalization_settings
 
 KIND = "recommender"
@@ -34,10 +36,22 @@ DEFAULTS: dict[str, Any] = {
     "LOCK_SECONDS": 3_600,
     "RECORD_IMPRESSIONS": True,
     "RANDOM_STATE": 0,
+    # The nightly search of the hybrid's settings (tuning.py): Optuna TPE, seeded with RANDOM_STATE, on the
+    # last VALIDATION_DAYS; it stops after MAX_TRIALS trials or once TIME_BUDGET_S seconds have passed (the
+    # running trial finishes). The defaults are always the first trial. A partial dict is fine.
+    "SEARCH": {"ENABLED": True, "TIME_BUDGET_S": 600, "MAX_TRIALS": 30},
 }
 
 
 def rec_settings() -> dict[str, Any]:
     """The defaults overridden by ``PERSONALIZATION["RECOMMENDATIONS"]`` (a partial dict is fine)."""
     user = personalization_settings.user_settings.get("RECOMMENDATIONS") or {}
-    return {**DEFAULTS, **user}
+    search = {**DEFAULTS["SEARCH"], **(user.get("SEARCH") or {})}
+    where = 'PERSONALIZATION["RECOMMENDATIONS"]["SEARCH"]'
+    if not isinstance(search["ENABLED"], bool):
+        raise ImproperlyConfigured(f'{where}["ENABLED"] must be True or False.')
+    for key in ("TIME_BUDGET_S", "MAX_TRIALS"):
+        value = search[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+            raise ImproperlyConfigured(f"{where}[{key!r}] must be a number of at least 1, not {value!r}.")
+    return {**DEFAULTS, **user, "SEARCH": search}

@@ -4,9 +4,10 @@ One run (:func:`train`) under a job lock:
 
 1. purchases of signed-in customers from the Event log and the catalogue through the adapter;
 2. the served model is fitted on everything before ``end - VALIDATION_DAYS`` and scored on the last
-   ``VALIDATION_DAYS`` exactly like the offline protocol (``personalization.ml.evaluation``);
-3. it is fitted again on all the data; the artifact holds its arrays plus the serving tables (similar
-   items, bought together with lift, product ids);
+   ``VALIDATION_DAYS`` exactly like the offline protocol (``personalization.ml.evaluation``); for the hybrid
+   this is the search of its settings (:mod:`.tuning`, ``SEARCH``), whose best trial is the validation;
+3. it is fitted again on all the data (the hybrid with the chosen settings, kept in ``metadata["search"]``);
+   the artifact holds its arrays plus the serving tables (similar items, bought together with lift, product ids);
 4. every customer's "for you" list and the shared lists (best sellers overall, per category, per
    segment) are written as :class:`~personalization.models.RecommendationList` rows of the version;
 5. the version is activated only if it beats the active one on ``COMPARE_ON`` (else
@@ -29,7 +30,6 @@ from django.db import transaction
 
 from ..host import clock
 from ..host.threads import job_threads, limited_threads
-from ..ml import evaluation
 from ..ml.base import Recommender
 from ..ml.copurchase import CoPurchase, basket_matrix
 from ..ml.hybrid import DEFAULT_SOURCES, HybridRecommender, NotEnoughHistory
@@ -37,7 +37,7 @@ from ..ml.itemknn import ItemKNN
 from ..ml.toppop import TopPop
 from ..models import CustomerProfile, ModelVersion, RecommendationList
 from ..ops import jobs, locks, registry
-from . import experiments
+from . import experiments, tuning
 from .blend import RepeatThenNeighbours
 from .config import DEFAULTS, KIND, rec_settings
 from .data import TrainingData, build_training_data, item_table, purchase_frame
@@ -70,11 +70,16 @@ class TrainResult:
     reason: str = ""  # why this model was trained (what ``auto`` chose and why)
 
 
-def make_model(name: str, random_state: int = 0) -> Recommender:
-    """A fresh, unfitted model of one of the served configurations."""
+def make_model(name: str, random_state: int = 0, settings: dict[str, Any] | None = None) -> Recommender:
+    """A fresh, unfitted model of one of the served configurations.
+
+    ``settings`` (the hybrid only) are the ones the search chose (:func:`.tuning.search`):
+    ``{"sources": ..., "ranker": {...}}``; the defaults without them.
+    """
     if name == "hybrid":
-        return HybridRecommender(task="all", sources=DEFAULT_SOURCES, num_threads=job_threads(),
-                                 random_state=random_state)
+        chosen = settings or {}
+        return HybridRecommender(task="all", sources=chosen.get("sources", DEFAULT_SOURCES),
+                                 num_threads=job_threads(), random_state=random_state, **chosen.get("ranker", {}))
     if name == "simple":
         return RepeatThenNeighbours()
     if name == "popular":
@@ -132,24 +137,11 @@ def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any],
 
 def validate(name: str, frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, days: int,
              random_state: int) -> dict[str, float]:
-    """Fit on the data before ``end - days`` and score the last ``days`` with the protocol's metrics.
-
-    Empty when the window or the history before it holds no purchases of the same customers.
-    """
-    cutoff = (end - pd.Timedelta(days=days)).normalize()
-    if not (frame["timestamp"] < cutoff).any() or not (frame["timestamp"] >= cutoff).any():
+    """Fit on the data before ``end - days`` and score the last ``days`` (empty without a split)."""
+    split = tuning.validation_split(frame, items, end, days)
+    if split is None:
         return {}
-    split = evaluation.make_split(frame, cutoff, window_days=days + 1,
-                                  items=items[["item", "name", "category", "price"]])
-    if split.eval_users["all"].size == 0:
-        return {}
-    model = make_model(name, random_state).fit(split.train)
-    result = {key: float(value) for key, value in evaluation.evaluate(model, split, "all").items()}
-    if split.eval_users["new"].size:
-        new = evaluation.evaluate(model, split, "new")
-        result.update({f"new_{key}": float(value) for key, value in new.items()})
-    result["validation_days"] = float(days)
-    return result
+    return tuning.score(make_model(name, random_state).fit(split.train), split, days)
 
 
 def _neighbour_table(similar: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]], n_items: int, k: int,
@@ -317,13 +309,20 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
         registry.report_progress(version, percent, stage)
         say(percent, stage)
 
+    search: dict[str, Any] = {}
     try:
         try:
-            step(10, f"Validating {name} on the last {settings['VALIDATION_DAYS']} days")
-            metrics = validate(name, frame, items, end, int(settings["VALIDATION_DAYS"]),
-                               random_state)
+            if name == "hybrid" and settings["SEARCH"]["ENABLED"]:
+                chosen, metrics, search = _search(frame, items, end, settings, step)
+                version.params = {**version.params, "params": make_model(name, random_state, chosen).get_params()}
+                version.save(update_fields=["params"])
+            else:
+                chosen = None
+                step(10, f"Validating {name} on the last {settings['VALIDATION_DAYS']} days")
+                metrics = validate(name, frame, items, end, int(settings["VALIDATION_DAYS"]),
+                                   random_state)
             step(40, f"Fitting {name} on all {len(frame):,} purchases")
-            model = make_model(name, random_state).fit(data.interactions)
+            model = make_model(name, random_state, chosen).fit(data.interactions)
         except NotEnoughHistory as exc:
             if requested != "auto":
                 raise TrainingError(f"The {name} recommender cannot learn from these purchases: {exc}.") from exc
@@ -336,12 +335,15 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
             metrics = validate(name, frame, items, end, int(settings["VALIDATION_DAYS"]),
                                random_state)
             model = make_model(name, random_state).fit(data.interactions)
+            search = {}
         step(60, "Item neighbours and bought-together pairs")
         tables = serving_tables(data, model, int(settings["NEIGHBOURS"]))
         arrays = dict(tables)
         arrays.update({f"model/{key}": value for key, value in model.to_arrays().items()})
-        registry.store_artifact(version, arrays, metadata={"model": name, "n_users": int(data.user_pks.size),
-                                                           "n_items": int(data.product_pks.size)})
+        metadata = {"model": name, "n_users": int(data.user_pks.size), "n_items": int(data.product_pks.size)}
+        if search:
+            metadata["search"] = search
+        registry.store_artifact(version, arrays, metadata=metadata)
         step(75, "Precomputing every customer's list")
         lists = _user_lists(data, model, int(settings["LIST_LENGTH"]), version)
         lists += _popular_lists(data, settings, version)
@@ -365,6 +367,21 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     logger.info("Recommender training: %s (%.1f s)", message, seconds)
     return TrainResult(version, activated, message, dict(version.metrics), seconds, len(lists), name, reason)
 
+
+
+def _search(frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, settings: dict[str, Any],
+            step: Progress) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
+    """The hybrid's settings chosen by the search (:mod:`.tuning`), their validation metrics and the search."""
+    budget = settings["SEARCH"]
+    step(10, f"Searching the hybrid's settings on the last {settings['VALIDATION_DAYS']} days "
+             f"(at most {budget['MAX_TRIALS']} trials, {budget['TIME_BUDGET_S']} s)")
+    active = registry.active_version(KIND)
+    random_state = int(settings["RANDOM_STATE"])
+    result = tuning.search(frame, items, end, settings,
+                           build=lambda chosen: make_model("hybrid", random_state, chosen),
+                           active=active.params if active is not None else None,
+                           progress=lambda spent, stage: step(10 + int(28 * spent), stage))
+    return result.settings, result.metrics, result.summary
 
 
 def request_retrain(model: str | None = None) -> tuple[bool, str]:
