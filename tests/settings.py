@@ -32,6 +32,8 @@ PERSONALIZATION = {
     # worker started by a test is handed the run's key through the environment).
     "EVENT_BUFFER_KEY": os.environ.get("SHOPSENSE_TEST_BUFFER_KEY") or f"shopsense-test-{uuid.uuid4().hex[:8]}:events",
     "EVENT_FLUSH_BATCH_SIZE": int(os.environ.get("SHOPSENSE_TEST_FLUSH_BATCH_SIZE", "5000")),
+    # The nightly search of the hybrid's settings: a tiny budget, so that tests training it stay fast.
+    "RECOMMENDATIONS": {"SEARCH": {"TIME_BUDGET_S": 10, "MAX_TRIALS": 3}},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tasks run in-process, except in a real worker started by tests/apps/test_worker.py.

@@ -67,6 +67,12 @@ class ModelVersionAdmin(PermittedActionsMixin, admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context=context)
 
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> Any:
+        version = self.get_object(request, object_id)
+        context = {**(search_context(version) if version is not None else {}), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
     def _retrain(self, request: HttpRequest) -> None:
         from .training import request_retrain
 
@@ -159,3 +165,24 @@ class ModelVersionAdmin(PermittedActionsMixin, admin.ModelAdmin):
         for version in queryset:
             registry.retire(version)
         self.message_user(request, f"Retired {queryset.count()} version(s).", level=messages.SUCCESS)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def search_context(version: ModelVersion) -> dict[str, Any]:
+    """The settings a hybrid version serves and the search that chose them (``metadata["search"]``)."""
+    search = (version.metadata or {}).get("search")
+    params = (version.params or {}).get("params") or {}
+    if not search and not params.get("sources"):
+        return {}
+    sources = [{"name": name, "model": spec.get("model", ""), "candidates": spec.get("candidates", 0),
+                "params": ", ".join(f"{k}={_short(v)}" for k, v in (spec.get("params") or {}).items())}
+               for name, spec in (params.get("sources") or {}).items()]
+    ranker = ", ".join(f"{name}={_short(params[name])}" for name in
+                       ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf", "negative_rate",
+                        "l2_regularization") if name in params)
+    trials = [{**trial, "params_text": ", ".join(f"{k}={_short(v)}" for k, v in (trial.get("params") or {}).items())}
+              for trial in (search or {}).get("trials", [])]
+    return {"chosen_sources": sources, "chosen_ranker": ranker, "search": search or {}, "search_trials": trials}

@@ -222,14 +222,13 @@ def search(frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, settings
     best = study.best_trial
     trials = [{
         "number": t.number, "origin": t.user_attrs.get("origin", "TPE"), "params": t.params,
-        "value": round(float(t.value), 6) if t.value is not None else None,
-        "new_value": round(scores[t.number].get(f"new_{compare_on}", float("nan")), 6)
-        if t.number in scores and f"new_{compare_on}" in scores[t.number] else None,
+        "value": float(t.value) if t.value is not None else None,
+        "new_value": scores.get(t.number, {}).get(f"new_{compare_on}"),
         "seconds": seconds.get(t.number), "state": t.state.name.lower(), "error": errors.get(t.number, ""),
         "best": t.number == best.number,
     } for t in study.trials]
     summary = {**base, "trials": trials, "n_trials": len(trials), "best_trial": best.number,
-               "best_value": round(float(best.value), 6), "default_value": trials[0]["value"],
+               "best_value": float(best.value), "default_value": trials[0]["value"],
                "seconds": round(time.perf_counter() - started, 2),
                "changed": {name: value for name, value in best.params.items() if value != defaults[name]}}
     logger.info("Recommender search: %d trials in %.0f s, best %s %.4f (defaults %.4f)", len(trials),

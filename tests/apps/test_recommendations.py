@@ -605,7 +605,8 @@ def test_evaluate_recommenders_scores_each_configuration_as_json(shop):
     call_command("evaluate_recommenders", "--cutoff", cutoff, "--days", "30", "--json", stdout=out)
 
     result = json.loads(out.getvalue())
-    assert set(result["results"]) == {"popular", "simple"}
+    assert set(result["results"]) == {"popular", "simple", "served"}  # served: what the nightly retrain serves
+    assert result["results"]["served"]["config"]["model"] == "hybrid"
     assert result["results"]["simple"]["all"]["users"] == 24
     assert result["results"]["simple"]["all"]["ndcg@20"] > result["results"]["popular"]["all"]["ndcg@20"]
 

@@ -73,6 +73,14 @@ def _fast_passwords(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _tiny_search(settings) -> None:
+    """The nightly search of the hybrid's settings on a tiny budget, so that tests training it stay fast."""
+    recs = settings.PERSONALIZATION.get("RECOMMENDATIONS") or {}
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "RECOMMENDATIONS": {
+        **recs, "SEARCH": {"TIME_BUDGET_S": 10, "MAX_TRIALS": 3}}}
+
+
+@pytest.fixture(autouse=True)
 def _tasks_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
     """Celery tasks (guest-event merge, buffer flush) run in-process, as in the embedded default.
 

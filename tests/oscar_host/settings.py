@@ -136,6 +136,7 @@ PERSONALIZATION = {
     "OSCAR": {"UNIT_COST_ATTRIBUTE": "cost_price", "NON_SALE_STATUSES": ["Cancelled"]},
     # One event buffer per test run, handed to a worker started by a test (not a README line).
     "EVENT_BUFFER_KEY": os.environ.get("SHOPSENSE_TEST_BUFFER_KEY") or f"{_RUN}:events",
+    "RECOMMENDATIONS": {"SEARCH": {"TIME_BUDGET_S": 10, "MAX_TRIALS": 3}},  # a tiny search: fast tests
 }
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 CELERY_BROKER_URL = REDIS_URL
