@@ -183,6 +183,6 @@ def search_context(version: ModelVersion) -> dict[str, Any]:
     ranker = ", ".join(f"{name}={_short(params[name])}" for name in
                        ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf", "negative_rate",
                         "l2_regularization") if name in params)
-    trials = [{**trial, "params_text": ", ".join(f"{k}={_short(v)}" for k, v in (trial.get("params") or {}).items())}
+    trials = [{**trial, "params_text": ", ".join(f"{k}={_short(v)}" for k, v in sorted(trial["params"].items()))}
               for trial in (search or {}).get("trials", [])]
     return {"chosen_sources": sources, "chosen_ranker": ranker, "search": search or {}, "search_trials": trials}

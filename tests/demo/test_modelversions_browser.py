@@ -47,6 +47,20 @@ def test_every_model_version_button_works_in_a_browser(page, live_server, traine
     assert ModelVersion.objects.count() == 2
     second = ModelVersion.objects.exclude(pk=first.pk).get()
 
+    # The retrain ("auto": the hybrid here) searched its settings: its page shows them and the trials
+    assert second.params["model"] == "hybrid"
+    search = second.metadata["search"]
+    page.goto(f"{live_server.url}/admin/personalization/modelversion/{second.pk}/change/")
+    save_screenshot(page, "modelversion-search")
+    settings_table = page.get_by_test_id("chosen-settings")
+    assert "ease" in settings_table.inner_text() and "learning_rate=" in settings_table.inner_text()
+    rows = page.get_by_test_id("search").locator("tbody tr")
+    assert rows.count() == search["n_trials"] == 3
+    best = page.get_by_test_id(f"trial-{search['best_trial']}")
+    assert "★ best" in best.inner_text() and f"{search['best_value']:.4f}" in best.inner_text()
+    assert "defaults" in page.get_by_test_id("trial-0").inner_text()
+    page.goto(f"{live_server.url}/admin/personalization/modelversion/")
+
     # A/B test: the ready version serves half of the visitors, then the test stops
     page.reload()
     if second.status == ModelVersion.Status.READY:
