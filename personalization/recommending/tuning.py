@@ -108,7 +108,7 @@ def search_space(sources: dict[str, dict[str, Any]] | None = None,
         add(f"{source}.candidates", CANDIDATES, int(spec.get("candidates", 0)))
     for param, bounds in RANKER_SPACE.items():
         add(f"ranker.{param}", bounds, ranker[param])
-    return {name: value for name, value in space.items()}
+    return space
 
 
 def default_ranker() -> dict[str, Any]:

@@ -165,6 +165,10 @@ def test_evaluate_recommenders_runs_the_search_on_the_training_part_and_reports_
     assert config["params"]["sources"] == tuning.settings_from(best)["sources"]
     assert served["all"]["users"] == 24 and cutoff_day < pd.Timestamp.now()
 
+    text = io.StringIO()
+    call_command("evaluate_recommenders", "--cutoff", cutoff, "--models", "served", stdout=text)
+    assert "served: hybrid: " in text.getvalue() and "served: search of 3 trial(s)" in text.getvalue()
+
 
 def registry_owner() -> Client:
     from django.contrib.auth import get_user_model
