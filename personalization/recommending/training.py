@@ -368,7 +368,6 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
     return TrainResult(version, activated, message, dict(version.metrics), seconds, len(lists), name, reason)
 
 
-
 def _search(frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, settings: dict[str, Any],
             step: Progress) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
     """The hybrid's settings chosen by the search (:mod:`.tuning`), their validation metrics and the search."""
