@@ -105,6 +105,11 @@ def main() -> None:
         lines.append(f"| {label} | {scores['all']['ndcg@20']:.4f} | {scores['all']['recall@20']:.4f} | "
                      f"{scores['new']['ndcg@20']:.4f} | {scores['new']['recall@20']:.4f} | "
                      f"{fit[0]:.0f} / {fit[1]:.0f} |")
+    (_, base, _), (_, served, _) = rows
+    lines += ["", "Served against the defaults on the test window: task all NDCG@20 "
+              f"{served['all']['ndcg@20'] / base['all']['ndcg@20']:.3f}×, task new "
+              f"{served['new']['ndcg@20'] / base['new']['ndcg@20']:.3f}× (the search's objective is task all "
+              "only). Trials are numbered from 0 (trial 0 = the defaults)."]
     total = since(began)
     lines += ["", f"Total {total[0]:.0f} s wall, {total[1]:.0f} s CPU. Load average (1/5/15 min) at start "
               f"{load_start[0]:.1f}/{load_start[1]:.1f}/{load_start[2]:.1f}, at end "

@@ -202,7 +202,7 @@ def search(frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, settings
         scores[trial.number] = metrics
         spent = max((time.perf_counter() - started) / float(budget["TIME_BUDGET_S"]),
                     (trial.number + 1) / int(budget["MAX_TRIALS"]))
-        say(min(spent, 1.0), f"Search trial {trial.number + 1}: {compare_on} {metrics[compare_on]:.4f} "
+        say(min(spent, 1.0), f"Search trial {trial.number}: {compare_on} {metrics[compare_on]:.4f} "
                              f"({seconds[trial.number]:.0f} s)")
         return float(metrics[compare_on])
 
