@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from personalization.ml.hybrid import DEFAULT_SOURCES
+from personalization.ml.hybrid import DEFAULT_SOURCES, NotEnoughHistory
 from personalization.models import ModelVersion
 from personalization.ops import registry
 from personalization.recommending import training, tuning
@@ -104,6 +104,34 @@ def test_the_active_versions_settings_are_tried_second():
     second = result.summary["trials"][1]
     assert second["origin"] == "active version"
     assert second["params"] == {**{n: v[3] for n, v in space.items()}, "ease.lam": 500.0, "ranker.max_iter": 60}
+
+
+def test_a_trial_that_cannot_be_fitted_is_recorded_as_failed_and_the_search_goes_on():
+    frame, items = shop_frame(users=30)
+    defaults = tuning.settings_from({})
+
+    def build(chosen):
+        if chosen != defaults:
+            raise NotEnoughHistory("no purchases in the label window(s) to learn the ranker from")
+        return training.make_model("hybrid", 0, chosen)
+
+    settings = {**DEFAULTS, "SEARCH": {"ENABLED": True, "TIME_BUDGET_S": 60, "MAX_TRIALS": 3}}
+    result = tuning.search(frame, items, END, settings, build=build)
+
+    states = [(t["state"], bool(t["error"])) for t in result.summary["trials"]]
+    assert states == [("complete", False), ("fail", True), ("fail", True)]
+    assert result.summary["best_trial"] == 0 and result.settings == defaults
+
+
+def test_the_search_stops_with_not_enough_history_when_the_defaults_cannot_be_fitted():
+    frame, items = shop_frame(users=30)
+
+    def build(chosen):
+        raise NotEnoughHistory("no purchases in the label window(s) to learn the ranker from")
+
+    settings = {**DEFAULTS, "SEARCH": {"ENABLED": True, "TIME_BUDGET_S": 60, "MAX_TRIALS": 2}}
+    with pytest.raises(NotEnoughHistory, match="label window"):
+        tuning.search(frame, items, END, settings, build=build)
 
 
 @pytest.mark.parametrize(("search", "message"), [
