@@ -328,3 +328,33 @@ def test_the_binding_rule_names_the_step_limit_and_the_rounding_apart() -> None:
     assert price == 20.99
     assert result.rule == "max-change"
     assert result.rounding == pytest.approx(20.99 - 19.99 * 1.10)
+
+
+def test_rises_hurt_until_the_data_show_otherwise_and_their_loss_is_paid_once() -> None:
+    # given ten products whose prices were only ever cut (12 down to about 8; no rise in the history), own
+    # elasticity -1.8 and cost 5, so that the Lerner price (11.25) lies well above the current price
+    rng = np.random.default_rng(5)
+    logp = np.minimum.accumulate(np.log(12.0) - rng.uniform(0, 0.4, (10, 30)), axis=1)
+    units = rng.poisson(40.0 * np.exp(-1.8 * (logp - np.log(10.0)))).astype(float)
+
+    def rises(rise_prior: float, periods_left: int, logp: np.ndarray = logp, units: np.ndarray = units) -> int:
+        current = np.exp(logp[:, -1])
+        context = PricingContext(current_price=current, unit_cost=np.full(10, 5.0), periods_left=periods_left,
+                                 policies=(GuardrailPolicy(min_margin=0.05, max_change=0.10),) * 10,
+                                 category=np.zeros(10, dtype=np.int64))
+        strategy = RobustPricingStrategy(rise_prior=rise_prior, amortize=True, random_state=0)
+        strategy.observe_history(range(30), np.exp(logp), units)
+        return int((strategy.propose(30, context) / current - 1 > 0.02).sum())
+
+    # when the strategy prices the next week, then without a prior on rises most products rise; with the prior
+    # that rises hurt, none does in the last week (the loss would not be earned back), and most do when
+    # 40 are left (a rise's loss is paid once, its gain lasts)
+    assert rises(0.0, 1) >= 5
+    assert rises(-1.0, 1) <= 1
+    assert rises(-1.0, 40) >= 5
+    # and where the history has rises that did not hurt (prices up and down at random around 8), the data
+    # overrule the prior, and the products rise in the last week too
+    logp = np.log(8.0) + rng.uniform(-0.2, 0.2, (10, 30))
+    logp[:, -1] = np.log(8.0)
+    units = rng.poisson(40.0 * np.exp(-1.8 * (logp - np.log(10.0)))).astype(float)
+    assert rises(-1.0, 1, logp, units) >= 5
