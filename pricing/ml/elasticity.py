@@ -264,13 +264,15 @@ class ElasticityEstimator:
                   category: np.ndarray | None = None, weight: np.ndarray | None = None,
                   views: np.ndarray | None = None, carts: np.ndarray | None = None,
                   reference_price: np.ndarray | None = None,
-                  covariates: dict[str, tuple[np.ndarray, float]] | None = None) -> ElasticityEstimator:
+                  covariates: dict[str, tuple[np.ndarray, float] | tuple[np.ndarray, float, float]] | None = None,
+                  ) -> ElasticityEstimator:
         """Fit on dense ``(n_products, n_periods)`` panels; ``weight`` 0 marks missing or censored cells.
 
-        ``covariates``: name -> ``(panel like price, prior sd)``, further regressors (for example the mean
-        log price of a product's substitutes, whose coefficient is a cross-price elasticity); each is
-        centred per product (``covariate_center_[name]``) and pooled like the controls (prior mean 0,
-        that spread); its coefficient is the column ``name`` of ``feature_names_``.
+        ``covariates``: name -> ``(panel like price, prior sd[, prior mean])``, further regressors (for
+        example the mean log price of a product's substitutes, whose coefficient is a cross-price
+        elasticity); each is centred per product (``covariate_center_[name]``) and pooled like the controls
+        (the hyperprior: that mean, 0 unless given, and that spread); its coefficient is the column ``name``
+        of ``feature_names_``.
         """
         price = np.asarray(price, dtype=float)
         units = np.asarray(units, dtype=float)
@@ -301,8 +303,11 @@ class ElasticityEstimator:
         covariates = covariates or {}
         covariate_center: dict[str, np.ndarray] = {}
         covariate_sd: list[float] = []
+        covariate_mean: list[float] = []
         n_before = len(cols)
-        for name, (panel, sd) in covariates.items():
+        for name, spec in covariates.items():
+            panel, sd = spec[0], spec[1]
+            covariate_mean.append(float(spec[2]) if len(spec) > 2 else 0.0)
             cp = np.asarray(panel, dtype=float)
             covariate_center[name] = np.where(wsum > 0, (w * cp).sum(axis=1) / np.where(wsum > 0, wsum, 1.0), cp[:, -1])
             cols.append(cp - covariate_center[name][:, None])
@@ -329,6 +334,7 @@ class ElasticityEstimator:
             hyper_sd[ELASTICITY + 1] = self.curvature_prior_sd
         if covariate_sd:
             hyper_sd[n_before:n_before + len(covariate_sd)] = covariate_sd
+            hyper_mean[n_before:n_before + len(covariate_mean)] = covariate_mean
         level = np.log((w * y).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12) + 0.5)
         theta = np.zeros((n, k))
         theta[:, 0] = level

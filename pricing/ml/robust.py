@@ -17,9 +17,14 @@ under the guardrails and the circuit breaker of every :class:`~pricing.ml.strate
   for similar substitutes; without it every product undercuts its neighbours and the category earns
   less than at the list prices;
 - **the remembered price** (``reference_effects``): the model also fits the response to a rise and to
-  a cut against an exponential average of the product's earlier prices (memory ``MEMORY``), and the
-  objective counts it for a product where the data show it (two standard errors): where shoppers
-  remember the last price and rises hurt more than cuts help, rises get small;
+  a cut against an exponential average of the product's earlier prices (memory ``MEMORY``). A cut
+  counts where the data show a response (two standard errors). Rises get a prior that they hurt
+  (``rise_prior``, the hyperprior mean of the rise coefficient, pooled by category like the rest): the
+  response to a rise counts always, at that prior until the product's and its category's data move it
+  (``rise_prior=0``: a rise counts like a cut, where the data show it).
+  With ``amortize`` the gap to the remembered price counts at its mean over the periods the price is
+  expected to stand (it fades by ``MEMORY`` a period; ``horizon`` periods, at most the periods left),
+  not at its first period's size: a rise's loss is paid once, its gain lasts;
 - products with finite stock and a known horizon follow **Thompson sampling with inventory**
   (Ferreira, Simchi-Levi & Wang 2018, TS-update): one posterior draw, the LP over the prices reachable
   this period with "expected sales <= the stock left, shared over the periods left in proportion to the
@@ -74,7 +79,7 @@ class RobustPricingStrategy(_ModelStrategy):
 
     def __init__(self, *, estimator: ElasticityEstimator | None = None, grid_size: int = 200,
                  confidence: float = 0.6, draws: int = 32, cross_price: bool = True, reference_effects: bool = True,
-                 stock_exploration: float = 1.0,
+                 rise_prior: float = -1.0, amortize: bool = True, horizon: int = 52, stock_exploration: float = 1.0,
                  min_units: float = 30.0, random_state: int | None = None):
         if not 0.0 <= confidence < 1.0:
             raise ValueError(f"confidence must be in [0, 1), got {confidence!r}")
@@ -83,6 +88,9 @@ class RobustPricingStrategy(_ModelStrategy):
         self.draws = draws
         self.cross_price = cross_price
         self.reference_effects = reference_effects
+        self.rise_prior = rise_prior
+        self.amortize = amortize
+        self.horizon = horizon
         self.stock_exploration = stock_exploration
         self.min_units = min_units
         super().__init__(estimator=estimator if estimator is not None else ElasticityEstimator(curvature=True),
@@ -106,7 +114,7 @@ class RobustPricingStrategy(_ModelStrategy):
                 self._now[CROSS] = _others(category, now)[:, 0]
         if self.reference_effects:
             gap, self._reference_now = _gaps(logp)
-            covariates[RISE] = (np.maximum(gap, 0.0), GAP_PRIOR_SD)
+            covariates[RISE] = (np.maximum(gap, 0.0), GAP_PRIOR_SD, self.rise_prior)
             covariates[CUT] = (np.maximum(-gap, 0.0), GAP_PRIOR_SD)
         model = clone_estimator(self._template())
         model.fit_panel(prices, units, periods=periods, category=context.category, weight=usable.astype(float),
@@ -133,16 +141,25 @@ class RobustPricingStrategy(_ModelStrategy):
             log_units = log_units + follow[:, None] * np.log(prices / current[:, None])
         if RISE in center:
             gap = np.log(prices) - self._reference_now[:, None]
+            if self.amortize:  # the gap fades by MEMORY a period while the price stands: its mean effect
+                h = float(self._horizon)
+                gap = gap * (1.0 - MEMORY ** h) / ((1.0 - MEMORY) * h)
             for name, part in ((RISE, np.maximum(gap, 0.0)), (CUT, np.maximum(-gap, 0.0))):
-                j = names.index(name)  # only where the data show a response to moves (two standard errors)
+                j = names.index(name)
+                # a cut counts only where the data show a response (two standard errors); a rise always
+                # when its prior says rises hurt (the posterior leaves that prior only as the data show)
                 shown = np.abs(model.coef_[:, j]) > 2.0 * np.sqrt(model.coef_cov_[:, j, j])
-                log_units = log_units + np.where(shown, coef[:, j], 0.0)[:, None] * (part - center[name][:, None])
+                if name == RISE and self.rise_prior < 0:
+                    shown = np.ones_like(shown)
+                offset = 0.0 if self.amortize else center[name][:, None]
+                log_units = log_units + np.where(shown, coef[:, j], 0.0)[:, None] * (part - offset)
         return (prices - cost[:, None]) * np.exp(np.clip(log_units, -30, 30))
 
     # -------------------------------------------------------------------------------- the prices
     def targets(self, period: int, context: PricingContext) -> np.ndarray:
         current = np.asarray(context.current_price, dtype=float)
         self._cost = np.asarray(context.unit_cost, dtype=float)
+        self._horizon = max(min(int(context.periods_left or self.horizon), self.horizon), 1)
         model = self._fit(context)
         if model is None:  # nothing observed yet: the shop's price stands
             return current.copy()

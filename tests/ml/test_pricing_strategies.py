@@ -2,13 +2,14 @@
 sampling, and the optimiser's analytic optimum ``p* = c e / (1 + e)``."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from pricing.ml.elasticity import ElasticityEstimator
-from pricing.ml.guardrails import GuardrailPolicy
+from pricing.ml.guardrails import GuardrailPolicy, PriceBand
 from pricing.ml.optimize import optimal_price, solve_price_mix
 from pricing.ml.robust import RobustPricingStrategy, default_strategy
 from pricing.ml.simulation import Simulator, make_market
@@ -282,3 +283,78 @@ def test_a_price_moves_only_when_the_move_probably_pays(confidence: float, moves
     proposed = strategy.propose(12, context)
     # then a near-certain gain is demanded before moving (the price stands); without the rule it moves
     assert bool(np.any(proposed != 10.0)) is moves
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_every_strategy_keeps_the_step_limit_on_its_first_proposal(name: str) -> None:
+    # given a list price of 0.01 for a product that costs 5.00 (the floor is 5.25) beside a sound product
+    policy = GuardrailPolicy(min_margin=0.05, max_change=0.10)
+    context = PricingContext(current_price=np.array([0.01, 10.0]), unit_cost=np.array([5.0, 5.0]),
+                             policies=(policy, policy), stock_remaining=np.array([np.inf, 50.0]), periods_left=8,
+                             category=np.zeros(2, dtype=np.int64))
+    strategy = FACTORIES[name](0)
+    # when any strategy proposes its first prices
+    prices = strategy.propose(0, context)
+    # then the circuit breaker inside the strategy holds the 0.01 price (no +52,400 % step) and the other moves
+    # at most one step
+    assert prices[0] == 0.01 and "circuit breaker" in strategy.held_[0]
+    assert abs(prices[1] / 10.0 - 1) <= 0.10 + 1e-9 and 1 not in strategy.held_
+
+
+@pytest.mark.parametrize(("breaker", "expected"), [(0.25, 10.0), (None, 20.0)])
+def test_the_circuit_breaker_applies_inside_a_strategy_without_a_step_limit(breaker: float | None,
+                                                                          expected: float) -> None:
+    # given a policy without a step limit and a strategy that wants to double a price
+    context = PricingContext(current_price=np.array([10.0]), unit_cost=np.array([5.0]),
+                             policies=(GuardrailPolicy(min_margin=0.05),))
+    strategy = FixedPriceStrategy(np.array([20.0]))
+    strategy.breaker_max_change = breaker
+    # when it proposes, then the breaker's own limit (25 %) refuses the change and holds the price with the
+    # reason; without a limit the doubling goes through
+    assert strategy.propose(0, context)[0] == expected
+    assert ("circuit breaker" in strategy.held_.get(0, "")) is (breaker is not None)
+
+
+def test_the_binding_rule_names_the_step_limit_and_the_rounding_apart() -> None:
+    # given .99 endings, a 10 % step limit, and a strategy aiming far above the current price
+    policy = GuardrailPolicy(min_margin=0.05, max_change=0.10, price_bands=(PriceBand(math.inf, ".99"),))
+    context = PricingContext(current_price=np.array([19.99]), unit_cost=np.array([5.0]), policies=(policy,))
+    strategy = FixedPriceStrategy(np.array([40.0]))
+    # when it proposes
+    price = strategy.propose(0, context)[0]
+    result = strategy.last_results_[0]
+    # then the step limit is the rule that moved the price, and the rounding to .99 (down to 20.99: 21.99 lies
+    # above 19.99 × 1.10) is listed apart
+    assert price == 20.99
+    assert result.rule == "max-change"
+    assert result.rounding == pytest.approx(20.99 - 19.99 * 1.10)
+
+
+def test_rises_hurt_until_the_data_show_otherwise_and_their_loss_is_paid_once() -> None:
+    # given ten products whose prices were only ever cut (12 down to about 8; no rise in the history), own
+    # elasticity -1.8 and cost 5, so that the Lerner price (11.25) lies well above the current price
+    rng = np.random.default_rng(5)
+    logp = np.minimum.accumulate(np.log(12.0) - rng.uniform(0, 0.4, (10, 30)), axis=1)
+    units = rng.poisson(40.0 * np.exp(-1.8 * (logp - np.log(10.0)))).astype(float)
+
+    def rises(rise_prior: float, periods_left: int, logp: np.ndarray = logp, units: np.ndarray = units) -> int:
+        current = np.exp(logp[:, -1])
+        context = PricingContext(current_price=current, unit_cost=np.full(10, 5.0), periods_left=periods_left,
+                                 policies=(GuardrailPolicy(min_margin=0.05, max_change=0.10),) * 10,
+                                 category=np.zeros(10, dtype=np.int64))
+        strategy = RobustPricingStrategy(rise_prior=rise_prior, amortize=True, random_state=0)
+        strategy.observe_history(range(30), np.exp(logp), units)
+        return int((strategy.propose(30, context) / current - 1 > 0.02).sum())
+
+    # when the strategy prices the next week, then without a prior on rises most products rise; with the prior
+    # that rises hurt, none does in the last week (the loss would not be earned back), and most do when
+    # 40 are left (a rise's loss is paid once, its gain lasts)
+    assert rises(0.0, 1) >= 5
+    assert rises(-1.0, 1) <= 1
+    assert rises(-1.0, 40) >= 5
+    # and where the history has rises that did not hurt (prices up and down at random around 8), the data
+    # overrule the prior, and the products rise in the last week too
+    logp = np.log(8.0) + rng.uniform(-0.2, 0.2, (10, 30))
+    logp[:, -1] = np.log(8.0)
+    units = rng.poisson(40.0 * np.exp(-1.8 * (logp - np.log(10.0)))).astype(float)
+    assert rises(-1.0, 1, logp, units) >= 5
