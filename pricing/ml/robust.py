@@ -79,7 +79,7 @@ class RobustPricingStrategy(_ModelStrategy):
 
     def __init__(self, *, estimator: ElasticityEstimator | None = None, grid_size: int = 200,
                  confidence: float = 0.6, draws: int = 32, cross_price: bool = True, reference_effects: bool = True,
-                 rise_prior: float = -1.0, amortize: bool = True, horizon: int = 52, stock_exploration: float = 1.0,
+                 rise_prior: float = 0.0, amortize: bool = False, horizon: int = 52, stock_exploration: float = 1.0,
                  min_units: float = 30.0, random_state: int | None = None):
         if not 0.0 <= confidence < 1.0:
             raise ValueError(f"confidence must be in [0, 1), got {confidence!r}")
