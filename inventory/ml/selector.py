@@ -61,9 +61,9 @@ class ClassSelector(Forecaster):
         with the lowest backtest WAPE is served.
     min_series: a class with fewer series in the backtest falls back to the overall best pair.
     min_selling_buckets: a series is scored in a backtest window when it sold in this many buckets before it.
-    calibrate: quantile levels whose column is rescaled per class by the factor (from a grid of 0.7-2.5)
-        with the lowest backtest pinball loss — the quantile heads / empirical quantiles of the candidates
-        tend to be too narrow in a ramp.
+    calibrate: quantile levels whose column is rescaled per class by the smallest factor (from a grid of
+        0.5-4.0) whose backtest coverage reaches the level — the quantile heads / empirical quantiles of the
+        candidates tend to be too narrow in a ramp.
     debias_mean: scale the ``mean`` column per class by the backtest ratio Σ actual / Σ mean of the chosen
         candidate (clipped to 0.5-2): the level a replenishment policy needs, without the bias a ramp shows.
     fallback: the candidate served (its mean) when the history is too short for any backtest window

@@ -8,7 +8,9 @@ recorded in the "Forecasting and replenishment" section of ``bench/RESULTS.md``.
 The served forecaster is a :class:`~inventory.ml.selector.ClassSelector` over :data:`SELECTOR_CANDIDATES`
 (today one candidate: the average of the global GBM, the global MLP, Theta and IMAPA); per demand class it
 serves the (candidate, point column, factor) with the lowest WAPE on the two 4-week windows before the
-origin and rescales the 90 % quantile by the factor with the lowest backtest pinball loss.
+origin and rescales the 90 % quantile by the smallest factor whose coverage on those windows reaches 0.90.
+The global models read the prior-year seasonal features of :mod:`inventory.ml.features` (a ``category``
+column in the history panel adds the category-level seasonal index).
 :func:`served_candidates` builds every candidate the benchmark reports (five local statsforecast models,
 the GBM, the MLP when PyTorch is installed, and the averages in :data:`ENSEMBLES`).
 """
