@@ -27,7 +27,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from dateutil.easter import easter
 
 from .base import Forecaster, infer_freq_days, prepare_history
 
@@ -109,7 +108,7 @@ def _bank_holidays(year: int) -> frozenset[dt.date]:
         mondays = [d.date() for d in days if d.month == month and d.weekday() == 0]
         return mondays[-1] if last else mondays[0]
 
-    e = easter(year)
+    e = (pd.Timestamp(f"{year}-01-01") + pd.offsets.Easter()).date()
     return frozenset({dt.date(year, 1, 1), e - dt.timedelta(days=2), e + dt.timedelta(days=1), monday(5, False),
                       monday(5, True), monday(8, True), dt.date(year, 12, 25), dt.date(year, 12, 26)})
 
