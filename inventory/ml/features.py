@@ -6,11 +6,24 @@ predict) is computed from buckets ``< t`` only, by array operations over all ser
 one (series, origin, step) triple; the target is ``y[t + step - 1] / scale``, where ``scale`` is the
 series' recent mean demand: scaled targets let one model serve items selling 2 or 2,000 units a
 week, and weighting rows by ``scale`` makes the absolute-error loss equal to the WAPE numerator.
+
+Seasonal features of the prior year (per row, for the *target* bucket ``c = t + step - 1``; NaN where
+last year is not in the history): the series' own demand in buckets ``c - 52 ± 1`` scaled like the
+target, its ratio to the series' level in the 13 buckets before ``t - 52`` (last year's ramp from the same
+point), that ratio applied to the current level (the seasonal-naive-times-recent-ratio anchor as a
+feature, clipped 0.25-4), and the same ratio for the whole shop and for the series' category (when the
+panel has a ``category`` column; categories with fewer than :data:`MIN_CATEGORY_SERIES` series get none),
+computed over the series that already sold then. Calendar of the target bucket: week of year, buckets to
+Christmas, a pre-Christmas flag (the 8 weeks before), the Christmas closure (24 Dec - 1 Jan) and the
+number of England bank holidays in it. The model learns globally, across series, how much of last
+year to trust.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -20,6 +33,12 @@ from .base import Forecaster, infer_freq_days, prepare_history
 #: Optional panel columns the features use when present: price, breadth of demand (order lines, customers) and
 #: recommendation exposure (impressions of the product in recommendation lists that week).
 EXTRA_COLUMNS = ("price", "n_lines", "n_customers", "exposures")
+
+#: Buckets in a season (weekly panels), and the half-width of the "same weeks last year" window.
+SEASON = 52
+SEASON_SPAN = 1
+#: A category's seasonal index needs this many series that sold a year before the origin.
+MIN_CATEGORY_SERIES = 5
 
 
 @dataclass
@@ -31,6 +50,7 @@ class PanelMatrix:
     values: dict[str, np.ndarray]
     start: np.ndarray  # index of each series' first bucket
     freq_days: int
+    category: np.ndarray | None = None  # integer code of each series' category (-1: none), if the panel has one
 
     @property
     def y(self) -> np.ndarray:
@@ -53,7 +73,12 @@ def to_matrix(history: pd.DataFrame, freq_days: int) -> PanelMatrix:
     present = np.zeros((len(ids), len(buckets)), dtype=bool)
     present[row, col] = True
     start = np.argmax(present, axis=1)
-    return PanelMatrix(ids=ids, buckets=buckets, values=values, start=start, freq_days=freq_days)
+    category = None
+    if "category" in history:
+        first = history.dropna(subset=["category"]).groupby("unique_id", sort=True)["category"].first()
+        codes = pd.Series(pd.Categorical(first.astype(str)).codes, index=first.index)
+        category = codes.reindex(ids).fillna(-1).to_numpy(dtype=int)
+    return PanelMatrix(ids=ids, buckets=buckets, values=values, start=start, freq_days=freq_days, category=category)
 
 
 def _nanmean(a: np.ndarray) -> np.ndarray:
@@ -73,6 +98,98 @@ def _christmas_gap(dates: pd.DatetimeIndex, freq_days: int) -> np.ndarray:
     after = dates > xmas
     xmas = xmas.where(~after, pd.to_datetime([f"{d.year + 1}-12-25" for d in dates]))
     return ((xmas - dates).days // freq_days).to_numpy(dtype=float)
+
+
+@lru_cache(maxsize=64)
+def _bank_holidays(year: int) -> frozenset[dt.date]:
+    """England's bank holidays of ``year`` (fixed rules; substitute days ignored)."""
+    def monday(month: int, last: bool) -> dt.date:
+        days = pd.date_range(f"{year}-{month:02d}-01", periods=31, freq="D")
+        mondays = [d.date() for d in days if d.month == month and d.weekday() == 0]
+        return mondays[-1] if last else mondays[0]
+
+    e = (pd.Timestamp(f"{year}-01-01") + pd.offsets.Easter()).date()
+    return frozenset({dt.date(year, 1, 1), e - dt.timedelta(days=2), e + dt.timedelta(days=1), monday(5, False),
+                      monday(5, True), monday(8, True), dt.date(year, 12, 25), dt.date(year, 12, 26)})
+
+
+def calendar_features(start: pd.Timestamp, freq_days: int) -> dict[str, float]:
+    """Calendar of the bucket starting at ``start``: week of year, buckets to Christmas, pre-Christmas
+    flag, Christmas closure and bank holidays."""
+    days = [(start + pd.Timedelta(days=i)).date() for i in range(freq_days)]
+    gap = _christmas_gap(pd.DatetimeIndex([start]), freq_days)[0]
+    return {
+        "week_of_year": float(start.isocalendar().week),
+        "to_christmas": gap,
+        "pre_christmas": float(0 < gap <= 8),
+        "christmas_closure": float(any((d.month == 12 and d.day >= 24) or (d.month == 1 and d.day == 1)
+                                       for d in days)),
+        "bank_holidays": float(sum(d in _bank_holidays(d.year) for d in days)),
+    }
+
+
+def _group_season(y: np.ndarray, codes: np.ndarray, n_groups: int, t: int, horizon: int) -> np.ndarray:
+    """Per group and step, log of (demand in the buckets ``t + step - 1 - 52 ± 1``) / (mean demand in the 13
+    buckets before ``t - 52``) of the group's series that had sold by ``t - 65``; NaN where not computable."""
+    out = np.full((n_groups, horizon), np.nan)
+    base_lo, base_hi = t - SEASON - 13, t - SEASON
+    if base_lo < 0:
+        return out
+    known = np.nan_to_num(y[:, :t])
+    total = np.zeros((n_groups, t))
+    np.add.at(total, codes, known)
+    base = total[:, base_lo:base_hi].mean(axis=1)
+    for step in range(1, horizon + 1):
+        c = t + step - 1
+        lo, hi = c - SEASON - SEASON_SPAN, c - SEASON + SEASON_SPAN + 1
+        same = total[:, max(lo, 0):hi].mean(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, step - 1] = np.where(base > 0, np.log((same + 1.0) / (base + 1.0)), np.nan)
+    return out
+
+
+def seasonal_features(pm: PanelMatrix, t: int, horizon: int, scale: np.ndarray) -> list[dict[str, np.ndarray]]:
+    """Prior-year features of every series for each step 1..``horizon`` at origin ``t`` (module docstring)."""
+    y = pm.y
+    n = len(pm.ids)
+    nan = np.full(n, np.nan)
+    base_lo, base_hi = t - SEASON - 13, t - SEASON
+    base = _nanmean(y[:, base_lo:base_hi]) if base_lo >= 0 else nan
+    level = _nanmean(_window(y[:, :t], t, 13))
+    old = pm.start <= base_lo  # series that were selling a season ago
+    shop = _group_season(np.where(old[:, None], y, 0.0), np.zeros(n, dtype=int), 1, t, horizon)[0]
+    cat = None
+    if pm.category is not None and base_lo >= 0:
+        none = int(pm.category.max()) + 1  # the group of the series without a category
+        codes = np.where(pm.category >= 0, pm.category, none)
+        cat = _group_season(np.where(old[:, None], y, 0.0), codes, none + 1, t, horizon)
+        unusable = np.bincount(codes[old], minlength=none + 1) < MIN_CATEGORY_SERIES
+        unusable[none] = True
+        cat[unusable] = np.nan
+        cat = cat[codes]
+    out = []
+    for step in range(1, horizon + 1):
+        c = t + step - 1
+        lo, hi = c - SEASON - SEASON_SPAN, c - SEASON + SEASON_SPAN + 1
+        same = _nanmean(y[:, max(lo, 0):hi]) if hi > 0 else nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(base > 0, same / base, np.nan)
+        f = {
+            "ly_same": same / scale,
+            "ly_ratio": np.log((same + 0.1) / (base + 0.1)),
+            "ly_projection": level * np.clip(ratio, 0.25, 4.0) / scale,
+            "shop_season": np.full(n, shop[step - 1]),
+            "shop_yoy": np.full(n, np.nan),
+        }
+        if cat is not None:
+            f["category_season"] = cat[:, step - 1]
+        out.append(f)
+    if base_lo >= 0:  # the shop's level now against the same 13 buckets a season ago
+        now = np.nansum(np.where(old[:, None], np.nan_to_num(y[:, t - 13:t]), 0.0))
+        then = np.nansum(np.where(old[:, None], np.nan_to_num(y[:, base_lo:base_hi]), 0.0))
+        for f in out:
+            f["shop_yoy"] = np.full(n, np.log((now + 1.0) / (then + 1.0)))
+    return out
 
 
 def origin_features(pm: PanelMatrix, t: int, windows: tuple[int, ...], n_lags: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -171,12 +288,15 @@ def design_rows(
         keep = (pm.start < t) & (nz >= min_nonzero)
         feats = feats[keep].reset_index(drop=True)
         idx = np.flatnonzero(keep)
+        seasonal = seasonal_features(pm, t, horizon, scale)
         for step in range(1, horizon + 1):
             block = feats.copy()
             block["step"] = float(step)
             target_date = pm.buckets[0] + pd.Timedelta(days=pm.freq_days * (t + step - 1))
-            block["week_of_year"] = float(target_date.isocalendar().week)
-            block["to_christmas"] = _christmas_gap(pd.DatetimeIndex([target_date]), pm.freq_days)[0]
+            for name, value in calendar_features(target_date, pm.freq_days).items():
+                block[name] = value
+            for name, values in seasonal[step - 1].items():
+                block[name] = values[idx]
             block["_series"] = idx
             block["_origin"] = t
             block["_scale"] = scale[idx]
@@ -189,8 +309,10 @@ def design_rows(
 
 def feature_columns(rows: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]:
     """Model input columns of a :func:`design_rows` frame: not starting with ``_``, not in ``exclude`` and
-    not entirely missing (e.g. ``xmas_index`` before a first Christmas is in the history)."""
-    return [c for c in rows.columns if not c.startswith("_") and c not in exclude and rows[c].notna().any()]
+    not entirely missing (e.g. ``xmas_index`` before a first Christmas is in the history) and not constant
+    (e.g. the Christmas flags when no training row reaches December)."""
+    return [c for c in rows.columns
+            if not c.startswith("_") and c not in exclude and rows[c].notna().any() and rows[c].nunique() > 1]
 
 
 class GlobalForecaster(Forecaster):

@@ -39,6 +39,18 @@ def coverage(y: np.ndarray, q: np.ndarray) -> float:
     return float(np.mean(np.asarray(y, dtype=float) <= np.asarray(q, dtype=float)))
 
 
+def coverage_factor(covered: pd.Series, n: pd.Series, tau: float) -> float:
+    """Split-conformal scale of a quantile forecast: the smallest factor (the index of ``covered`` / ``n``:
+    actuals at or below factor × quantile, and points, summed over the calibration windows) whose empirical
+    coverage reaches ``tau``; the largest factor when none does, 1.0 without points."""
+    total = n.sort_index()
+    if total.sum() <= 0:
+        return 1.0
+    cov = covered.sort_index() / total.where(total > 0)
+    ok = cov[cov >= tau - 1e-12]
+    return float(ok.index.min() if len(ok) else cov.index.max())
+
+
 def naive_scale(history: pd.DataFrame) -> pd.Series:
     """In-sample one-step naive MAE per series: mean |y_t − y_{t−1}| over each series' history."""
     h = history.sort_values(["unique_id", "ds"], kind="mergesort")

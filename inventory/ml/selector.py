@@ -10,7 +10,9 @@ value to use under an absolute-error loss (WAPE / MASE): the candidate's ``mean`
 ``q50``, whichever backtested better for that class, times a per-class factor from ``point_factors``
 chosen on the same windows (meant for the under-forecast of a ramp; ``(1.0,)``, the default, turns it off,
 and the served configuration keeps it off: it did not carry over on the development origins). Quantile
-columns listed in ``calibrate`` are rescaled per class by the factor with the lowest backtest pinball loss.
+columns listed in ``calibrate`` are rescaled per class by the smallest factor whose empirical coverage on the
+backtest windows reaches the quantile level (a split-conformal scale correction,
+:func:`inventory.ml.metrics.coverage_factor`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from sklearn.base import clone
 
 from .base import Forecaster, check_predict_args, infer_freq_days, prepare_history, quantile_column
 from .demand import DEMAND_CLASSES, classify_demand
+from .metrics import coverage_factor
 from .parallel import FitProgress, fit_all
 
 #: Factors tried when calibrating a quantile column on the backtest windows.
-CALIBRATION_GRID = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5)
+CALIBRATION_GRID = tuple(round(0.5 + 0.05 * i, 2) for i in range(71))  # 0.5 .. 4.0
 
 #: Bounds of the backtest bias correction of the mean (``debias_mean``).
 MEAN_FACTOR_BOUNDS = (0.5, 2.0)
@@ -58,9 +61,9 @@ class ClassSelector(Forecaster):
         with the lowest backtest WAPE is served.
     min_series: a class with fewer series in the backtest falls back to the overall best pair.
     min_selling_buckets: a series is scored in a backtest window when it sold in this many buckets before it.
-    calibrate: quantile levels whose column is rescaled per class by the factor (from a grid of 0.7-2.5)
-        with the lowest backtest pinball loss — the quantile heads / empirical quantiles of the candidates
-        tend to be too narrow in a ramp.
+    calibrate: quantile levels whose column is rescaled per class by the smallest factor (from a grid of
+        0.5-4.0) whose backtest coverage reaches the level — the quantile heads / empirical quantiles of the
+        candidates tend to be too narrow in a ramp.
     debias_mean: scale the ``mean`` column per class by the backtest ratio Σ actual / Σ mean of the chosen
         candidate (clipped to 0.5-2): the level a replenishment policy needs, without the bias a ramp shows.
     fallback: the candidate served (its mean) when the history is too short for any backtest window
@@ -153,10 +156,12 @@ class ClassSelector(Forecaster):
                     for factor in CALIBRATION_GRID:
                         diff = y - factor * q
                         loss = np.maximum(tau * diff, (tau - 1.0) * diff)
-                        part = pd.DataFrame({"loss": loss, "cls": df["demand_class"].to_numpy()})
+                        part = pd.DataFrame({"loss": loss, "covered": y <= factor * q,
+                                             "cls": df["demand_class"].to_numpy()})
                         for cls, g in part.groupby("cls"):
-                            calib.append((cls, name, col, factor, g["loss"].sum()))
-        self.calibration_table_ = pd.DataFrame(calib, columns=["demand_class", "candidate", "column", "factor", "loss"])
+                            calib.append((cls, name, col, factor, g["loss"].sum(), g["covered"].sum(), len(g)))
+        self.calibration_table_ = pd.DataFrame(
+            calib, columns=["demand_class", "candidate", "column", "factor", "loss", "covered", "n"])
         columns = ["origin", "demand_class", "candidate", "point", "factor", "abs_err", "y", "yhat", "n_series"]
         return pd.DataFrame(records, columns=columns)
 
@@ -227,14 +232,15 @@ class ClassSelector(Forecaster):
         self.point_factor_ = factors
         self.mean_factor_ = {cls: self._mean_factor(bt, cls, cand) for cls, (cand, _) in choice.items()}
         ct = self.calibration_table_
+        taus = {quantile_column(t): float(t) for t in self.calibrate}
         self.quantile_factors_: dict[tuple[str, str], float] = {}
         for cls, (cand, _) in choice.items():
             sub = ct[(ct["candidate"] == cand) & (ct["demand_class"] == cls)]
             if sub.empty:
                 sub = ct[ct["candidate"] == cand]
             for col, g in sub.groupby("column"):
-                loss = g.groupby("factor")["loss"].sum()
-                self.quantile_factors_[(cls, col)] = float(loss.idxmin())
+                counts = g.groupby("factor")[["covered", "n"]].sum()
+                self.quantile_factors_[(cls, col)] = coverage_factor(counts["covered"], counts["n"], taus[col])
         self.classes_ = classify_demand(h).set_index("unique_id")["demand_class"]
         return self
 

@@ -8,8 +8,10 @@ recorded in the "Forecasting and replenishment" section of ``bench/RESULTS.md``.
 The served forecaster is a :class:`~inventory.ml.selector.ClassSelector` over :data:`SELECTOR_CANDIDATES`
 (today one candidate: the average of the global GBM, the global MLP, Theta and IMAPA); per demand class it
 serves the (candidate, point column, factor) with the lowest WAPE on the two 4-week windows before the
-origin and rescales the 90 % quantile by the factor with the lowest backtest pinball loss.
-:func:`served_candidates` builds every candidate the benchmark reports (five local statsforecast models,
+origin and rescales the 90 % quantile by the smallest factor whose coverage on those windows reaches 0.90.
+The global models read the prior-year seasonal features of :mod:`inventory.ml.features` (a ``category``
+column in the history panel adds the category-level seasonal index).
+:func:`served_candidates` builds every candidate the selector may be given (five local statsforecast models,
 the GBM, the MLP when PyTorch is installed, and the averages in :data:`ENSEMBLES`).
 """
 
@@ -36,8 +38,8 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
     "GBM+MLP+Theta+IMAPA": ("GBM", "MLP", "Theta", "IMAPA"),
     "GBM+Theta+IMAPA": ("GBM", "Theta", "IMAPA"),
 }
-#: The candidates the selector chooses among: the first of these tuples whose candidates all exist (all of
-#: :func:`served_candidates` are benchmarked). On the development origins one average of global and local
+#: The candidates the selector chooses among: the first of these tuples whose candidates all exist. On the
+#: one-year development origins (2026-11) one average of global and local
 #: models beat a per-class choice among all of them (bench/RESULTS.md); without PyTorch its MLP is left out.
 SELECTOR_CANDIDATES: tuple[tuple[str, ...], ...] = (("GBM+MLP+Theta+IMAPA",), ("GBM+Theta+IMAPA",))
 #: Selector settings: backtest windows, point columns and the point factors tried per class.

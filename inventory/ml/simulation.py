@@ -9,7 +9,10 @@ from a seeded table, so every policy meets the same lead-time draws.
 Reported per policy (:class:`SimulationResult`): fill rate (units served / demanded), cycle service
 level (share of replenishment cycles — the days between two arrivals, per item — without a lost sale),
 average stock value (end-of-day on hand × unit cost, summed over items, averaged over days), lost-sales
-value (lost units × median selling price), holding cost (25 % of unit cost a year), orders placed.
+value (lost units × median selling price), holding cost (25 % of unit cost a year), lost margin (lost units
+× (price − unit cost)), total cost (holding + lost margin), orders placed, and the fill rate of the demand
+below each item's spike bound (:func:`spike_bounds`: its largest 14-day demand of the history): of each
+day's demand, the part up to the bound counts, and units served fill it first.
 
 Policies: :class:`CoverPolicy` (anchor a: weekly review, order up to N weeks of the last-4-weeks
 average), :class:`NormalReorderPointPolicy` (anchor b: daily (s, S) review, forecast from a local
@@ -39,6 +42,17 @@ from .policy import (
 
 HOLDING_RATE_PER_YEAR = 0.25
 COST_SHARE_OF_PRICE = 0.6
+#: Window of the spike bound: an item's largest demand over this many consecutive days of the history.
+SPIKE_WINDOW_DAYS = 14
+
+
+def spike_bounds(daily_history: np.ndarray, window: int = SPIKE_WINDOW_DAYS) -> np.ndarray:
+    """Each item's largest ``window``-day demand in ``daily_history`` (``(n_items, days)``, NaN = unknown)."""
+    past = np.nan_to_num(np.asarray(daily_history, dtype=float))
+    if past.shape[1] < window:
+        return past.sum(axis=1)
+    cum = np.cumsum(np.pad(past, ((0, 0), (1, 0))), axis=1)
+    return (cum[:, window:] - cum[:, :-window]).max(axis=1)
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,9 @@ class SimulationResult:
     orders: int
     units_demanded: float
     units_lost: float
+    lost_margin: float
+    total_cost: float
+    fill_below_bound: float
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -165,6 +182,7 @@ class SimulationResult:
 
 def simulate(sim: SimulationInput, policy: SimPolicy, lead_time: LeadTime, seed: int = 0) -> SimulationResult:
     """Run ``policy`` over the real demand in ``sim`` (module docstring for the daily order of events)."""
+    bound = spike_bounds(sim.daily_history)
     demand = sim.demand
     n, days = demand.shape
     lt_table = lead_time.table(n, days, seed)
@@ -201,6 +219,9 @@ def simulate(sim: SimulationInput, policy: SimPolicy, lead_time: LeadTime, seed:
     short_cycles += cycle_short
     total = demand.sum()
     lost_units = float((demand - sales).sum())
+    below = np.minimum(demand, bound[:, None])
+    holding = float(stock_value.sum() * HOLDING_RATE_PER_YEAR / 365.0)
+    lost_margin = float(((demand - sales).sum(axis=1) * (sim.unit_price - sim.unit_cost)).sum())
     return SimulationResult(
         policy=policy.name,
         lead_time=lead_time.label(),
@@ -208,10 +229,13 @@ def simulate(sim: SimulationInput, policy: SimPolicy, lead_time: LeadTime, seed:
         cycle_service_level=float(1.0 - short_cycles.sum() / cycles.sum()),
         avg_stock_value=float(stock_value.mean()),
         lost_sales_value=float(((demand - sales).sum(axis=1) * sim.unit_price).sum()),
-        holding_cost=float(stock_value.sum() * HOLDING_RATE_PER_YEAR / 365.0),
+        holding_cost=holding,
         orders=orders,
         units_demanded=float(total),
         units_lost=lost_units,
+        lost_margin=lost_margin,
+        total_cost=holding + lost_margin,
+        fill_below_bound=float(np.minimum(sales, below).sum() / below.sum()) if below.sum() > 0 else float("nan"),
     )
 
 
@@ -399,5 +423,5 @@ class ForecastPolicy(_ForecastDriven):
 
 __all__ = [
     "CoverPolicy", "ForecastPolicy", "LeadTime", "NormalReorderPointPolicy", "SimulationInput", "SimulationResult",
-    "build_simulation_input", "normal_loss", "simulate", "weekly_update_panel",
+    "build_simulation_input", "normal_loss", "simulate", "spike_bounds", "weekly_update_panel",
 ]

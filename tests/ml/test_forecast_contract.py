@@ -47,7 +47,7 @@ def _small_gbm() -> GlobalGBMForecaster:
 
 
 def _small_mlp() -> GlobalMLPForecaster:
-    return GlobalMLPForecaster(horizon=HORIZON, hidden=(16,), epochs=2, batch_size=64, train_window=12, device="cpu")
+    return GlobalMLPForecaster(horizon=HORIZON, hidden=(16,), epochs=10, batch_size=64, train_window=12, device="cpu")
 
 
 def _selector() -> ClassSelector:

@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inventory.ml.metrics import bias, coverage, evaluate_forecast, mase, naive_scale, pinball_loss, wape
+from inventory.ml.metrics import (
+    bias,
+    coverage,
+    coverage_factor,
+    evaluate_forecast,
+    mase,
+    naive_scale,
+    pinball_loss,
+    wape,
+)
 
 
 def test_wape_is_total_absolute_error_over_total_actual() -> None:
@@ -78,3 +87,13 @@ def test_evaluate_forecast_joins_on_series_and_step_and_counts_missing_as_zero()
     # q90 [6, 8, 0] vs y [4, 6, 2]: covered 2 of 3
     assert out["coverage_q90"] == pytest.approx(2 / 3)
     assert out["pinball_q50"] == pytest.approx((0.5 * 0 + 0.5 * 2 + 0.5 * 2) / 3)
+
+
+def test_coverage_factor_is_the_smallest_scale_reaching_the_level() -> None:
+    factors = pd.Index([0.8, 1.0, 1.2, 1.5], name="factor")
+    covered = pd.Series([70, 85, 90, 97], index=factors)
+    n = pd.Series([100, 100, 100, 100], index=factors)
+    assert coverage_factor(covered, n, 0.9) == 1.2
+    # none reaches the level: the largest factor; no points: no correction
+    assert coverage_factor(covered, n, 0.99) == 1.5
+    assert coverage_factor(covered * 0, n * 0, 0.9) == 1.0

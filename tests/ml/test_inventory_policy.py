@@ -10,7 +10,7 @@ import pytest
 
 from inventory.ml import policy
 from inventory.ml.demand import adi_cv2, classify_demand, demand_class
-from inventory.ml.simulation import CoverPolicy, ForecastPolicy, LeadTime, SimulationInput, simulate
+from inventory.ml.simulation import CoverPolicy, ForecastPolicy, LeadTime, SimulationInput, simulate, spike_bounds
 
 
 def test_safety_stock_combines_demand_and_lead_time_variance() -> None:
@@ -262,3 +262,26 @@ def test_a_lumpy_item_whose_quantile_lies_below_the_mean_gets_no_negative_safety
     # then the reorder point is the mean lead-time demand, not below it
     assert plan.method == "empirical"
     assert (plan.safety_stock, plan.reorder_point, plan.order_up_to) == (0.0, 5.0, 10.0)
+
+
+def test_spike_bound_is_the_largest_window_sum_of_the_history() -> None:
+    history = np.array([[0.0, 1.0, 5.0, 0.0, 2.0, np.nan]])
+    assert spike_bounds(history, window=2)[0] == pytest.approx(6.0)
+    assert spike_bounds(history, window=3)[0] == pytest.approx(7.0)
+
+
+def test_simulation_reports_fill_below_the_spike_bound_and_total_cost() -> None:
+    # given an item whose largest 14-day demand so far is 28 (2 a day), and a 14-day horizon with one day
+    # of 100 units (a wholesale spike far above the bound) among days of 2
+    demand = np.full((1, 14), 2.0)
+    demand[0, 3] = 100.0
+    sim = _sim_input(demand, np.full((1, 28), 2.0))
+    result = simulate(sim, CoverPolicy(weeks=2, window_weeks=4), LeadTime(7, 7))
+    # the start stock of 28 is gone on day 3; the day-7 order arrives after the end: 28 units served
+    assert result.units_lost == pytest.approx(126.0 - 28.0)
+    # below the bound (28 per day at most): 26 units of 2 plus 28 of the spike day = 54, of which 28 served
+    assert result.fill_below_bound == pytest.approx(28.0 / 54.0)
+    # lost margin: units lost × (price 2 − cost 1); total cost adds the holding cost
+    assert result.lost_margin == pytest.approx(98.0)
+    assert result.total_cost == pytest.approx(result.holding_cost + 98.0)
+    assert result.holding_cost > 0
