@@ -160,3 +160,58 @@ def test_recommend_interactions_still_accepted() -> None:
     data = Interactions(coo.row, coo.col, x.shape[0], x.shape[1])
     ids, _ = EASE(lam=10.0, max_items=30).fit(data).recommend(np.arange(10), n=5, exclude=x)
     assert ids.shape == (10, 5)
+
+
+# --------------------------------------------------------------------------- approximate neighbours
+def clustered_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, dim))
+    scale = rng.lognormal(0.0, 0.3, size=(n, 1))
+    return ((centres[rng.integers(0, 20, n)] + 0.5 * rng.normal(size=(n, dim))) * scale).astype(np.float32)
+
+
+def test_item_index_recall_against_exact_inner_product() -> None:
+    from personalization.ml.ann import ItemIndex
+
+    items, queries = clustered_vectors(3_000), clustered_vectors(200, seed=1)
+    ids, scores = ItemIndex(items).search(queries, 20)
+    exact = np.argsort(-(queries @ items.T), axis=1, kind="stable")[:, :20]
+    recall = np.mean([np.intersect1d(a, b).size / 20 for a, b in zip(ids, exact, strict=True)])
+    assert recall >= 0.95
+    np.testing.assert_allclose(scores, np.take_along_axis(queries @ items.T, ids, axis=1), rtol=1e-5)
+    assert np.all(np.diff(scores, axis=1) <= 0)
+    more, _ = ItemIndex(items[:5]).search(queries[:3], 8)  # more asked for than there are items: padded
+    assert np.all(more[:, 5:] == -1) and sorted(more[0, :5]) == list(range(5))
+
+
+def test_item_index_rejects_bad_input() -> None:
+    from personalization.ml.ann import ItemIndex
+
+    with pytest.raises(ValueError, match="non-empty"):
+        ItemIndex(np.zeros((0, 4)))
+    with pytest.raises(ValueError, match="columns"):
+        ItemIndex(clustered_vectors(10)).search(np.zeros((2, 3)), 5)
+
+
+def test_ials_recommend_through_the_index_matches_exact() -> None:
+    from personalization.ml.ials import ImplicitALS
+
+    x = purchases(n_users=400, n_items=300, seed=9)
+    exact = ImplicitALS(factors=8, iterations=3, random_state=1, ann_min_items=None).fit(x)
+    approx = ImplicitALS(factors=8, iterations=3, random_state=1, ann_min_items=100).fit(x)
+    assert approx.uses_ann() and not exact.uses_ann()
+    users = np.r_[np.arange(0, 400, 4), 500]  # 500: a user the model never saw
+    blocked = np.arange(0, 300, 17)
+    a_ids, a_scores = approx.recommend(users, n=10, exclude=x, filter_items=blocked)
+    e_ids, e_scores = exact.recommend(users, n=10, exclude=x, filter_items=blocked)
+    seen = x.tolil().rows
+    for u, row in zip(users, a_ids, strict=True):
+        assert not set(row) & set(blocked)
+        if u < x.shape[0]:
+            assert not set(row) & set(seen[u])
+    overlap = np.mean([np.intersect1d(a, b).size / 10 for a, b in zip(a_ids, e_ids, strict=True)])
+    assert overlap >= 0.95
+    np.testing.assert_array_equal(a_ids[-1], e_ids[-1])
+    # An allow-list takes the exact path.
+    np.testing.assert_array_equal(approx.recommend(users, n=5, items=np.arange(50))[0],
+                                  exact.recommend(users, n=5, items=np.arange(50))[0])
