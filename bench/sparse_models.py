@@ -14,6 +14,9 @@ Choice rule for the approximate-neighbour library, written before the 100k run: 
 settings in both (M 32, ef_construction 200, ef_search 128, one thread, inner product through the
 extra-coordinate transform); the one with recall@50 against exact >= 0.95 and the lower query time;
 when both are within 10 % on time, the higher recall; when neither reaches 0.95, the higher recall.
+First run (test seed 42): usearch 2.26.6 recall 0.855, 1.62 ms/query, build 33 s CPU; faiss-cpu 1.15.1
+recall 0.873, 1.23 ms, 22 s CPU: neither reached 0.95, so faiss-cpu (higher recall, also faster). Its
+ef_search is then chosen on development seed 41 and reported on seed 42 (see part_ann).
 """
 from __future__ import annotations
 
@@ -208,63 +211,85 @@ def clustered(n: int, dim: int, rng: np.random.Generator, centres: np.ndarray) -
 
 
 def part_ann(log, n_items: int = 100_000, dim: int = 64, n_queries: int = 1_000, k: int = 50) -> list[str]:
-    threadpool_limits(1)
-    rng = np.random.default_rng(42)
-    centres = rng.normal(size=(500, dim))
-    items, queries = clustered(n_items, dim, rng, centres), clustered(n_queries, dim, rng, centres)
-    t = time.perf_counter()
-    exact = np.argpartition(-(queries @ items.T), k - 1, axis=1)[:, :k]
-    exact_s = time.perf_counter() - t
+    """Library choice at HNSW M 32 / ef_construction 200 / ef_search 128 on seed 42; then ef_search for the
+    chosen one picked on seed 41 (the smallest of 128, 256, 512 reaching recall 0.95, else 512), reported on 42."""
+    import faiss
 
-    def recall(ids: np.ndarray) -> float:
-        return float(np.mean([np.intersect1d(a, b).size / k for a, b in zip(ids, exact, strict=True)]))
-
-    norms = np.linalg.norm(items, axis=1)
-    augmented = np.hstack([items, np.sqrt(norms.max() ** 2 - norms ** 2)[:, None]]).astype(np.float32)
-    q_aug = np.hstack([queries, np.zeros((n_queries, 1), np.float32)])
-    rows = [f"| exact (numpy product + argpartition) | — | {exact_s / n_queries * 1e3:.2f} | 1.000 |"]
-    chosen: dict[str, tuple[float, float]] = {}
     from personalization.ml.ann import ItemIndex
 
-    t, c = time.perf_counter(), time.process_time()
-    index = ItemIndex(items)
-    build = time.perf_counter() - t, time.process_time() - c
-    t = time.perf_counter()
-    ids, _ = index.search(queries, k)
-    query_ms = (time.perf_counter() - t) / n_queries * 1e3
-    chosen["usearch"] = (recall(ids), query_ms)
-    rows.append(f"| usearch 2.26.6 HNSW (`ann.ItemIndex`, incl. exact re-scoring) | {build[0]:.1f} / {build[1]:.1f} | "
-                f"{query_ms:.2f} | {chosen['usearch'][0]:.3f} |")
-    log(f"  ann usearch: {rows[-1]}")
-    try:
-        import faiss
-    except ImportError:
-        rows.append("| faiss-cpu | not installed | | |")
-    else:
-        faiss.omp_set_num_threads(1)
+    threadpool_limits(1)
+    faiss.omp_set_num_threads(1)
+
+    def vectors(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        centres = rng.normal(size=(500, dim))
+        items, queries = clustered(n_items, dim, rng, centres), clustered(n_queries, dim, rng, centres)
+        exact = np.argpartition(-(queries @ items.T), k - 1, axis=1)[:, :k]
+        return items, queries, exact
+
+    def recall(ids: np.ndarray, exact: np.ndarray) -> float:
+        return float(np.mean([np.intersect1d(a, b).size / k for a, b in zip(ids, exact, strict=True)]))
+
+    def augment(items: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        norms = np.linalg.norm(items, axis=1)
+        extra = np.sqrt(np.maximum(norms.max() ** 2 - norms ** 2, 0.0))[:, None]
+        return (np.ascontiguousarray(np.hstack([items, extra]), dtype=np.float32),
+                np.ascontiguousarray(np.hstack([queries, np.zeros((len(queries), 1))]), dtype=np.float32))
+
+    def timed(fn):
         t, c = time.perf_counter(), time.process_time()
-        fi = faiss.IndexHNSWFlat(dim + 1, 32)
-        fi.hnsw.efConstruction = 200
-        fi.add(augmented)
-        build = time.perf_counter() - t, time.process_time() - c
-        fi.hnsw.efSearch = 128
-        t = time.perf_counter()
-        _, fids = fi.search(q_aug, k)
-        query_ms = (time.perf_counter() - t) / n_queries * 1e3
-        chosen["faiss"] = (recall(fids), query_ms)
-        rows.append(f"| faiss-cpu {faiss.__version__} IndexHNSWFlat | {build[0]:.1f} / {build[1]:.1f} | "
-                    f"{query_ms:.2f} | {chosen['faiss'][0]:.3f} |")
-        log(f"  ann faiss: {rows[-1]}")
-    ok = {name: v for name, v in chosen.items() if v[0] >= 0.95}
-    pool = ok or chosen
-    fastest = min(pool, key=lambda name: pool[name][1])
-    near = [name for name in pool if pool[name][1] <= 1.10 * pool[fastest][1]]
-    winner = max(near, key=lambda name: pool[name][0])
-    return [f"{n_items:,} synthetic item vectors of {dim} factors (500 clusters, log-normal norms, seed 42), "
-            f"{n_queries:,} user queries, top {k} by inner product, one thread; build wall / CPU s, query ms per user:",
-            "", "| method | build s | query ms | recall@50 vs exact |", "|---|---|---|---|", *rows, "",
-            f"By the rule in the docstring the choice is **{winner}** (pinned: usearch==2.26.6; "
-            "`ImplicitALS(ann_min_items=50_000)` recommends through it from 50,000 items)."]
+        value = fn()
+        return value, time.perf_counter() - t, time.process_time() - c
+
+    # Development seed 41: ef_search of the faiss graph.
+    items, queries, exact = vectors(41)
+    dev = ItemIndex(items, expansion_search=128)
+    dev_recall = {}
+    for ef in (128, 256, 512):
+        dev._index.hnsw.efSearch = ef
+        dev_recall[ef] = recall(dev.search(queries, k)[0], exact)
+        log(f"  ann dev seed 41 faiss ef_search {ef}: recall {dev_recall[ef]:.3f}")
+    chosen_ef = next((ef for ef in (128, 256, 512) if dev_recall[ef] >= 0.95), 512)
+    del dev
+
+    items, queries, exact = vectors(42)
+    t = time.perf_counter()
+    np.argpartition(-(queries @ items.T), k - 1, axis=1)
+    exact_ms = (time.perf_counter() - t) / n_queries * 1e3
+    rows = [f"| exact (numpy product + argpartition) | — | {exact_ms:.2f} | 1.000 |"]
+    aug_items, aug_queries = augment(items, queries)
+    try:
+        from usearch.index import Index
+    except ImportError:
+        rows.append("| usearch | not installed | | |")
+    else:
+        def build_usearch():
+            index = Index(ndim=dim + 1, metric="l2sq", dtype="f32", connectivity=32, expansion_add=200,
+                          expansion_search=128)
+            index.add(np.arange(n_items, dtype=np.uint64), aug_items, threads=1)
+            return index
+        index, wall, cpu = timed(build_usearch)
+        found, qwall, _ = timed(lambda: index.search(aug_queries, k, threads=1))
+        rows.append(f"| usearch HNSW (ef_search 128) | {wall:.1f} / {cpu:.1f} | {qwall / n_queries * 1e3:.2f} | "
+                    f"{recall(np.asarray(found.keys, dtype=np.int64), exact):.3f} |")
+        log(f"  ann {rows[-1]}")
+        del index
+    index, wall, cpu = timed(lambda: ItemIndex(items, expansion_search=128))
+    raw, qwall, _ = timed(lambda: index._index.search(aug_queries, k)[1])
+    rows.append(f"| faiss-cpu {faiss.__version__} IndexHNSWFlat (ef_search 128) | {wall:.1f} / {cpu:.1f} | "
+                f"{qwall / n_queries * 1e3:.2f} | {recall(raw, exact):.3f} |")
+    log(f"  ann {rows[-1]}")
+    index._index.hnsw.efSearch = chosen_ef
+    (ids, _), qwall, _ = timed(lambda: index.search(queries, k))
+    rows.append(f"| `ann.ItemIndex` (faiss, ef_search {chosen_ef}, with exact re-scoring) | same graph | "
+                f"{qwall / n_queries * 1e3:.2f} | {recall(ids, exact):.3f} |")
+    log(f"  ann {rows[-1]}")
+    dev_text = ", ".join(f"{ef}: {r:.3f}" for ef, r in dev_recall.items())
+    return [f"{n_items:,} synthetic item vectors of {dim} factors (500 clusters with noise, log-normal norms), "
+            f"{n_queries:,} user queries, top {k} by inner product (extra-coordinate transform), one thread; "
+            "build wall / CPU s, query wall ms per user; test seed 42.", "",
+            "| method | build s | query ms | recall@50 vs exact |", "|---|---|---|---|", *rows, "",
+            f"ef_search chosen on development seed 41 (recall {dev_text}): {chosen_ef}."]
 
 
 def part_quality(log, data_path: str) -> list[str]:

@@ -100,8 +100,9 @@ def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any],
     """The model to train on these purchases and why: ``auto`` picks what the data supports.
 
     The hybrid, at any size, when every fit of the run (on the data before the validation window, when
-    there is one, and on all of it) has a label window with purchases of returning customers; else the simple blend (repeat + item neighbours); popularity
-    when there are fewer than two customers or two products (no neighbours to learn).
+    there is one, and on all of it) has a label window with purchases of returning customers; else the
+    simple blend (repeat + item neighbours); popularity when there are fewer than two customers or two
+    products (no neighbours to learn).
     """
     if requested not in MODEL_CHOICES:
         raise TrainingError(f"Unknown recommender {requested!r}; choose one of {', '.join(MODEL_CHOICES)}.")

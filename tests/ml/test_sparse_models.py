@@ -180,6 +180,8 @@ def test_item_index_recall_against_exact_inner_product() -> None:
     assert recall >= 0.95
     np.testing.assert_allclose(scores, np.take_along_axis(queries @ items.T, ids, axis=1), rtol=1e-5)
     assert np.all(np.diff(scores, axis=1) <= 0)
+    again, _ = ItemIndex(items).search(queries, 20)  # built on one thread: the same graph every time
+    np.testing.assert_array_equal(ids, again)
     more, _ = ItemIndex(items[:5]).search(queries[:3], 8)  # more asked for than there are items: padded
     assert np.all(more[:, 5:] == -1) and sorted(more[0, :5]) == list(range(5))
 
