@@ -29,15 +29,21 @@ def _row_blocks(x: sp.csc_matrix, budget: int) -> list[tuple[int, int]]:
     return blocks
 
 
-def _top_k_per_row(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, k: int
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``k`` largest entries of each row of a COO triple; ties break by the lower column."""
-    order = np.lexsort((cols, -vals, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else np.zeros(0, np.int64)
-    first = np.repeat(starts, np.diff(np.r_[starts, rows.size]))
-    keep = (np.arange(rows.size) - first) < k
-    return rows[keep], cols[keep], vals[keep]
+def _top_k_per_row(block: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """The ``k`` largest entries of each row of a CSR block with sorted indices; ties at the boundary go
+    to the lower column."""
+    lengths = np.diff(block.indptr)
+    keep = np.ones(block.nnz, dtype=bool)
+    for r in np.flatnonzero(lengths > k):
+        lo, hi = block.indptr[r], block.indptr[r + 1]
+        vals = block.data[lo:hi]
+        kth = np.partition(vals, vals.size - k)[vals.size - k]  # the k-th largest value
+        row_keep = vals > kth
+        ties = np.flatnonzero(vals == kth)[:k - int(row_keep.sum())]  # indices are sorted: lowest ids first
+        row_keep[ties] = True
+        keep[lo:hi] = row_keep
+    rows = np.repeat(np.arange(block.shape[0]), lengths)[keep]
+    return sp.csr_matrix((block.data[keep], (rows, block.indices[keep])), shape=block.shape)
 
 
 def cosine_item_similarity(matrix: sp.spmatrix, shrink: float = 0.0, n_neighbors: int | None = None,
@@ -50,6 +56,8 @@ def cosine_item_similarity(matrix: sp.spmatrix, shrink: float = 0.0, n_neighbors
     nonzeros (or one item's row), so memory grows with the co-purchases kept, never with a dense row
     of the catalogue's width.
     """
+    if n_neighbors is not None and n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be >= 1 or None, not {n_neighbors!r}")
     x = sp.csc_matrix(matrix, dtype=np.float64)
     x.sort_indices()
     n = x.shape[1]
@@ -57,17 +65,18 @@ def cosine_item_similarity(matrix: sp.spmatrix, shrink: float = 0.0, n_neighbors
     xt = sp.csr_matrix(x.T)
     rows, cols, vals = [], [], []
     for start, stop in _row_blocks(x, block_nonzeros):
-        gram = sp.coo_matrix(xt[start:stop] @ x)
-        r = gram.row.astype(np.int64) + start
-        c = gram.col.astype(np.int64)
-        v = gram.data / (norms[r] * norms[c] + shrink + 1e-12)
-        keep = (r != c) & (v != 0.0)
-        r, c, v = r[keep], c[keep], v[keep]
+        gram = sp.csr_matrix(xt[start:stop] @ x)
+        gram.sort_indices()
+        r = np.repeat(np.arange(start, stop), np.diff(gram.indptr))
+        gram.data = gram.data / (norms[r] * norms[gram.indices] + shrink + 1e-12)
+        gram.data[gram.indices == r] = 0.0  # the diagonal
+        gram.eliminate_zeros()
         if n_neighbors is not None:
-            r, c, v = _top_k_per_row(r, c, v, n_neighbors)
-        rows.append(r)
-        cols.append(c)
-        vals.append(v)
+            gram = _top_k_per_row(gram, n_neighbors)
+        coo = gram.tocoo()
+        rows.append(coo.row.astype(np.int64) + start)
+        cols.append(coo.col.astype(np.int64))
+        vals.append(coo.data)
     if not rows:
         return sp.csr_matrix((n, n), dtype=np.float64)
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))

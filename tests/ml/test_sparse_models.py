@@ -217,3 +217,8 @@ def test_ials_recommend_through_the_index_matches_exact() -> None:
     # An allow-list takes the exact path.
     np.testing.assert_array_equal(approx.recommend(users, n=5, items=np.arange(50))[0],
                                   exact.recommend(users, n=5, items=np.arange(50))[0])
+
+
+def test_sparse_cosine_rejects_no_neighbours() -> None:
+    with pytest.raises(ValueError, match="n_neighbors"):
+        cosine_item_similarity(purchases(), n_neighbors=0)
