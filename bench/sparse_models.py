@@ -342,7 +342,8 @@ def part_quality(log, data_path: str) -> list[str]:
          lambda: ImplicitALS(factors=64, regularization=0.05, alpha=10, iterations=20,
                              ann_min_items=1).fit(split.train)),
     ]
-    lines = ["| model | version | all NDCG@20 | all R@20 | all HR@10 | new NDCG@20 | new R@20 | new HR@10 | fit wall / CPU s |",
+    lines = ["| model | version | all NDCG@20 | all R@20 | all HR@10 | new NDCG@20 | new R@20 | new HR@10 "
+             "| fit wall / CPU s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, version, fit in cases:
         t, c = time.perf_counter(), time.process_time()
