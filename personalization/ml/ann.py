@@ -16,10 +16,13 @@ ANN_MIN_ITEMS = 50_000
 
 
 class ItemIndex:
-    """HNSW index over ``vectors`` (items x factors) answering top-k inner-product queries."""
+    """HNSW index over ``vectors`` (items x factors) answering top-k inner-product queries.
+
+    ``expansion_search`` (faiss ``efSearch``) 256: chosen on a development seed of the 100k-item bench
+    (recall@50 0.97 against exact; 128 gave 0.89)."""
 
     def __init__(self, vectors: np.ndarray, connectivity: int = 32, expansion_add: int = 200,
-                 expansion_search: int = 128) -> None:
+                 expansion_search: int = 256) -> None:
         import faiss
 
         items = np.asarray(vectors, dtype=np.float32)
