@@ -28,6 +28,9 @@ import numpy as np
 import scipy.sparse as sp
 
 SECONDS_PER_DAY = 86_400.0
+# Cells of one dense block of scores (rows x catalogue width) while recommending: 64 MiB of float64,
+# so that memory stays flat as the catalogue grows (fewer rows per block instead).
+SCORE_BLOCK_CELLS = 1 << 23
 _META_KEY = "__meta__"
 
 M = TypeVar("M", bound="Recommender")
@@ -209,6 +212,12 @@ def exclusion_matrix(exclude: sp.spmatrix | Sequence[Iterable[int]] | None, user
     return sp.csr_matrix((np.ones(r_all.size), (r_all, c_all)), shape=(len(user_ids), n_items))
 
 
+def rows_per_block(n_items: int, cap: int) -> int:
+    """Rows of a dense score block over ``n_items`` columns: at most ``cap``, and at most
+    ``SCORE_BLOCK_CELLS`` cells in all (one row at least)."""
+    return max(1, min(int(cap), SCORE_BLOCK_CELLS // max(int(n_items), 1)))
+
+
 def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the ``n`` largest finite entries per row, best first.
 
@@ -341,8 +350,9 @@ class Recommender(ABC):
             blocked |= ~allowed
         out_ids = np.empty((users.size, n), dtype=np.int64)
         out_scores = np.empty((users.size, n), dtype=np.float64)
-        for start in range(0, users.size, self.batch_size):
-            stop = min(start + self.batch_size, users.size)
+        batch = rows_per_block(self.n_items_, self.batch_size)
+        for start in range(0, users.size, batch):
+            stop = min(start + batch, users.size)
             scores = self.score(users[start:stop]).copy()
             scores[:, blocked] = -np.inf
             if excl is not None:
@@ -357,9 +367,15 @@ class Recommender(ABC):
         ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.n_items_):
             raise ValueError(f"item ids must lie in [0, {self.n_items_})")
-        scores = np.asarray(self._similar_scores(ids), dtype=np.float64).copy()
-        scores[np.arange(ids.size), ids] = -np.inf
-        return top_n(scores, n)
+        out_ids = np.empty((ids.size, n), dtype=np.int64)
+        out_scores = np.empty((ids.size, n), dtype=np.float64)
+        batch = rows_per_block(self.n_items_, self.batch_size)
+        for start in range(0, ids.size, batch):
+            block = ids[start:start + batch]
+            scores = np.asarray(self._similar_scores(block), dtype=np.float64).copy()
+            scores[np.arange(block.size), block] = -np.inf
+            out_ids[start:start + batch], out_scores[start:start + batch] = top_n(scores, n)
+        return out_ids, out_scores
 
     def _similar_scores(self, item_ids: np.ndarray) -> np.ndarray:
         vectors = getattr(self, "item_vectors_", None)

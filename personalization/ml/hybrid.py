@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .base import SECONDS_PER_DAY, Interactions, Recommender, as_interactions, user_rows
+from .base import SECONDS_PER_DAY, Interactions, Recommender, as_interactions, rows_per_block, user_rows
 from .content import ContentBased
 from .copurchase import CoPurchase
 from .ease import EASE
@@ -174,6 +174,7 @@ class HybridRecommender(Recommender):
         """Candidate pairs of ``users`` and their feature rows (``_feature_names`` order)."""
         specs = self._source_specs()
         n_items = context.n_items
+        batch = rows_per_block(n_items, batch)  # fewer users per block on a wide catalogue
         xs, us, its = [], [], []
         for lo in range(0, users.size, batch):
             block = users[lo:lo + batch]

@@ -1,10 +1,13 @@
 """Implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008) through ``implicit`` on CPU."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Interactions, Recommender, as_interactions
+from .ann import ANN_MIN_ITEMS, ItemIndex
+from .base import Interactions, Recommender, as_interactions, exclusion_matrix, rows_per_block
 from .ease import user_item_weights
 
 
@@ -13,19 +16,23 @@ class ImplicitALS(Recommender):
 
     Deterministic for a given ``random_state``: one thread by default (the conjugate-gradient solver
     run on several threads reorders float sums) and BLAS held to one thread while fitting.
+    From ``ann_min_items`` items on (``None``: never), :meth:`recommend` retrieves each user's items
+    from an approximate inner-product index (:class:`~.ann.ItemIndex`, built on first use) instead of
+    scoring the whole catalogue; ``score`` stays exact.
     """
 
     _state_attrs = ("user_factors_", "item_factors_", "n_users_", "n_items_")
 
     def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 10.0,
                  iterations: int = 20, half_life_days: float | None = None, num_threads: int = 1,
-                 random_state: int | None = 0) -> None:
+                 ann_min_items: int | None = ANN_MIN_ITEMS, random_state: int | None = 0) -> None:
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
         self.iterations = iterations
         self.half_life_days = half_life_days
         self.num_threads = num_threads
+        self.ann_min_items = ann_min_items
         self.random_state = random_state
 
     def fit(self, interactions: Interactions | sp.spmatrix) -> ImplicitALS:
@@ -44,6 +51,7 @@ class ImplicitALS(Recommender):
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
         self.n_users_ = data.n_users
         self.n_items_ = data.n_items
+        self._index = None
         return self
 
     @property
@@ -56,4 +64,59 @@ class ImplicitALS(Recommender):
         scores[known] = self.user_factors_[user_ids[known]] @ self.item_factors_.T
         return scores
 
+    def uses_ann(self) -> bool:
+        """Whether :meth:`recommend` goes through the approximate index (catalogue of ``ann_min_items`` or more)."""
+        self._check_fitted()
+        return self.ann_min_items is not None and self.n_items_ >= self.ann_min_items
 
+    def recommend(
+        self,
+        user_ids: Sequence[int] | np.ndarray,
+        n: int = 10,
+        exclude: sp.spmatrix | Sequence[Iterable[int]] | None = None,
+        filter_items: Sequence[int] | np.ndarray | None = None,
+        items: Sequence[int] | np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`Recommender.recommend`; above ``ann_min_items`` the top items come from the index,
+        asked for enough extra items to cover each user's exclusions and the filtered items (an
+        ``items`` allow-list, or a filter larger than the catalogue's tenth, scores exactly)."""
+        users = np.asarray(user_ids, dtype=np.int64).reshape(-1)
+        blocked = np.unique(np.asarray(filter_items if filter_items is not None else [], dtype=np.int64))
+        if (not self.uses_ann() or items is not None or n <= 0 or users.size == 0 or users.min() < 0
+                or blocked.size > self.n_items_ // 10):
+            return super().recommend(users, n, exclude=exclude, filter_items=filter_items, items=items)
+        if getattr(self, "_index", None) is None:
+            self._index = ItemIndex(self.item_factors_)
+        excl = exclusion_matrix(exclude, users, self.n_items_)
+        out_ids = np.full((users.size, n), -1, dtype=np.int64)
+        out_scores = np.full((users.size, n), -np.inf, dtype=np.float64)
+        known = users < self.n_users_
+        per_user = np.zeros(users.size, dtype=np.int64) if excl is None else np.diff(excl.indptr)
+        batch = rows_per_block(self.n_items_, self.batch_size)
+        for start in range(0, users.size, batch):
+            stop = min(start + batch, users.size)
+            rows = np.arange(start, stop)
+            rows = rows[known[rows]]
+            if rows.size == 0:
+                continue
+            k = min(self.n_items_, n + int(per_user[rows].max()) + blocked.size)
+            ids, scores = self._index.search(self.user_factors_[users[rows]], k)
+            drop = ids < 0
+            if blocked.size:
+                drop |= np.isin(ids, blocked)
+            if excl is not None:
+                sub = excl[rows]
+                drop |= np.asarray(sub[np.repeat(np.arange(rows.size), k), np.maximum(ids, 0).ravel()]
+                                   ).reshape(ids.shape) > 0
+            scores = np.where(drop, -np.inf, scores)
+            order = np.argsort(-scores, axis=1, kind="stable")[:, :n]
+            top = np.take_along_axis(scores, order, axis=1)
+            got = np.where(np.isfinite(top), np.take_along_axis(ids, order, axis=1), -1)
+            out_ids[rows, :got.shape[1]] = got
+            out_scores[rows, :top.shape[1]] = top
+        unknown = np.flatnonzero(~known)
+        if unknown.size:  # users the model never saw: the exact path (all-zero scores) as before
+            rest = None if excl is None else [excl[r].indices for r in unknown]
+            got, top = super().recommend(users[unknown], n, exclude=rest, filter_items=filter_items)
+            out_ids[unknown], out_scores[unknown] = got, top
+        return out_ids, out_scores

@@ -11,12 +11,11 @@ KIND = "recommender"
 PLACEMENTS = ("for_you", "similar", "bought_together", "recently_viewed", "best_sellers")
 
 DEFAULTS: dict[str, Any] = {
-    # "auto": the hybrid while the purchase history has at most HYBRID_MAX_INTERACTIONS rows (it fits
-    # its candidate models and rankers for validation and again for serving: about 2.5 min on 2 cores
-    # for the demo's 391,000 purchases) and its label windows hold returning customers, the simple blend
-    # otherwise, popularity below two customers or two products (training.choose_model); or force one.
+    # "auto": the hybrid at any size (its candidate models are memory-bounded: sparse item neighbours,
+    # EASE on at most 10,000 items, score blocks that shrink as the catalogue grows) when its label
+    # windows hold returning customers, the simple blend otherwise, popularity below two customers or two
+    # products (training.choose_model); or force one.
     "MODEL": "auto",
-    "HYBRID_MAX_INTERACTIONS": 1_000_000,
     "VALIDATION_DAYS": 30,
     "COMPARE_ON": "ndcg@20",
     # A version goes live only with at least this much data (and when not worse on COMPARE_ON than the active

@@ -104,10 +104,10 @@ def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any],
                  end: pd.Timestamp | None = None) -> tuple[str, str]:
     """The model to train on these purchases and why: ``auto`` picks what the data supports.
 
-    The hybrid while the history has at most ``HYBRID_MAX_INTERACTIONS`` purchases and every fit of the
-    run (on the data before the validation window, when there is one, and on all of it) has a label window
-    with purchases of returning customers; else the simple blend (repeat + item neighbours); popularity
-    when there are fewer than two customers or two products (no neighbours to learn).
+    The hybrid, at any size, when every fit of the run (on the data before the validation window, when
+    there is one, and on all of it) has a label window with purchases of returning customers; else the
+    simple blend (repeat + item neighbours); popularity when there are fewer than two customers or two
+    products (no neighbours to learn).
     """
     if requested not in MODEL_CHOICES:
         raise TrainingError(f"Unknown recommender {requested!r}; choose one of {', '.join(MODEL_CHOICES)}.")
@@ -118,9 +118,6 @@ def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any],
     if customers < 2 or products < 2:
         return "popular", (f"popular: {customers:,} customer(s) and {products:,} product(s) bought, too few to "
                            "learn neighbours from")
-    limit = int(settings["HYBRID_MAX_INTERACTIONS"])
-    if n > limit:
-        return "simple", f"simple: {n:,} purchases, above HYBRID_MAX_INTERACTIONS ({limit:,}), the hybrid's time budget"
     hybrid = make_model("hybrid").get_params()
     days, windows = float(hybrid["label_window_days"]), int(hybrid["label_windows"])
     end = end if end is not None else frame["timestamp"].max()  # the as-of (naive UTC) the training runs for
@@ -132,7 +129,7 @@ def choose_model(requested: str, frame: pd.DataFrame, settings: dict[str, Any],
         return "simple", (f"simple: the hybrid learns from customers who buy again within its {windows} label "
                           f"windows of {days:g} days, and the {n:,} purchases ({frame['timestamp'].min():%Y-%m-%d} "
                           f"to {end:%Y-%m-%d}) have none")
-    return "hybrid", f"hybrid: {n:,} purchases (at most {limit:,}) with repeat customers in its label windows"
+    return "hybrid", f"hybrid: {n:,} purchases with repeat customers in its label windows"
 
 
 def validate(name: str, frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, days: int,
