@@ -9,12 +9,19 @@
     - direct insert (the path when Redis is down): 1,000-event batches through ``capture.insert_events``;
     - a serving read: a visitor's recent views (``session_key`` + time index), median of 200.
     The table grows only while the run stays inside ``--budget-minutes``; sizes not reached are reported.
+    With ``--part flushers`` only: N flushers side by side (``--flushers 1,2``). ``--flush-events`` events are
+    pushed through ``buffer.push`` into a buffer of N shards (``EVENT_BUFFER_SHARDS``), then N flusher
+    processes (each the worker's ``flush_buffer()``, started and connected before the clock starts) drain it
+    together; events/s over the wall time from the first start to the last end, the flushers' CPU seconds
+    and their PostgreSQL backends' CPU seconds (read from /proc), and a check that every event is stored
+    once. Section ``scaling-flushers``.
 (b) Catalogue size. Synthetic purchases (Zipf-distributed item popularity, repeat buying) for 10,000 and 100,000
     items, trained with the model served above 1M purchases (``simple``: repeat purchases + item kNN): fit time,
     the similar-items table for every item (what training precomputes), "for you" lists for 2,048 customers
     (time per customer, extrapolated to all) and the artifact size; no database involved.
 
     flock /tmp/shopsense-bench.lock python bench/scaling.py            # <= ~15 min
+    python bench/scaling.py --part flushers --flushers 1,2 --flush-events 200000 --sizes 1000000
     python bench/scaling.py --sizes 200000 --catalogues 10000 --no-write
 
 Results go to the ``scaling`` section of bench/RESULTS.md.
@@ -24,9 +31,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -223,6 +232,161 @@ def bench_catalogue(n_items: int, n_users: int, n_purchases: int) -> dict[str, A
             "artifact_mb": len(buffer.getvalue()) / 2**20, "dense_batch_mb": 1024 * n_items * 8 / 2**20}
 
 
+# --- (c) several flushers ------------------------------------------------------------------------------
+GO_KEY = "shopsense:bench:flushers-go"
+
+
+def _backend_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a local process (a PostgreSQL backend) from /proc (nan if unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def flusher_child(shards: int, out: str) -> None:
+    """One flusher process: wait for the go signal, drain what it can, write its timings as JSON."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import override_settings
+
+    from personalization.capture import buffer
+    from personalization.capture import services as capture
+    from personalization.ops import redis_conn
+    override_settings(PERSONALIZATION={**settings.PERSONALIZATION, "EVENT_BUFFER_SHARDS": shards}).enable()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    client = redis_conn.get_client()
+    client.rpush(GO_KEY + ":ready", "1")
+    client.blpop([GO_KEY], timeout=600)
+    backend_before, cpu_before = _backend_cpu_seconds(backend), time.process_time()
+    started = time.time()
+    flushed = 0
+    while True:
+        done = capture.flush_buffer()
+        flushed += done
+        if not done:  # every shard is drained or held by another flusher
+            break
+    ended = time.time()
+    Path(out).write_text(json.dumps({
+        "flushed": flushed, "started": started, "ended": ended, "cpu_s": time.process_time() - cpu_before,
+        "backend_cpu_s": _backend_cpu_seconds(backend) - backend_before, "left": buffer.length(),
+    }))
+
+
+def time_flushers(count: int, flushers: int, products: list[int], args: argparse.Namespace) -> dict[str, Any]:
+    """N flusher processes draining ``count`` events from an N-shard buffer together."""
+    import tempfile
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import override_settings
+
+    from personalization.capture import buffer
+    from personalization.capture import services as capture
+    from personalization.ops import redis_conn
+
+    client = redis_conn.get_client()
+    tag = f"fl{flushers}-{int(time.time())}"
+    rng = np.random.default_rng(flushers)
+    with override_settings(PERSONALIZATION={**settings.PERSONALIZATION, "EVENT_BUFFER_SHARDS": flushers,
+                                            "EVENT_FLUSH_THRESHOLD": 10**9}):
+        client.delete(*buffer.shard_keys(), GO_KEY, GO_KEY + ":ready")
+        for start in range(0, count, 1000):
+            chunk = [capture.build_event(event_type="view", session_key=f"f{rng.integers(50_000)}",
+                                         product_id=int(rng.choice(products)),
+                                         client_event_id=f"{tag}-{n}").to_json()
+                     for n in range(start, min(count, start + 1000))]
+            pushed = buffer.push(chunk)
+            while pushed < len(chunk):  # a Redis timeout on the loaded machine: push the rest again
+                redis_conn.reset()
+                pushed += buffer.push(chunk[pushed:])
+        shard_lengths = [int(client.llen(key)) for key in buffer.shard_keys()]
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = [str(Path(tmp) / f"flusher-{n}.json") for n in range(flushers)]
+        env = {**os.environ, "SCALING_CHILD": "1"}
+        children = [subprocess.Popen([sys.executable, __file__, "--db", args.db, "--redis", args.redis,
+                                      "--flusher-child", str(flushers), out], env=env) for out in outs]
+        while int(client.llen(GO_KEY + ":ready")) < flushers:
+            if any(child.poll() is not None for child in children):
+                raise SystemExit("a flusher process died before the start")
+            time.sleep(0.2)
+        client.rpush(GO_KEY, *["go"] * flushers)
+        for child in children:
+            if child.wait(timeout=1800):
+                raise SystemExit("a flusher process failed")
+        results = [json.loads(Path(out).read_text()) for out in outs]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(DISTINCT client_event_id) FROM personalization_event "
+                       "WHERE client_event_id LIKE %s", [f"{tag}-%"])
+        stored, distinct = cursor.fetchone()
+    wall = max(r["ended"] for r in results) - min(r["started"] for r in results)
+    flushed = sum(r["flushed"] for r in results)
+    return {"flushers": flushers, "events": count, "shard_lengths": shard_lengths, "flushed": flushed,
+            "per_flusher": [r["flushed"] for r in results], "wall_s": wall, "rate": flushed / wall,
+            "cpu_s": sum(r["cpu_s"] for r in results), "backend_cpu_s": sum(r["backend_cpu_s"] for r in results),
+            "exactly_once": stored == distinct == count}
+
+
+def bench_flushers(args: argparse.Namespace) -> list[dict[str, Any]]:
+    products = ensure_products()
+    size = args.sizes[0]
+    added, seconds = grow_events(size, products)
+    if added:
+        print(f"  grew the table by {added:,} rows in {seconds:.0f} s", flush=True)
+    rows = []
+    for _ in range(args.rounds):  # rounds interleave the flusher counts so that machine noise hits them alike
+        for flushers in args.flushers:
+            row = time_flushers(args.flush_events, flushers, products, args)
+            print(f"  {flushers} flusher(s): {row}", flush=True)
+            rows.append(row)
+    return rows
+
+
+def report_flushers(rows: list[dict[str, Any]], args: argparse.Namespace, command: str) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM personalization_event")
+        table_rows = cursor.fetchone()[0]
+    load_end = os.getloadavg()
+    lines = [
+        "## Scaling: several flushers (issue #18)",
+        "",
+        f"Command: `{command}`  ",
+        f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {platform.node()}, {os.cpu_count()} cores shared with "
+        f"other engineers' jobs; load average at start {LOAD_AT_START[0]:.2f}, at end {load_end[0]:.2f} (1 min), "
+        "so wall times are inflated and the cores are what limits two flushers here. PostgreSQL default settings, "
+        f"the event table holding {table_rows:,} rows with its nine indexes.",
+        "",
+        f"{args.flush_events:,} view events pushed (`buffer.push`, 1,000 per call) into a buffer of N shards, then "
+        "N flusher processes (`flush_buffer()`, the worker's task) drain it together; the clock runs from the "
+        "first flusher's start to the last one's end (process start-up excluded). CPU: the flushers' own, and "
+        "their PostgreSQL backends' (from /proc).",
+        "",
+        "| flushers (= shards) | events per shard | events/flusher | wall s | events/s | flusher CPU s | "
+        "PostgreSQL backend CPU s | exactly once |",
+        "|---:|---|---|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        lines.append(f"| {row['flushers']} | {', '.join(f'{n:,}' for n in row['shard_lengths'])} | "
+                     f"{', '.join(f'{n:,}' for n in row['per_flusher'])} | {row['wall_s']:.1f} | {row['rate']:,.0f} | "
+                     f"{row['cpu_s']:.1f} | {row['backend_cpu_s']:.1f} | {'yes' if row['exactly_once'] else 'NO'} |")
+    by_count: dict[int, list[float]] = {}
+    for row in rows:
+        by_count.setdefault(row["flushers"], []).append(row["rate"])
+    if 1 in by_count and len(by_count) > 1:
+        base = statistics.median(by_count[1])
+        lines += ["", "Median events/s against one flusher: " + "; ".join(
+            f"{n} flushers {statistics.median(r):,.0f} ({statistics.median(r) / base:.2f}x)"
+            for n, r in sorted(by_count.items()) if n != 1) + " (target: 2 flushers >= 1.6x)."]
+    if args.note:
+        lines += ["", args.note]
+    return "\n".join(lines)
+
+
 # --- report -----------------------------------------------------------------------------------------------
 def report(events: list[dict[str, Any]], catalogues: list[dict[str, Any]], args: argparse.Namespace,
            command: str) -> str:
@@ -280,10 +444,28 @@ def main() -> None:
     parser.add_argument("--budget-minutes", type=float, default=10.0, help="stop growing the event table after this")
     parser.add_argument("--note", default="")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--part", choices=["all", "flushers"], default="all")
+    parser.add_argument("--flushers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--flusher-child", nargs=2, metavar=("SHARDS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     command = "python bench/scaling.py " + " ".join(sys.argv[1:])
     deadline = time.monotonic() + 60 * args.budget_minutes
+    if args.flusher_child:
+        os.environ.update({"DJANGO_SETTINGS_MODULE": "shop_project.settings", "DATABASE_URL": args.db,
+                           "REDIS_URL": args.redis, "LOG_LEVEL": "WARNING"})
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        flusher_child(int(args.flusher_child[0]), args.flusher_child[1])
+        return
     setup_django(args.db, args.redis)
+    if args.part == "flushers":
+        print("(c) several flushers ...", flush=True)
+        rows = bench_flushers(args)
+        publish("scaling-flushers", report_flushers(rows, args, command), write=not args.no_write)
+        return
     print("(b) catalogue size ...", flush=True)
     catalogues = []
     for n_items in args.catalogues:

@@ -70,6 +70,24 @@ class Event(models.Model):
         return f"{self.get_event_type_display()} of {what} by {who}"
 
 
+class EventId(models.Model):
+    """The ``client_event_id`` of every stored event, on a partitioned PostgreSQL events table only.
+
+    A partitioned table cannot keep ``client_event_id`` UNIQUE (a unique index must contain the partition
+    key), so this table keeps each id once instead (see ``capture/partitions.py``); empty elsewhere.
+    """
+
+    client_event_id = models.CharField(max_length=100, primary_key=True)
+    timestamp = models.DateTimeField(help_text="The event's timestamp (retention forgets ids with their events).")
+
+    class Meta:
+        verbose_name = "stored event id"
+        indexes = [models.Index(fields=["timestamp"], name="pers_eventid_ts")]
+
+    def __str__(self) -> str:
+        return self.client_event_id
+
+
 class ApiKey(models.Model):
     """A server-to-server credential for the events API. Only a SHA-256 hash of the key is stored."""
 

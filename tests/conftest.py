@@ -22,8 +22,8 @@ def _clean_cache_and_buffer() -> Iterator[None]:
     cache.clear()
     client = redis_conn.get_client()
     if client is not None:
-        key = buffer.buffer_key()
-        client.delete(key, key + buffer.LOCK_KEY_SUFFIX, key + buffer.ENQUEUED_KEY_SUFFIX, buffer.dead_letter_key())
+        key = buffer.buffer_key()  # and every shard, its lock, the flush claim and the dead letters
+        client.delete(key, *client.keys(key + ":*"))
     yield
 
 

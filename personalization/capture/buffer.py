@@ -1,19 +1,27 @@
-"""The Redis event buffer: a list that the storefront appends to and one flusher drains.
+"""The Redis event buffer: lists (shards) that the storefront appends to and any number of flushers drain.
+
+The buffer is ``EVENT_BUFFER_SHARDS`` Redis lists: shard 0 is ``EVENT_BUFFER_KEY`` itself, shard ``i``
+is ``<key>:<i>``. Each push goes to one shard (picked at random), and each shard has its own lock, so N
+flushers (N ``default`` worker processes) drain up to N shards at the same time with no global lock: a
+flusher walks the shards from a random one, takes each shard whose lock is free and drains it. With one
+shard (the default) this is the single list with one flusher at a time of earlier versions.
 
 Next to it, each visitor's latest product events (views, add-to-carts, purchases) are kept in a short
 Redis list per customer and per visitor id, written in the same round trip as the buffer push, so that
 serving sees fresh behaviour at once, before the flush stores the events (:func:`recent_keys`).
 
-Draining is crash-safe: a batch is read from the head of the list, handed to the database, and only
-then trimmed from the list — by a script that first checks the flusher still holds the lock. A
-flusher killed between the insert and the trim leaves the batch in place; the next flush inserts it
-again and the unique ``client_event_id`` keeps each event once.
+Draining is crash-safe: a batch is read from the head of a shard, handed to the database, and only
+then trimmed from the shard — by a script that first checks the flusher still holds that shard's lock.
+A flusher killed between the insert and the trim leaves the batch in place; the next flush of the shard
+(another flusher, once the dead one's lock expired) inserts it again and the unique ``client_event_id``
+keeps each event once.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
@@ -45,8 +53,19 @@ return 0
 """
 
 def buffer_key() -> str:
-    """The Redis list holding buffered events (``PERSONALIZATION["EVENT_BUFFER_KEY"]``)."""
+    """The Redis list holding buffered events (``PERSONALIZATION["EVENT_BUFFER_KEY"]``): shard 0."""
     return personalization_settings.EVENT_BUFFER_KEY
+
+
+def shard_count() -> int:
+    """How many lists the buffer is split into (``PERSONALIZATION["EVENT_BUFFER_SHARDS"]``, at least 1)."""
+    return max(1, int(personalization_settings.EVENT_BUFFER_SHARDS))
+
+
+def shard_keys() -> list[str]:
+    """The buffer's lists: ``EVENT_BUFFER_KEY`` first, then ``<key>:1`` … ``<key>:<shards - 1>``."""
+    key = buffer_key()
+    return [key] + [f"{key}:{i}" for i in range(1, shard_count())]
 
 
 # Append events and, once the list reaches the flush threshold, claim the right to enqueue a flush
@@ -89,14 +108,16 @@ def push(payload: Sequence[str], recent: Mapping[str, Sequence[str]] | None = No
 
     ``recent`` (key -> entries, oldest first) goes to the visitors' recent lists in the same round trip.
     Fewer than ``len(payload)`` means Redis is unreachable (or failed part-way): the caller stores
-    the rest some other way. Once the buffer holds ``EVENT_FLUSH_THRESHOLD`` events, a flush task is
-    enqueued (at most once every few seconds, however many requests push).
+    the rest some other way. The events go to one shard, picked at random. Once that shard holds its
+    share of ``EVENT_FLUSH_THRESHOLD`` events, one flush task per shard is enqueued (at most once every
+    few seconds, however many requests push), so that idle flushers drain the shards side by side.
     """
     client = redis_conn.get_client()
     if client is None or not redis_conn.available():
         return 0
-    keys = [buffer_key(), buffer_key() + ENQUEUED_KEY_SUFFIX]
-    threshold = int(personalization_settings.EVENT_FLUSH_THRESHOLD)
+    shards = shard_keys()
+    keys = [random.choice(shards), buffer_key() + ENQUEUED_KEY_SUFFIX]
+    threshold = max(1, -(-int(personalization_settings.EVENT_FLUSH_THRESHOLD) // len(shards)))
     pushed = 0
     flush_claimed = False
     try:
@@ -111,7 +132,7 @@ def push(payload: Sequence[str], recent: Mapping[str, Sequence[str]] | None = No
     except redis.RedisError as exc:
         redis_conn.mark_down(exc)
     if flush_claimed:
-        _request_flush()
+        _request_flush(len(shards))
     return pushed
 
 
@@ -131,37 +152,42 @@ def note_recent(recent: Mapping[str, Sequence[str]]) -> None:
         redis_conn.mark_down(exc)
 
 
-def _request_flush() -> None:
-    """Enqueue one flush task (the caller won the claim for this interval).
+def _request_flush(tasks: int = 1) -> None:
+    """Enqueue ``tasks`` flush tasks, one per shard (the caller won the claim for this interval).
 
-    A broker that refuses the task costs nothing but a log line: the events are safe in the list and
+    A broker that refuses a task costs nothing but a log line: the events are safe in the lists and
     the periodic flush (``install_schedules``) picks them up.
     """
     try:
-        jobs.enqueue("personalization.flush_events")
+        for _ in range(tasks):
+            jobs.enqueue("personalization.flush_events")
     except Exception:  # noqa: BLE001 - the storefront request must not fail because of the broker
         logger.warning("Could not enqueue a flush of the event buffer.", exc_info=True)
 
 
 def length() -> int:
-    """How many events wait in the buffer (0 without Redis)."""
+    """How many events wait in the buffer, all shards together (0 without Redis)."""
     client = redis_conn.get_client()
     if client is None:
         return 0
-    return int(client.llen(buffer_key()))
+    pipe = client.pipeline(transaction=False)
+    for key in shard_keys():
+        pipe.llen(key)
+    return sum(int(n) for n in pipe.execute())
 
 
-def lock_key() -> str:
-    return buffer_key() + LOCK_KEY_SUFFIX
+def lock_key(shard: str | None = None) -> str:
+    """The lock of one shard (shard 0, ``EVENT_BUFFER_KEY``, by default)."""
+    return (shard or buffer_key()) + LOCK_KEY_SUFFIX
 
 
 def is_flushing() -> bool:
-    """Whether a flusher holds the lock right now."""
+    """Whether a flusher holds the lock of any shard right now."""
     client = redis_conn.get_client()
     if client is None:
         return False
     try:
-        return bool(client.exists(lock_key()))
+        return bool(client.exists(*(lock_key(shard) for shard in shard_keys())))
     except redis.RedisError:
         return False
 
@@ -199,26 +225,44 @@ def dead_letter_count() -> int | None:
 def flush(store: Callable[[list[bytes]], int], *, max_events: int | None = None) -> int:
     """Drain the buffer through ``store`` batch by batch; returns how many events left the buffer.
 
-    Only one flusher runs at a time (a Redis lock with an owner token); a second caller returns 0.
-    A batch is trimmed only after ``store`` returned, so a flusher that dies in between leaves the
-    batch for the next one (``store`` must be idempotent). An error in ``store`` propagates after
-    the lock is released; a Redis error ends the flush early (logged) with what was done so far.
+    The shards are visited from a random one; each shard whose lock is free is drained (a Redis lock
+    with an owner token per shard), the others are left to the flushers holding them, so a second
+    caller while every shard is taken returns 0. A batch is trimmed only after ``store`` returned, so
+    a flusher that dies in between leaves the batch for the next one (``store`` must be idempotent).
+    An error in ``store`` propagates after the lock is released; a Redis error ends the flush early
+    (logged) with what was done so far.
     """
     client = redis_conn.get_client()
     if client is None:
         return 0
-    key = buffer_key()
-    lock = lock_key()
+    shards = shard_keys()
+    start = random.randrange(len(shards))
+    flushed = 0
+    for shard in shards[start:] + shards[:start]:
+        if max_events is not None and flushed >= max_events:
+            break
+        done, redis_ok = _flush_shard(client, shard, store, None if max_events is None else max_events - flushed)
+        flushed += done
+        if not redis_ok:
+            break
+    return flushed
+
+
+def _flush_shard(client: redis.Redis, key: str, store: Callable[[list[bytes]], int],
+                 max_events: int | None) -> tuple[int, bool]:
+    """Drain one shard if its lock is free: how many events left it, and whether Redis answered throughout."""
+    lock = lock_key(key)
     token = uuid.uuid4().hex
     lock_ms = int(personalization_settings.EVENT_FLUSH_LOCK_SECONDS * 1000)
     batch_size = int(personalization_settings.EVENT_FLUSH_BATCH_SIZE)
     try:
         if not client.set(lock, token, nx=True, px=lock_ms):
-            return 0
+            return 0, True
     except redis.RedisError as exc:
         logger.warning("Cannot flush the event buffer: %s", exc)
-        return 0
+        return 0, False
     flushed = 0
+    failed = False
     try:
         while max_events is None or flushed < max_events:
             size = batch_size if max_events is None else min(batch_size, max_events - flushed)
@@ -232,9 +276,10 @@ def flush(store: Callable[[list[bytes]], int], *, max_events: int | None = None)
             flushed += len(raw)
     except redis.RedisError as exc:
         logger.warning("Event buffer flush stopped after %d events: %s", flushed, exc)
+        failed = True
     finally:
         try:
             client.eval(_RELEASE_IF_OWNER, 1, lock, token)
         except redis.RedisError:
             pass
-    return flushed
+    return flushed, not failed

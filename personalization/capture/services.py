@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from ..host import get_product_model
 from ..host.conf import personalization_settings
-from ..models import Event, EventSource, EventType
+from ..models import Event, EventId, EventSource, EventType
 from ..ops import redis_conn
-from . import buffer, rec_ids
+from . import buffer, partitions, rec_ids
 from .events import (
     EventData,
     InvalidEvent,
@@ -203,29 +203,54 @@ def _bulk_insert(events: Sequence[EventData]) -> None:
     if not events:
         return
     connection = connections[router.db_for_write(Event)]
-    if connection.vendor == "postgresql" and len(events) >= COPY_MIN_EVENTS:
-        with connection.cursor() as cursor:
-            if hasattr(cursor.cursor, "copy"):  # psycopg 3
-                _copy_insert(connection, cursor, events)
-                return
+    if connection.vendor == "postgresql":
+        partitioned = partitions.is_partitioned_cached(connection)
+        if partitioned or len(events) >= COPY_MIN_EVENTS:  # a partitioned table has no UNIQUE client id to lean on
+            with connection.cursor() as cursor:
+                _copy_insert(connection, cursor, events, partitioned)
+            return
     Event.objects.bulk_create([event.to_model() for event in events], batch_size=1000, ignore_conflicts=True)
 
 
-def _copy_insert(connection: Any, cursor: Any, events: Sequence[EventData]) -> None:
-    """COPY into a session-private staging table, then INSERT … ON CONFLICT DO NOTHING from it."""
+def _copy_insert(connection: Any, cursor: Any, events: Sequence[EventData], partitioned: bool) -> None:
+    """COPY into a session-private staging table, then INSERT only the events whose client id is new.
+
+    Unpartitioned: ``INSERT … ON CONFLICT (client_event_id) DO NOTHING``. Partitioned (``partitions``): the ids
+    go into ``personalization_eventid`` first (``ON CONFLICT DO NOTHING RETURNING``) and only the events whose
+    id came back are inserted, the first of each id in the batch, in the batch's order.
+    """
     quote = connection.ops.quote_name
     table = quote(Event._meta.db_table)
     staging = quote(f"{Event._meta.db_table}_staging")
-    columns = ", ".join(quote(Event._meta.get_field(name).column) for name in _COLUMNS)
+    names = [quote(Event._meta.get_field(name).column) for name in _COLUMNS]
+    columns = ", ".join(names)
     unique = quote(Event._meta.get_field("client_event_id").column)
+    stamp = quote(Event._meta.get_field("timestamp").column)
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS SELECT {columns} FROM {table} WITH NO DATA")
-    with cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
-        for e in events:
-            copy.write_row((
-                e.event_type, e.timestamp, e.client_event_id, e.user_id, e.session_key, e.product_id, e.quantity,
-                e.price, e.query, e.recommendation_id, e.source, e.received_at,
-            ))
-    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({unique}) DO NOTHING")
+    rows = [(
+        e.event_type, e.timestamp, e.client_event_id, e.user_id, e.session_key, e.product_id, e.quantity,
+        e.price, e.query, e.recommendation_id, e.source, e.received_at,
+    ) for e in events]
+    if hasattr(cursor.cursor, "copy"):  # psycopg 3
+        with cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cursor.executemany(f"INSERT INTO {staging} ({columns}) VALUES ({', '.join(['%s'] * len(names))})", rows)
+    if partitioned:
+        ids = quote(EventId._meta.db_table)
+        first = (f"SELECT DISTINCT ON ({unique}) {columns}, ctid AS arrival FROM {staging} "
+                 f"ORDER BY {unique}, ctid")
+        cursor.execute(
+            f"WITH first AS ({first}), "
+            f"fresh AS (INSERT INTO {ids} ({unique}, {stamp}) SELECT {unique}, {stamp} FROM first "
+            f"ON CONFLICT DO NOTHING RETURNING {unique}) "
+            f"INSERT INTO {table} ({columns}) SELECT {', '.join('first.' + n for n in names)} FROM first "
+            f"JOIN fresh USING ({unique}) ORDER BY first.arrival"
+        )
+    else:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({unique}) DO NOTHING")
     cursor.execute(f"DELETE FROM {staging}")
 
 
@@ -307,8 +332,10 @@ def _insert_isolating(events: list[EventData], items: list[bytes], refused: tupl
 def flush_buffer(*, max_events: int | None = None) -> int:
     """Move buffered events from Redis to the database; safe to run again after a crash.
 
-    Returns how many events left the buffer (0 when another flusher holds the lock).
+    Returns how many events left the buffer (0 when other flushers hold every shard). On a partitioned
+    PostgreSQL table it first creates the coming months' partitions (``partitions.ensure_ahead``).
     """
+    partitions.ensure_ahead()
     return buffer.flush(_store_raw, max_events=max_events)
 
 

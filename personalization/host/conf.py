@@ -86,6 +86,8 @@ PERSONALIZATION_DEFAULTS: dict[str, Any] = {
     # Buffer events in Redis (when REDIS_URL is set) and flush them in bulk.
     "EVENT_BUFFER": True,
     "EVENT_BUFFER_KEY": "shopsense:events:buffer",
+    # How many Redis lists the buffer is split into; up to this many flushers drain it side by side.
+    "EVENT_BUFFER_SHARDS": 1,
     "EVENT_FLUSH_BATCH_SIZE": 5000,
     "EVENT_FLUSH_THRESHOLD": 1000,
     "EVENT_FLUSH_LOCK_SECONDS": 120,

@@ -660,3 +660,61 @@ def test_login_without_a_visitor_id_enqueues_nothing(django_user_model, django_c
         login(make_request(visitor=None), ann, backend="django.contrib.auth.backends.ModelBackend")
 
     assert callbacks == []
+
+
+# --- several flushers: a sharded buffer ---------------------------------------------------------
+@pytest.fixture
+def four_shards(settings):
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "EVENT_BUFFER_SHARDS": 4, "EVENT_FLUSH_BATCH_SIZE": 4}
+
+
+def test_pushes_spread_over_the_shards_and_one_flush_drains_them_all(redis_client, item, four_shards):
+    pushed = [cid for n in range(40) for cid in buffer_events(3, item.pk, prefix=f"s{n}-")]
+
+    lengths = [redis_client.llen(key) for key in buffer.shard_keys()]
+    assert buffer.shard_keys()[0] == buffer.buffer_key() and len(set(buffer.shard_keys())) == 4
+    assert sum(lengths) == buffer.length() == 120 and sum(1 for n in lengths if n) >= 3
+    assert capture.flush_buffer() == 120
+    assert stored_ids() == sorted(pushed) and buffer.length() == 0 and not buffer.is_flushing()
+
+
+def test_a_second_flusher_takes_the_shards_the_first_does_not_hold(redis_client, item, four_shards, monkeypatch):
+    pushed = [cid for n in range(40) for cid in buffer_events(3, item.pk, prefix=f"t{n}-")]
+    real_store = capture._store_raw
+    concurrent: list[int] = []
+    started: list[bool] = []
+
+    def store_while_another_flushes(raw):
+        if not started:  # the second flusher runs once, while the first holds one shard's lock
+            started.append(True)
+            concurrent.append(capture.flush_buffer())
+        return real_store(raw)
+
+    monkeypatch.setattr(capture, "_store_raw", store_while_another_flushes)
+    first = capture.flush_buffer()
+
+    assert 0 < concurrent[0] < 120 and first + concurrent[0] == 120  # every event left the buffer once
+    assert stored_ids() == sorted(pushed) and Event.objects.count() == 120 and buffer.length() == 0
+
+
+def test_a_dead_flushers_shard_waits_for_its_lock_and_is_drained_by_another(redis_client, item, four_shards):
+    pushed = [cid for n in range(40) for cid in buffer_events(3, item.pk, prefix=f"u{n}-")]
+    held = buffer.shard_keys()[2]
+    waiting = redis_client.llen(held)
+    redis_client.set(buffer.lock_key(held), "a-dead-flusher", px=60_000)
+
+    assert capture.flush_buffer() == 120 - waiting and buffer.length() == waiting and buffer.is_flushing()
+    redis_client.delete(buffer.lock_key(held))  # the dead flusher's lock expired
+    assert capture.flush_buffer() == waiting
+    assert stored_ids() == sorted(pushed)
+
+
+def test_a_full_shard_enqueues_one_flush_per_shard(redis_client, settings, item, monkeypatch):
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "EVENT_BUFFER_SHARDS": 2, "EVENT_FLUSH_THRESHOLD": 2}
+    enqueued: list[int] = []
+    monkeypatch.setattr(tasks.flush_events, "delay", lambda: enqueued.append(1))
+
+    buffer_events(1, item.pk, prefix="a")
+    buffer_events(1, item.pk, prefix="b")  # a shard reaches 1 = 2 / 2 shards
+
+    assert enqueued == [1, 1]
