@@ -18,8 +18,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connections, router
+from django.utils import timezone
 
 from ..host.adapters import OrderLineFact, ShopAdapter, get_adapter
 from ..models import Event, EventSource, ProfileBuild
@@ -129,3 +131,59 @@ def _rebuild(result: HistoryImport) -> None:
         result.profiles_error = str(exc)
     except Exception as exc:  # noqa: BLE001 - the events are stored; the summary says what failed
         result.profiles_error = f"{type(exc).__name__}: {exc}"
+
+
+# Columns of a purchase event written by :func:`copy_purchase_events`, in the order of its COPY.
+_PURCHASE_COLUMNS = (
+    "event_type", "timestamp", "client_event_id", "user_id", "session_key", "product_id", "quantity", "price", "query",
+    "recommendation_id", "source", "received_at",
+)
+
+
+def copy_purchase_events(
+    connection: Any, lines: Any, *, source: str = EventSource.IMPORT, progress: Callable[[int], None] | None = None
+) -> int:
+    """PostgreSQL: the purchase events of many validated order lines at once, by COPY (no object per line).
+
+    ``lines`` is a pandas DataFrame with columns ``line`` (order line id), ``order``, ``product``, ``user``
+    (nullable), ``quantity`` (> 0), ``price`` (text with two decimals, >= 0) and ``at`` (text timestamps
+    with a UTC offset), as a bulk importer that has checked its rows holds them; the events are what
+    :func:`~personalization.capture.receivers.purchase_events` makes of the same lines (the same key
+    ``orderline:<line id>``, a guest's line under ``order-<order id>``). The rows are copied into a
+    session-private staging table and inserted from there with ``ON CONFLICT DO NOTHING``, so lines
+    already captured are not stored twice. Runs inside the caller's transaction; returns the number of
+    events inserted. ``progress`` gets the number of lines of each block copied.
+    """
+    quote = connection.ops.quote_name
+    table = quote(Event._meta.db_table)
+    staging = quote(f"{Event._meta.db_table}_import")
+    columns = ", ".join(quote(Event._meta.get_field(name).column) for name in _PURCHASE_COLUMNS)
+    unique = quote(Event._meta.get_field("client_event_id").column)
+    guest = lines["user"].isna()
+    frame = lines.assign(
+        event_type="purchase",
+        client_event_id="orderline:" + lines["line"].astype(str),
+        session_key=("order-" + lines["order"].astype(str)).where(guest, ""),
+        query="",
+        recommendation_id="",
+        source=str(source),
+        received_at=timezone.now().isoformat(),
+    ).rename(columns={"at": "timestamp", "user": "user_id", "product": "product_id"})[list(_PURCHASE_COLUMNS)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS SELECT {columns} FROM {table} WITH NO DATA")
+        cursor.execute(f"TRUNCATE {staging}")
+        with cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for start in range(0, len(frame), COPY_BLOCK):
+                block = frame.iloc[start : start + COPY_BLOCK]
+                copy.write(block.to_csv(sep="\t", header=False, index=False, na_rep="\\N"))
+                if progress is not None:
+                    progress(len(block))
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({unique}) DO NOTHING"
+        )
+        inserted = cursor.rowcount
+        cursor.execute(f"TRUNCATE {staging}")
+    return inserted
+
+
+COPY_BLOCK = 50_000  # rows formatted (pandas to_csv) and sent per COPY write

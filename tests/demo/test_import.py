@@ -392,10 +392,11 @@ def test_pks_are_re_read_when_the_database_returns_none(monkeypatch, sales):
 
 def test_a_failure_while_writing_leaves_the_database_unchanged(monkeypatch):
     # given the event insert fails after products, orders and lines are written
-    def fail(events):
+    def fail(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(importing.capture, "insert_events", fail)
+    monkeypatch.setattr(importing.capture, "insert_events", fail)  # the bulk-insert path (SQLite, ...)
+    monkeypatch.setattr(importing.history, "copy_purchase_events", fail)  # the COPY path (PostgreSQL)
     # when
     with pytest.raises(RuntimeError):
         importing.import_online_retail(SLICE)
