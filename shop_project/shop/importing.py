@@ -557,8 +557,8 @@ def _copy_lines_and_events(
                 copy.write(block.to_csv(sep="\t", header=False, index=False))
                 progress(len(block) // 2)
     summary.created["lines"] += len(lines)
-    at = _utc(frame["date"]).strftime("%Y-%m-%d %H:%M:%S+00:00")
-    events = lines.assign(user=frame["user"].array, at=np.asarray(at))
+    at = np.datetime_as_string(_utc(frame["date"]).tz_convert(None).to_numpy(), unit="s", timezone="UTC")
+    events = lines.assign(user=frame["user"].array, at=at)
     summary.created["events"] += history.copy_purchase_events(
         connection, events, source=EventSource.IMPORT, progress=lambda count: progress(count - count // 2)
     )
