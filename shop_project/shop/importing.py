@@ -58,9 +58,6 @@ from django.utils.text import slugify
 from tqdm import tqdm
 
 from personalization.capture import history
-from personalization.capture import services as capture
-from personalization.capture.receivers import purchase_events
-from personalization.host.adapters import OrderLineFact
 from personalization.models import Event, EventSource
 
 from . import data_shift
@@ -153,8 +150,7 @@ STOCK_WINDOW_WEEKS = 8
 STOCK_COVER_WEEKS = 3
 UNIT_COST_RATIO = Decimal("0.6")
 PRODUCT_CODE = re.compile(r"^\d{5}")
-CHUNK = 5000  # order lines (and their events) written per round trip (bulk inserts: SQLite, ...)
-COPY_BLOCK = 50_000  # order lines formatted (pandas to_csv) and sent per COPY write (PostgreSQL)
+WRITE_BLOCK = 50_000  # order lines formatted and sent per COPY write (PostgreSQL) / executemany (SQLite)
 BULK_LOAD_LINES = 100_000  # from this many new lines on, PostgreSQL loads with the secondary indexes and FKs off
 KEY_QUERY_CHUNK = 500  # values per ``__in`` look-up (SQLite limits query parameters)
 
@@ -454,18 +450,6 @@ def _write_orders(sales: pd.DataFrame, user_ids: dict[int, int], summary: Import
     return _create(Order, "number", orders)
 
 
-def _line_ids(lines: list[OrderLine]) -> list[int]:
-    """The pks of freshly bulk-created lines, re-read in creation order where the database returns none."""
-    if all(line.pk is not None for line in lines):
-        return [line.pk for line in lines]
-    order_ids = sorted({line.order_id for line in lines})
-    rows = OrderLine.objects.filter(order_id__in=order_ids).order_by("order_id", "pk").values_list("pk", flat=True)
-    ids = list(rows)
-    if len(ids) != len(lines):
-        raise RuntimeError("Could not read back the order lines just created.")
-    return ids
-
-
 def _line_frame(
     sales: pd.DataFrame, order_ids: dict[str, int], product_ids: dict[str, int], user_ids: dict[int, int]
 ) -> pd.DataFrame:
@@ -526,44 +510,6 @@ def _bulk_load(connection: Any, tables: Sequence[type[models.Model]]) -> Iterato
             cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
-def _copy_lines(frame: pd.DataFrame, summary: ImportSummary, progress: Callable[[int], None]) -> None:
-    """PostgreSQL: order lines by COPY with ids drawn from their sequence, then their events by COPY."""
-    connection = connections[router.db_for_write(OrderLine)]
-    if len(frame) >= BULK_LOAD_LINES:
-        with _bulk_load(connection, (OrderLine, Event)):
-            _copy_lines_and_events(connection, frame, summary, progress)
-    else:
-        _copy_lines_and_events(connection, frame, summary, progress)
-
-
-def _copy_lines_and_events(
-    connection: Any, frame: pd.DataFrame, summary: ImportSummary, progress: Callable[[int], None]
-) -> None:
-    quote = connection.ops.quote_name
-    table = OrderLine._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(frame)]
-        )
-        ids = np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64, count=len(frame))
-        lines = pd.DataFrame(
-            {"line": ids, "order": frame["order"].to_numpy(), "product": frame["product"].to_numpy()}
-        ).assign(quantity=frame["quantity"].to_numpy(), price=frame["price"].to_numpy())
-        fields = ("id", "order", "product", "quantity", "unit_price")
-        columns = ", ".join(quote(OrderLine._meta.get_field(name).column) for name in fields)
-        with cursor.cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN") as copy:
-            for start in range(0, len(lines), COPY_BLOCK):
-                block = lines.iloc[start : start + COPY_BLOCK]
-                copy.write(block.to_csv(sep="\t", header=False, index=False))
-                progress(len(block) // 2)
-    summary.created["lines"] += len(lines)
-    at = np.datetime_as_string(_utc(frame["date"]).tz_convert(None).to_numpy(), unit="s", timezone="UTC")
-    events = lines.assign(user=frame["user"].array, at=at)
-    summary.created["events"] += history.copy_purchase_events(
-        connection, events, source=EventSource.IMPORT, progress=lambda count: progress(count - count // 2)
-    )
-
-
 def _write_lines(
     sales: pd.DataFrame,
     order_ids: dict[str, int],
@@ -572,59 +518,71 @@ def _write_lines(
     summary: ImportSummary,
     progress: Callable[[int], None],
 ) -> None:
-    """Order lines and their purchase events: COPY on PostgreSQL, else bulk inserts a chunk at a time."""
+    """Order lines, then their purchase events, with no object per line (PostgreSQL: COPY, SQLite: executemany).
+
+    Large imports on PostgreSQL load with the tables' secondary indexes and foreign keys off (:func:`_bulk_load`).
+    """
+    connection = connections[router.db_for_write(OrderLine)]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        raise ImportDataError(f"The importer writes to PostgreSQL or SQLite, not {connection.vendor}.")
     frame = _line_frame(sales, order_ids, product_ids, user_ids)
-    if connections[router.db_for_write(OrderLine)].vendor == "postgresql":
-        _copy_lines(frame, summary, progress)
-        return
-    frame = frame.assign(at=_aware(frame["date"]))
-    events_before = Event.objects.count()
-    boundaries = np.flatnonzero(np.diff(frame["order"].to_numpy())) + 1
-    starts = [0, *boundaries.tolist()]
-    chunk_starts = [starts[0]]
-    for start in starts:  # cut between orders so a re-read in creation order stays within one chunk's orders
-        if start - chunk_starts[-1] >= CHUNK:
-            chunk_starts.append(start)
-    chunk_ends = [*chunk_starts[1:], len(frame)]
-    records = frame.to_dict("list")
-    for begin, end in zip(chunk_starts, chunk_ends, strict=True):
-        prices = [Decimal(text) for text in records["price"][begin:end]]
-        lines = [
-            OrderLine(order_id=order, product_id=product, quantity=quantity, unit_price=price)
-            for order, product, quantity, price in zip(
-                records["order"][begin:end],
-                records["product"][begin:end],
-                records["quantity"][begin:end],
-                prices,
-                strict=True,
-            )
-        ]
-        OrderLine.objects.bulk_create(lines, batch_size=1000)
-        facts = [
-            OrderLineFact(
-                line_id=line_id,
-                order_id=order,
-                product_id=product,
-                user_id=None if pd.isna(user) else int(user),
-                quantity=int(quantity),
-                price=price,
-                placed_at=at,
-            )
-            for line_id, order, product, user, quantity, price, at in zip(
-                _line_ids(lines),
-                records["order"][begin:end],
-                records["product"][begin:end],
-                records["user"][begin:end],
-                records["quantity"][begin:end],
-                prices,
-                records["at"][begin:end],
-                strict=True,
-            )
-        ]
-        capture.insert_events(purchase_events(facts, source=EventSource.IMPORT))
-        summary.created["lines"] += len(lines)
-        progress(len(lines))
-    summary.created["events"] += Event.objects.count() - events_before
+    if connection.vendor == "postgresql" and len(frame) >= BULK_LOAD_LINES:
+        with _bulk_load(connection, (OrderLine, Event)):
+            _write_lines_and_events(connection, frame, summary, progress)
+    else:
+        _write_lines_and_events(connection, frame, summary, progress)
+
+
+def _new_line_ids(connection: Any, cursor: Any, count: int) -> np.ndarray:
+    """``count`` ids for new order lines: drawn from the sequence (PostgreSQL), or the next ones after every
+    id ever used (SQLite: the import's transaction holds the database's write lock, so nobody else takes them)."""
+    table = OrderLine._meta.db_table
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
+        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64, count=count)
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
+    used = cursor.fetchone()[0]
+    cursor.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+    if cursor.fetchone():
+        cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = %s", [table])
+        used = max(used, cursor.fetchone()[0])
+    return np.arange(used + 1, used + 1 + count, dtype=np.int64)
+
+
+def _write_lines_and_events(
+    connection: Any, frame: pd.DataFrame, summary: ImportSummary, progress: Callable[[int], None]
+) -> None:
+    quote = connection.ops.quote_name
+    table = quote(OrderLine._meta.db_table)
+    fields = ("id", "order", "product", "quantity", "unit_price")
+    columns = ", ".join(quote(OrderLine._meta.get_field(name).column) for name in fields)
+    with connection.cursor() as cursor:
+        lines = pd.DataFrame(
+            {
+                "line": _new_line_ids(connection, cursor, len(frame)),
+                "order": frame["order"].to_numpy(),
+                "product": frame["product"].to_numpy(),
+                "quantity": frame["quantity"].to_numpy(),
+                "price": frame["price"].to_numpy(),
+            }
+        )
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for start in range(0, len(lines), WRITE_BLOCK):
+                    block = lines.iloc[start : start + WRITE_BLOCK]
+                    copy.write(block.to_csv(sep="\t", header=False, index=False))
+                    progress(len(block) // 2)
+        else:
+            sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s)"
+            for start in range(0, len(lines), WRITE_BLOCK):
+                block = lines.iloc[start : start + WRITE_BLOCK]
+                cursor.executemany(sql, block.astype(object).itertuples(index=False, name=None))
+                progress(len(block) // 2)
+    summary.created["lines"] += len(lines)
+    events = lines.assign(user=frame["user"].array, at=_utc(frame["date"]).tz_convert(None).to_numpy())
+    summary.created["events"] += history.write_purchase_events(
+        connection, events, source=EventSource.IMPORT, progress=lambda count: progress(count - count // 2)
+    )
 
 
 def write(

@@ -375,28 +375,12 @@ def test_default_path_is_the_repository_file():
     assert (Path(settings.BASE_DIR) / importing.DEFAULT_PATH).is_file()
 
 
-def test_pks_are_re_read_when_the_database_returns_none(monkeypatch, sales):
-    # given a database that does not return pks from bulk inserts
-    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
-    # when
-    importing.import_online_retail(SLICE)
-    # then events still point at their own lines
-    assert OrderLine.objects.count() == len(sales)
-    assert set(Event.objects.values_list("client_event_id", flat=True)) == {
-        f"orderline:{pk}" for pk in OrderLine.objects.values_list("pk", flat=True)
-    }
-    for event in Event.objects.all()[:50]:
-        line = OrderLine.objects.get(pk=int(event.client_event_id.split(":")[1]))
-        assert (event.product_id, event.quantity) == (line.product_id, line.quantity)
-
-
 def test_a_failure_while_writing_leaves_the_database_unchanged(monkeypatch):
     # given the event insert fails after products, orders and lines are written
     def fail(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(importing.capture, "insert_events", fail)  # the bulk-insert path (SQLite, ...)
-    monkeypatch.setattr(importing.history, "copy_purchase_events", fail)  # the COPY path (PostgreSQL)
+    monkeypatch.setattr(importing.history, "write_purchase_events", fail)
     # when
     with pytest.raises(RuntimeError):
         importing.import_online_retail(SLICE)
@@ -445,7 +429,7 @@ def test_a_large_import_that_fails_leaves_schema_and_data_unchanged(monkeypatch)
     def fail(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(importing.history, "copy_purchase_events", fail)
+    monkeypatch.setattr(importing.history, "write_purchase_events", fail)
     # when
     with pytest.raises(RuntimeError):
         importing.import_online_retail(SLICE)
