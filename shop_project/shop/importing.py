@@ -467,7 +467,9 @@ def _line_frame(
 
 
 @contextmanager
-def _bulk_load(connection: Any, tables: Sequence[type[models.Model]]) -> Iterator[None]:
+def _bulk_load(
+    connection: Any, tables: Sequence[type[models.Model]], announce: Callable[[str], None]
+) -> Iterator[None]:
     """PostgreSQL, inside the import's transaction: drop the tables' foreign keys and secondary indexes
     (not the primary key, not a unique constraint) and create them again at the end.
 
@@ -500,6 +502,7 @@ def _bulk_load(connection: Any, tables: Sequence[type[models.Model]]) -> Iterato
         for name, _ in indexes:
             cursor.execute(f"DROP INDEX {name}")
     yield
+    announce(f"Building {len(indexes)} indexes and checking {len(foreign_keys)} foreign keys of {', '.join(names)}")
     with connection.cursor() as cursor:
         for _, definition in indexes:
             cursor.execute(definition)
@@ -517,6 +520,7 @@ def _write_lines(
     user_ids: dict[int, int],
     summary: ImportSummary,
     progress: Callable[[int], None],
+    announce: Callable[[str], None] = lambda message: None,
 ) -> None:
     """Order lines, then their purchase events, with no object per line (PostgreSQL: COPY, SQLite: executemany).
 
@@ -527,7 +531,7 @@ def _write_lines(
         raise ImportDataError(f"The importer writes to PostgreSQL or SQLite, not {connection.vendor}.")
     frame = _line_frame(sales, order_ids, product_ids, user_ids)
     if connection.vendor == "postgresql" and len(frame) >= BULK_LOAD_LINES:
-        with _bulk_load(connection, (OrderLine, Event)):
+        with _bulk_load(connection, (OrderLine, Event), announce):
             _write_lines_and_events(connection, frame, summary, progress)
     else:
         _write_lines_and_events(connection, frame, summary, progress)
@@ -621,7 +625,11 @@ def write(
             disable=not show_progress,
             mininterval=0.5,
         ) as bar:
-            _write_lines(sales, order_ids, product_ids, user_ids, summary, bar.update)
+            def announce(message: str) -> None:
+                if show_progress:
+                    bar.write(message, file=sys.stderr)
+
+            _write_lines(sales, order_ids, product_ids, user_ids, summary, bar.update, announce)
 
 
 def import_online_retail(
