@@ -42,6 +42,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -52,13 +53,11 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.utils.text import slugify
 from tqdm import tqdm
 
-from personalization.capture import services as capture
-from personalization.capture.receivers import purchase_events
-from personalization.host.adapters import OrderLineFact
+from personalization.capture import history
 from personalization.models import Event, EventSource
 
 from . import data_shift
@@ -151,7 +150,8 @@ STOCK_WINDOW_WEEKS = 8
 STOCK_COVER_WEEKS = 3
 UNIT_COST_RATIO = Decimal("0.6")
 PRODUCT_CODE = re.compile(r"^\d{5}")
-CHUNK = 5000  # order lines (and their events) written per round trip
+WRITE_BLOCK = 50_000  # order lines formatted and sent per COPY write (PostgreSQL) / executemany (SQLite)
+BULK_LOAD_LINES = 100_000  # from this many new lines on, PostgreSQL loads with the secondary indexes and FKs off
 KEY_QUERY_CHUNK = 500  # values per ``__in`` look-up (SQLite limits query parameters)
 
 # Skip reasons, in order of precedence (a row counts under the first that applies).
@@ -372,10 +372,15 @@ def _create(model: type[models.Model], key: str, objects: list[Any]) -> dict[Any
     return _existing(model, key, [getattr(obj, key) for obj in objects])
 
 
-def _aware(dates: pd.Series) -> pd.Series:
-    """Naive London wall-clock times as aware datetimes (ambiguous: summer time; missing: shifted forward)."""
+def _utc(dates: pd.Series) -> pd.DatetimeIndex:
+    """Naive London wall-clock times in UTC (ambiguous: summer time; missing: shifted forward)."""
     local = dates.dt.tz_localize(DATA_TIME_ZONE, ambiguous=np.ones(len(dates), dtype=bool), nonexistent="shift_forward")
-    return pd.Series(pd.DatetimeIndex(local).tz_convert("UTC").to_pydatetime(), index=dates.index, dtype=object)
+    return pd.DatetimeIndex(local).tz_convert("UTC")
+
+
+def _aware(dates: pd.Series) -> pd.Series:
+    """:func:`_utc` as aware datetime objects (for model fields)."""
+    return pd.Series(_utc(dates).to_pydatetime(), index=dates.index, dtype=object)
 
 
 def _write_catalogue(prepared: PreparedImport, codes: Iterable[str], summary: ImportSummary) -> dict[str, int]:
@@ -445,16 +450,67 @@ def _write_orders(sales: pd.DataFrame, user_ids: dict[int, int], summary: Import
     return _create(Order, "number", orders)
 
 
-def _line_ids(lines: list[OrderLine]) -> list[int]:
-    """The pks of freshly bulk-created lines, re-read in creation order where the database returns none."""
-    if all(line.pk is not None for line in lines):
-        return [line.pk for line in lines]
-    order_ids = sorted({line.order_id for line in lines})
-    rows = OrderLine.objects.filter(order_id__in=order_ids).order_by("order_id", "pk").values_list("pk", flat=True)
-    ids = list(rows)
-    if len(ids) != len(lines):
-        raise RuntimeError("Could not read back the order lines just created.")
-    return ids
+def _line_frame(
+    sales: pd.DataFrame, order_ids: dict[str, int], product_ids: dict[str, int], user_ids: dict[int, int]
+) -> pd.DataFrame:
+    """The order lines to write, as database values, grouped by order (stable: file order within one)."""
+    return pd.DataFrame(
+        {
+            "order": sales["invoice"].map(order_ids).astype("int64"),
+            "product": sales["code"].map(product_ids).astype("int64"),
+            "user": sales["customer"].map(user_ids, na_action="ignore").astype("Int64"),
+            "quantity": sales["quantity"],
+            "price": [f"{value:.2f}" for value in np.round(sales["price"].to_numpy() + 1e-9, 2)],
+            "date": sales["date"],
+        }
+    ).sort_values("order", kind="stable")
+
+
+@contextmanager
+def _bulk_load(
+    connection: Any, tables: Sequence[type[models.Model]], announce: Callable[[str], None]
+) -> Iterator[None]:
+    """PostgreSQL, inside the import's transaction: drop the tables' foreign keys and secondary indexes
+    (not the primary key, not a unique constraint) and create them again at the end.
+
+    Building an index once over all the rows is far cheaper than maintaining it row by row, and one
+    validating query per foreign key far cheaper than a deferred trigger per row at commit. The price:
+    the tables are locked (ACCESS EXCLUSIVE) until the import commits, so the shop cannot record events
+    meanwhile; hence only for large imports (:data:`BULK_LOAD_LINES`). A failure rolls all of it back.
+    """
+    names = [model._meta.db_table for model in tables]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY 1, 2",
+            [names],
+        )
+        foreign_keys = cursor.fetchall()
+        cursor.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1",
+            [names],
+        )
+        indexes = cursor.fetchall()
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        # the rows written so far (products, customers, orders) have deferred FK checks pending, which
+        # would refuse the ALTER TABLEs: run them now (Django's FKs are all DEFERRABLE INITIALLY DEFERRED)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for table, name, _ in foreign_keys:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}")
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+    yield
+    announce(f"Building {len(indexes)} indexes and checking {len(foreign_keys)} foreign keys of {', '.join(names)}")
+    with connection.cursor() as cursor:
+        for _, definition in indexes:
+            cursor.execute(definition)
+        for table, name, definition in foreign_keys:
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        for table in names:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def _write_lines(
@@ -464,63 +520,73 @@ def _write_lines(
     user_ids: dict[int, int],
     summary: ImportSummary,
     progress: Callable[[int], None],
+    announce: Callable[[str], None] = lambda message: None,
 ) -> None:
-    """Order lines and their purchase events, a chunk at a time, lines grouped by order."""
-    frame = pd.DataFrame(
-        {
-            "order": sales["invoice"].map(order_ids).astype("int64"),
-            "product": sales["code"].map(product_ids).astype("int64"),
-            "user": sales["customer"].map(user_ids, na_action="ignore").astype("Int64"),
-            "quantity": sales["quantity"],
-            "price": [f"{value:.2f}" for value in np.round(sales["price"].to_numpy() + 1e-9, 2)],
-            "at": _aware(sales["date"]),
-        }
-    ).sort_values("order", kind="stable")
-    boundaries = np.flatnonzero(np.diff(frame["order"].to_numpy())) + 1
-    starts = [0, *boundaries.tolist()]
-    chunk_starts = [starts[0]]
-    for start in starts:  # cut between orders so a re-read in creation order stays within one chunk's orders
-        if start - chunk_starts[-1] >= CHUNK:
-            chunk_starts.append(start)
-    chunk_ends = [*chunk_starts[1:], len(frame)]
-    records = frame.to_dict("list")
-    for begin, end in zip(chunk_starts, chunk_ends, strict=True):
-        prices = [Decimal(text) for text in records["price"][begin:end]]
-        lines = [
-            OrderLine(order_id=order, product_id=product, quantity=quantity, unit_price=price)
-            for order, product, quantity, price in zip(
-                records["order"][begin:end],
-                records["product"][begin:end],
-                records["quantity"][begin:end],
-                prices,
-                strict=True,
-            )
-        ]
-        OrderLine.objects.bulk_create(lines, batch_size=1000)
-        facts = [
-            OrderLineFact(
-                line_id=line_id,
-                order_id=order,
-                product_id=product,
-                user_id=None if pd.isna(user) else int(user),
-                quantity=int(quantity),
-                price=price,
-                placed_at=at,
-            )
-            for line_id, order, product, user, quantity, price, at in zip(
-                _line_ids(lines),
-                records["order"][begin:end],
-                records["product"][begin:end],
-                records["user"][begin:end],
-                records["quantity"][begin:end],
-                prices,
-                records["at"][begin:end],
-                strict=True,
-            )
-        ]
-        capture.insert_events(purchase_events(facts, source=EventSource.IMPORT))
-        summary.created["lines"] += len(lines)
-        progress(len(lines))
+    """Order lines, then their purchase events, with no object per line (PostgreSQL: COPY, SQLite: executemany).
+
+    Large imports on PostgreSQL load with the tables' secondary indexes and foreign keys off (:func:`_bulk_load`).
+    """
+    connection = connections[router.db_for_write(OrderLine)]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        raise ImportDataError(f"The importer writes to PostgreSQL or SQLite, not {connection.vendor}.")
+    frame = _line_frame(sales, order_ids, product_ids, user_ids)
+    if connection.vendor == "postgresql" and len(frame) >= BULK_LOAD_LINES:
+        with _bulk_load(connection, (OrderLine, Event), announce):
+            _write_lines_and_events(connection, frame, summary, progress)
+    else:
+        _write_lines_and_events(connection, frame, summary, progress)
+
+
+def _new_line_ids(connection: Any, cursor: Any, count: int) -> np.ndarray:
+    """``count`` ids for new order lines: drawn from the sequence (PostgreSQL), or the next ones after every
+    id ever used (SQLite: the import's transaction holds the database's write lock, so nobody else takes them)."""
+    table = OrderLine._meta.db_table
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
+        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64, count=count)
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
+    used = cursor.fetchone()[0]
+    cursor.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+    if cursor.fetchone():
+        cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = %s", [table])
+        used = max(used, cursor.fetchone()[0])
+    return np.arange(used + 1, used + 1 + count, dtype=np.int64)
+
+
+def _write_lines_and_events(
+    connection: Any, frame: pd.DataFrame, summary: ImportSummary, progress: Callable[[int], None]
+) -> None:
+    quote = connection.ops.quote_name
+    table = quote(OrderLine._meta.db_table)
+    fields = ("id", "order", "product", "quantity", "unit_price")
+    columns = ", ".join(quote(OrderLine._meta.get_field(name).column) for name in fields)
+    with connection.cursor() as cursor:
+        lines = pd.DataFrame(
+            {
+                "line": _new_line_ids(connection, cursor, len(frame)),
+                "order": frame["order"].to_numpy(),
+                "product": frame["product"].to_numpy(),
+                "quantity": frame["quantity"].to_numpy(),
+                "price": frame["price"].to_numpy(),
+            }
+        )
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for start in range(0, len(lines), WRITE_BLOCK):
+                    block = lines.iloc[start : start + WRITE_BLOCK]
+                    copy.write(block.to_csv(sep="\t", header=False, index=False))
+                    progress(len(block) // 2)
+        else:
+            sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s)"
+            for start in range(0, len(lines), WRITE_BLOCK):
+                block = lines.iloc[start : start + WRITE_BLOCK]
+                cursor.executemany(sql, block.astype(object).itertuples(index=False, name=None))
+                progress(len(block) // 2)
+    summary.created["lines"] += len(lines)
+    events = lines.assign(user=frame["user"].array, at=_utc(frame["date"]).tz_convert(None).to_numpy())
+    summary.created["events"] += history.write_purchase_events(
+        connection, events, source=EventSource.IMPORT, progress=lambda count: progress(count - count // 2)
+    )
 
 
 def write(
@@ -548,7 +614,6 @@ def write(
         summary.rows_imported = len(sales)
         if sales.empty:
             return
-        events_before = Event.objects.count()
         product_ids = _write_catalogue(prepared, sales["code"].unique(), summary)
         user_ids = _write_customers(sales, summary)
         order_ids = _write_orders(sales, user_ids, summary)
@@ -560,8 +625,11 @@ def write(
             disable=not show_progress,
             mininterval=0.5,
         ) as bar:
-            _write_lines(sales, order_ids, product_ids, user_ids, summary, bar.update)
-        summary.created["events"] = Event.objects.count() - events_before
+            def announce(message: str) -> None:
+                if show_progress:
+                    bar.write(message, file=sys.stderr)
+
+            _write_lines(sales, order_ids, product_ids, user_ids, summary, bar.update, announce)
 
 
 def import_online_retail(

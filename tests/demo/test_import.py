@@ -375,31 +375,66 @@ def test_default_path_is_the_repository_file():
     assert (Path(settings.BASE_DIR) / importing.DEFAULT_PATH).is_file()
 
 
-def test_pks_are_re_read_when_the_database_returns_none(monkeypatch, sales):
-    # given a database that does not return pks from bulk inserts
-    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
-    # when
-    importing.import_online_retail(SLICE)
-    # then events still point at their own lines
-    assert OrderLine.objects.count() == len(sales)
-    assert set(Event.objects.values_list("client_event_id", flat=True)) == {
-        f"orderline:{pk}" for pk in OrderLine.objects.values_list("pk", flat=True)
-    }
-    for event in Event.objects.all()[:50]:
-        line = OrderLine.objects.get(pk=int(event.client_event_id.split(":")[1]))
-        assert (event.product_id, event.quantity) == (line.product_id, line.quantity)
-
-
 def test_a_failure_while_writing_leaves_the_database_unchanged(monkeypatch):
     # given the event insert fails after products, orders and lines are written
-    def fail(events):
+    def fail(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(importing.capture, "insert_events", fail)
+    monkeypatch.setattr(importing.history, "write_purchase_events", fail)
     # when
     with pytest.raises(RuntimeError):
         importing.import_online_retail(SLICE)
     # then
+    assert db_counts() == dict.fromkeys(db_counts(), 0)
+
+
+def schema_of(*tables: str) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """The indexes and the constraints of ``tables`` (PostgreSQL), as (name, definition) pairs."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [list(tables)])
+        indexes = set(cursor.fetchall())
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ANY(%s::regclass[])",
+            [list(tables)],
+        )
+        return indexes, set(cursor.fetchall())
+
+
+TABLES = (OrderLine._meta.db_table, Event._meta.db_table)
+needs_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY bulk load is PostgreSQL's")
+
+
+@needs_postgresql
+def test_a_large_import_drops_and_restores_the_indexes_and_foreign_keys(monkeypatch, sales):
+    # given every import counts as large, and the schema before it
+    monkeypatch.setattr(importing, "BULK_LOAD_LINES", 1)
+    before = schema_of(*TABLES)
+    assert any("FOREIGN KEY" in definition for _, definition in before[1])
+    # when
+    importing.import_online_retail(SLICE)
+    # then the same indexes and constraints are back, and every line has its event
+    assert schema_of(*TABLES) == before
+    assert OrderLine.objects.count() == Event.objects.count() == len(sales)
+    assert set(Event.objects.values_list("client_event_id", flat=True)) == {
+        f"orderline:{pk}" for pk in OrderLine.objects.values_list("pk", flat=True)
+    }
+
+
+@needs_postgresql
+def test_a_large_import_that_fails_leaves_schema_and_data_unchanged(monkeypatch):
+    # given a large import whose event write fails after the indexes were dropped and the lines copied
+    monkeypatch.setattr(importing, "BULK_LOAD_LINES", 1)
+    before = schema_of(*TABLES)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(importing.history, "write_purchase_events", fail)
+    # when
+    with pytest.raises(RuntimeError):
+        importing.import_online_retail(SLICE)
+    # then
+    assert schema_of(*TABLES) == before
     assert db_counts() == dict.fromkeys(db_counts(), 0)
 
 
