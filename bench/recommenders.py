@@ -301,6 +301,10 @@ def main() -> None:
 
     total = time.perf_counter() - t0
     loads = (load_start, os.getloadavg()[0])
+    figures = {"anchor_rows": anchor_rows, "tuned_rows": tuned_rows, "hybrid_rows": hybrid_rows, "variants": variants,
+               "served_label": served_label, "served_sources": served_sources, "retrain": retrain, "total": total,
+               "loads": loads}
+    (OUT / "recs_figures.json").write_text(json.dumps(figures, indent=1))  # every measured figure of the run
     section = render(args, anchor_rows, tuned_rows, hybrid_rows, variants, served_label, served_sources, tuned, retrain,
                      total, test, loads)
     publish("recs", section, write=not args.no_write)
