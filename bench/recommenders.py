@@ -401,7 +401,7 @@ def render(args: argparse.Namespace, anchor_rows: list, tuned_rows: list, hybrid
                 + ", ".join(f"{name} {s[0]:.0f} / {s[1]:.0f}" for name, s in retrain)
                 + f"; total **{wall:.0f} s wall, {cpu:.0f} s CPU** (CPU seconds of all threads; the wall time"
                 " depends on what else the shared cores run)."]
-    out += ["", "Data: UCI Online Retail (Chen, 2015), CC BY 4.0."]
+    out += ["", "Data: UCI Online Retail II (Chen, 2012), CC BY 4.0."]
     return "\n".join(out) + "\n"
 
 
