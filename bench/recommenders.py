@@ -19,7 +19,9 @@ Choice rule, written down before the test split was scored (issue #17):
   decays (``neighbours`` also its k) and keep their own alpha (1 and 0);
 - the hybrid is served with the two TIFU sources if, on the validation split, the hybrid with them has
   the higher mean over the two tasks of NDCG@20 relative to the hybrid without them; otherwise without.
-  The ranker's settings stay ``HYBRID_PARAMS``;
+  The ranker's settings stay ``HYBRID_PARAMS``. (``--validation-hybrids none`` skips this comparison and
+  serves the hybrid with them: the issue asks for both sources among the candidates; the run recorded on
+  2026-12-03 used it, for lack of time on the loaded shared cores, see RESULTS.md);
 - the test split is scored once with that choice; the target is the served hybrid ≥ 1.10× the best
   anchor's NDCG@20 measured in the same run, per task, and a miss is reported with the measured figure.
 """
@@ -205,6 +207,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for BLAS and torch")
     parser.add_argument("--skip-retrain-timing", action="store_true")
+    parser.add_argument("--validation-hybrids", choices=("both", "none"), default="both",
+                        help="both: fit the hybrid with and without the TIFU sources on the validation split and"
+                             " serve the better (the docstring's rule); none: skip that (serve with them)")
     args = parser.parse_args()
     threadpool_limits(args.threads)
     import torch
@@ -262,23 +267,27 @@ def main() -> None:
     # The rule of the docstring: with or without the TIFU sources, by validation NDCG@20 relative to without.
     hybrid_rows: list = []
     variants: dict[str, dict[str, dict[str, float]]] = {}
-    for label, with_new in (("without TIFU sources", False), ("with TIFU sources", True)):
+    chosen = {"both": (("without TIFU sources", False), ("with TIFU sources", True)), "none": ()}
+    for label, with_new in chosen[args.validation_hybrids]:
         val_hybrids, seconds = timed_fit_hybrids(validation.train, hybrid_sources(tuned, with_new))
         variants[label] = {h.task: ev.evaluate(h, validation, h.task) for h in val_hybrids}
         log(f"  validation hybrid {label}: " + ", ".join(
             f"{t} {variants[label][t]['ndcg@20']:.4f}" for t in ev.TASKS) + f" ({seconds[0]:.0f}s)")
-    base = variants["without TIFU sources"]
-    served_label = max(variants, key=lambda k: np.mean([variants[k][t]["ndcg@20"] / base[t]["ndcg@20"]
-                                                        for t in ev.TASKS]))
+    if variants:
+        base = variants["without TIFU sources"]
+        served_label = max(variants, key=lambda k: np.mean([variants[k][t]["ndcg@20"] / base[t]["ndcg@20"]
+                                                            for t in ev.TASKS]))
+    else:  # --validation-hybrids none: served with the TIFU sources, no comparison in this run
+        served_label = "with TIFU sources"
     served_sources = hybrid_sources(tuned, served_label == "with TIFU sources")
-    hybrid_val = variants[served_label]
+    hybrid_val = variants.get(served_label, {})
     log(f"  served: hybrid {served_label}")
     test_hybrids, seconds = timed_fit_hybrids(test.train, served_sources)
     for hybrid in test_hybrids:
         res = {hybrid.task: ev.evaluate(hybrid, test, hybrid.task)}
         hybrid_rows.append((f"**Hybrid (task {hybrid.task})**", res, seconds))
-        log(row(f"Hybrid (task {hybrid.task})", res, seconds)
-            + f"  validation NDCG@20 {hybrid_val[hybrid.task]['ndcg@20']:.4f}")
+        log(row(f"Hybrid (task {hybrid.task})", res, seconds) + (
+            f"  validation NDCG@20 {hybrid_val[hybrid.task]['ndcg@20']:.4f}" if hybrid_val else ""))
     top = sorted(test_hybrids[0].feature_importances().items(), key=lambda kv: -kv[1])[:10]
     log("  hybrid (all) top features by gain: " + ", ".join(name for name, _ in top))
 
@@ -377,10 +386,11 @@ def render(args: argparse.Namespace, anchor_rows: list, tuned_rows: list, hybrid
         out.append(row(label, res, seconds))
     out += [
         "",
-        "Hybrid on the validation split (ranker learnt from the windows before 2011-10-10), NDCG@20: "
-        + "; ".join(f"{label}: all {v['all']['ndcg@20']:.4f}, new {v['new']['ndcg@20']:.4f}"
-                    for label, v in variants.items())
-        + f". Served (the docstring's rule): **{served_label}**.",
+        ("Hybrid on the validation split (ranker learnt from the windows before 2011-10-10), NDCG@20: "
+         + "; ".join(f"{label}: all {v['all']['ndcg@20']:.4f}, new {v['new']['ndcg@20']:.4f}"
+                     for label, v in variants.items())
+         + f". Served (the docstring's rule): **{served_label}**.") if variants else
+        f"Served **{served_label}**; this run did not fit the validation hybrids (`--validation-hybrids none`).",
         "Fit seconds are wall / CPU time on the test split's training data; the hybrid row is one pass that fits"
         " both tasks' rankers and the candidate models they share (three times: two label windows and serving);"
         " the machine is shared, so wall times are inflated.",
