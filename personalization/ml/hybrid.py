@@ -33,15 +33,19 @@ from .forest import TreeEnsemble
 from .ials import ImplicitALS
 from .itemknn import ItemKNN
 from .repeat import RepeatPurchase
+from .tifu import TIFUKNN
 from .toppop import TopPop
 
 MODEL_CLASSES: dict[str, type[Recommender]] = {
-    cls.__name__: cls for cls in (RepeatPurchase, EASE, ItemKNN, CoPurchase, ContentBased, TopPop, ImplicitALS)
+    cls.__name__: cls for cls in (RepeatPurchase, EASE, ItemKNN, CoPurchase, ContentBased, TopPop, ImplicitALS,
+                                  TIFUKNN)
 }
 
 # name -> {"model": class name, "params": hyperparameters, "candidates": how many top items it proposes}.
 # The hyperparameters are the ones bench/recommenders.py picked on the validation split (see RESULTS.md);
 # both EASE weightings are kept because the re-purchase task and the new-item task prefer different ones.
+# "tifu" is TIFU-KNN's personal-frequency vector alone (alpha 1), "neighbours" the mean vector of the user's
+# nearest users alone (alpha 0): the ranker weighs the two itself.
 DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
     "repeat": {"model": "RepeatPurchase", "params": {"half_life_days": 365.0, "popularity_weight": 0.3},
                "candidates": 100},
@@ -52,6 +56,10 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
     "copurchase": {"model": "CoPurchase", "params": {"half_life_days": 14.0}, "candidates": 30},
     "content": {"model": "ContentBased", "params": {"half_life_days": None}, "candidates": 20},
     "pop": {"model": "TopPop", "params": {"window_days": 14.0}, "candidates": 20},
+    "tifu": {"model": "TIFUKNN", "params": {"n_groups": 7, "within_decay": 0.9, "group_decay": 0.6, "alpha": 1.0},
+             "candidates": 50},
+    "neighbours": {"model": "TIFUKNN", "params": {"n_groups": 7, "within_decay": 0.9, "group_decay": 0.6,
+                                                  "n_neighbors": 300, "alpha": 0.0}, "candidates": 50},
 }
 TASKS = ("all", "new")
 

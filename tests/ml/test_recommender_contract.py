@@ -20,6 +20,7 @@ from personalization.ml.hybrid import HybridRecommender, fit_hybrids
 from personalization.ml.ials import ImplicitALS
 from personalization.ml.itemknn import ItemKNN
 from personalization.ml.repeat import RepeatPurchase
+from personalization.ml.tifu import TIFUKNN
 from personalization.ml.toppop import TopPop
 from personalization.ml.vae import MultVAE
 
@@ -33,6 +34,8 @@ SMALL_SOURCES = {
     "copurchase": {"model": "CoPurchase", "params": {}, "candidates": 5},
     "content": {"model": "ContentBased", "params": {}, "candidates": 5},
     "pop": {"model": "TopPop", "params": {"window_days": 14.0}, "candidates": 5},
+    "tifu": {"model": "TIFUKNN", "params": {"n_groups": 3, "alpha": 1.0}, "candidates": 5},
+    "neighbours": {"model": "TIFUKNN", "params": {"n_groups": 3, "n_neighbors": 10, "alpha": 0.0}, "candidates": 5},
 }
 
 FACTORIES: dict[str, Callable[[], Recommender]] = {
@@ -45,6 +48,8 @@ FACTORIES: dict[str, Callable[[], Recommender]] = {
     "ials": lambda: ImplicitALS(factors=8, iterations=3, random_state=3),
     "content": lambda: ContentBased(),
     "copurchase": lambda: CoPurchase(),
+    "tifu": lambda: TIFUKNN(n_groups=3, n_neighbors=10),
+    "tifu_personal": lambda: TIFUKNN(n_groups=3, alpha=1.0),
     "multvae": lambda: MultVAE(hidden=16, latent=8, epochs=2, batch_size=16, num_threads=1, random_state=3),
     "hybrid_all": lambda: HybridRecommender(task="all", sources=SMALL_SOURCES, max_iter=10, min_samples_leaf=5,
                                             num_threads=1, label_window_days=20),
