@@ -38,6 +38,9 @@ SOURCE_SPACE: dict[str, dict[str, tuple[float, float, str]]] = {
     "TopPop": {"window_days": (7.0, 90.0, "log")},
     "ItemKNN": {},
     "ContentBased": {},
+    # alpha stays as the source sets it (1: the personal frequencies, 0: the neighbours' mean)
+    "TIFUKNN": {"n_groups": (1, 12, "linear"), "within_decay": (0.5, 1.0, "linear"),
+                "group_decay": (0.3, 1.0, "linear"), "n_neighbors": (20, 500, "log")},
 }
 CANDIDATES = (0, 200, "linear")  # every source: how many top items it proposes (0: a ranker feature only)
 RANKER_SPACE: dict[str, tuple[float, float, str]] = {
