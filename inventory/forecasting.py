@@ -46,6 +46,10 @@ HISTORY_KEEP_WEEKS = 52
 #: A series needs this many selling weeks for the model; younger ones get their recent mean.
 MIN_SELLING_WEEKS = 8
 RECENT_WEEKS = 13
+#: When the shop's last sale is more than this many weeks before the origin, its order data stopped (an old
+#: import planned as of today, a broken order feed), not its demand: the forecaster fits on the history up to
+#: the last sale and its forecast serves the requested weeks, with a warning (``ForecastRun.history_end``).
+MAX_SILENT_WEEKS = 8
 #: ``progress(percent, stage, seconds_left)`` (seconds_left None when unknown).
 Progress = Callable[..., None]
 
@@ -61,6 +65,14 @@ class ForecastRun:
     n_products: int
     n_modelled: int
     seconds: float
+    #: Monday after the last week of history the forecaster saw: ``origin``, or earlier when the order data
+    #: stop more than :data:`MAX_SILENT_WEEKS` before it (see :func:`history_end`).
+    history_end: dt.date | None = None
+
+    @property
+    def stale_weeks(self) -> int:
+        """Weeks between the end of the history and the origin (0: the history reaches the origin)."""
+        return (self.origin - self.history_end).days // 7 if self.history_end else 0
 
 
 def served_forecaster(name: str, horizon: int, quantiles: Sequence[float] = (0.5, 0.9)) -> Forecaster:
@@ -89,28 +101,41 @@ def week_origin(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+def history_end(origin: dt.date, adapter: ShopAdapter | None = None) -> dt.date:
+    """Where the history the forecaster fits on ends: ``origin``, or — when the shop's last order before it was
+    placed more than :data:`MAX_SILENT_WEEKS` weeks earlier — the Monday after that order's week. A whole shop
+    silent for months means the order data stopped (e.g. the real-date demo data planned as of today), and
+    fifteen years of zeros would forecast nothing, or nothing could be fitted at all."""
+    adapter = adapter or get_adapter()
+    tz = timezone.get_current_timezone()
+    end = timezone.make_aware(dt.datetime.combine(origin, dt.time.min), tz)
+    last = adapter.last_order_at()
+    if last is None or last >= end:
+        return origin  # no order at all (nothing to forecast), or orders after the origin: the data go on
+    after_last = week_origin(timezone.localtime(last, tz).date()) + dt.timedelta(weeks=1)
+    return after_last if (origin - after_last).days // 7 > MAX_SILENT_WEEKS else origin
+
+
 def demand_panel(origin: dt.date, adapter: ShopAdapter | None = None, weeks: int | None = None) -> pd.DataFrame:
-    """Weekly demand panel (``unique_id`` = product id as text) of the complete weeks before ``origin``."""
+    """Weekly demand panel (``unique_id`` = product id as text) of the complete weeks before ``origin``,
+    summed per product and week by the database (the adapter's ``weekly_sales``)."""
     adapter = adapter or get_adapter()
     tz = timezone.get_current_timezone()
     end = timezone.make_aware(dt.datetime.combine(origin, dt.time.min), tz)
     since = None if weeks is None else end - dt.timedelta(weeks=weeks)
     rows, deleted = [], 0
-    for line in adapter.order_lines_since(since):
-        if line.placed_at >= end:
-            break  # lines come ordered by time
-        if line.product_id is None:
-            deleted += 1
-        elif line.quantity > 0 and line.price > 0:
-            rows.append((line.product_id, line.placed_at, line.quantity, float(line.price), line.user_id))
+    for week in adapter.weekly_sales(since, end):
+        if week.product_id is None:
+            deleted += week.lines
+        else:
+            rows.append((str(week.product_id), week.week, week.units, float(week.revenue), week.lines, week.customers))
     if deleted:
         logger.warning("Demand history: left out %d order lines whose product was deleted.", deleted)
     if not rows:
         return pd.DataFrame(columns=["unique_id", "ds", "y", "price", "n_lines", "n_customers", "stockout"])
-    tx = pd.DataFrame(rows, columns=["StockCode", "InvoiceDate", "Quantity", "UnitPrice", "CustomerID"])
-    tx["StockCode"] = tx["StockCode"].astype(str)
-    tx["InvoiceDate"] = pd.to_datetime(tx["InvoiceDate"], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
-    panel = dm.weekly_demand(tx, end=pd.Timestamp(origin - dt.timedelta(days=7)))
+    weekly = pd.DataFrame(rows, columns=["unique_id", "ds", "y", "revenue", "n_lines", "n_customers"])
+    weekly["ds"] = pd.to_datetime(weekly["ds"])
+    panel = dm.panel_from_weekly_totals(weekly, end=pd.Timestamp(origin - dt.timedelta(days=7)))
     return _with_demand_signals(panel, since, end, origin)
 
 
@@ -195,18 +220,26 @@ def forecast_demand(
     name = forecaster or inventory_settings.FORECASTER
     model = served_forecaster(name, horizon, quantiles)
     say(2, "Reading the order history")
-    panel = demand_panel(origin, adapter, inventory_settings.HISTORY_WEEKS)
+    fit_end = history_end(origin, adapter)
+    if fit_end < origin:
+        logger.warning(
+            "The order history ends %d weeks before the forecast origin %s (no order since the week before %s): "
+            "forecasting from the history up to %s as if it reached %s. Import the newer orders, or plan as of an "
+            "earlier day (--date).", (origin - fit_end).days // 7, origin, fit_end, fit_end, origin)
+    panel = demand_panel(fit_end, adapter, inventory_settings.HISTORY_WEEKS)
     if panel.empty:
-        raise ForecastError(f"No sales before {origin}: nothing to forecast from.")
+        raise ForecastError(f"No sales before {fit_end}: nothing to forecast from.")
     panel["ds"] = pd.to_datetime(panel["ds"])
+    params = {"forecaster": name, "horizon": horizon, "quantiles": list(quantiles), "origin": origin.isoformat()}
+    if fit_end < origin:
+        params["history_end"] = fit_end.isoformat()
     version = registry.begin(
-        MODEL_KIND,
-        {"forecaster": name, "horizon": horizon, "quantiles": list(quantiles), "origin": origin.isoformat()},
+        MODEL_KIND, params,
         data_start=timezone.make_aware(panel["ds"].min().to_pydatetime()),
-        data_end=timezone.make_aware(dt.datetime.combine(origin, dt.time.min)),
+        data_end=timezone.make_aware(dt.datetime.combine(fit_end, dt.time.min)),
     )
     try:
-        modelled = dm.select_series(panel, pd.Timestamp(origin), min_weeks=MIN_SELLING_WEEKS)
+        modelled = dm.select_series(panel, pd.Timestamp(fit_end), min_weeks=MIN_SELLING_WEEKS)
         parts, metrics, method_of = [], {}, {}
         if modelled:
             registry.report_progress(version, 10, f"Fitting {name} on {len(modelled)} series")
@@ -230,12 +263,12 @@ def forecast_demand(
             parts.append(_recent_mean_forecast(rest, horizon, quantiles).assign(_recent=True))
         fc = pd.concat(parts, ignore_index=True).sort_values(["unique_id", "step"], kind="mergesort")
         metrics = {**metrics, "n_series": float(fc["unique_id"].nunique()), "n_modelled": float(len(modelled)),
-                   "weeks": float((pd.Timestamp(origin) - panel["ds"].min()).days // 7)}
+                   "weeks": float((pd.Timestamp(fit_end) - panel["ds"].min()).days // 7)}
         reason = refusal_reason(metrics)
         if reason:  # the active version and its forecasts stay; this one is kept ready, refused
             registry.finish(version, metrics)
             registry.refuse(version, reason)
-            return ForecastRun(version, origin, 0, 0, time.perf_counter() - started)
+            return ForecastRun(version, origin, 0, 0, time.perf_counter() - started, fit_end)
         registry.report_progress(version, 80, "Storing forecasts")
         say(80, "Storing forecasts")
         classes = dm.classify_demand(_known_demand(panel)).set_index("unique_id")["demand_class"]
@@ -245,7 +278,8 @@ def forecast_demand(
     except Exception as exc:
         registry.fail(version, exc)
         raise
-    return ForecastRun(version, origin, int(fc["unique_id"].nunique()), n_modelled, time.perf_counter() - started)
+    return ForecastRun(version, origin, int(fc["unique_id"].nunique()), n_modelled, time.perf_counter() - started,
+                       fit_end)
 
 
 def refusal_reason(metrics: dict[str, float]) -> str:

@@ -88,8 +88,12 @@ def _aggregate(tx: pd.DataFrame, bucket: pd.Series) -> pd.DataFrame:
         n_lines=("Quantity", "size"),
         n_customers=("CustomerID", "nunique"),
     ).reset_index()
-    agg["price"] = agg["revenue"] / agg["y"]
-    return agg.drop(columns="revenue").rename(columns={"StockCode": "unique_id"})
+    return _priced(agg.rename(columns={"StockCode": "unique_id"}))
+
+
+def _priced(agg: pd.DataFrame) -> pd.DataFrame:
+    agg = agg.assign(price=agg["revenue"] / agg["y"])
+    return agg.drop(columns="revenue")
 
 
 def _fill_panel(agg: pd.DataFrame, freq_days: int, end: pd.Timestamp | None) -> pd.DataFrame:
@@ -117,6 +121,14 @@ def weekly_demand(tx: pd.DataFrame, end: pd.Timestamp | str | None = None) -> pd
     """
     end_ts = None if end is None else week_start(pd.Series([pd.Timestamp(end)])).iloc[0]
     return _fill_panel(_aggregate(tx, week_start(tx["InvoiceDate"])), 7, end_ts)
+
+
+def panel_from_weekly_totals(weekly: pd.DataFrame, end: pd.Timestamp | str | None = None) -> pd.DataFrame:
+    """The :func:`weekly_demand` panel from sums already made per series and week (e.g. by a database):
+    columns ``unique_id``, ``ds`` (a Monday), ``y``, ``revenue``, ``n_lines``, ``n_customers``."""
+    end_ts = None if end is None else week_start(pd.Series([pd.Timestamp(end)])).iloc[0]
+    agg = weekly.astype({"y": float, "revenue": float, "n_lines": float, "n_customers": float})
+    return _fill_panel(_priced(agg), 7, end_ts)
 
 
 def daily_demand(tx: pd.DataFrame, end: pd.Timestamp | str | None = None) -> pd.DataFrame:

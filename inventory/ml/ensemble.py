@@ -56,6 +56,7 @@ class EnsembleForecaster(Forecaster):
         self._check_fitted()
         for model in self.fitted_.values():
             model.update(history)
+        self.ids_ = np.array(sorted(set().union(*(set(m.ids_) for m in self.fitted_.values()))))
         return self
 
     def predict(self, horizon: int, quantiles: Sequence[float] = (0.5, 0.9)) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.functions import TruncWeek
 
 from . import get_order_line_model, get_order_model, get_product_model
 from .conf import personalization_settings
@@ -37,6 +38,30 @@ class OrderLineFact:
     placed_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class WeeklySales:
+    """Sold lines of one product in one Monday-to-Sunday week (``week``: its Monday in the current time zone),
+    summed by the database: units, revenue (Σ quantity × unit price), lines and distinct customers (guests
+    not counted). ``product_id`` is None for the lines of deleted products (all of them, in one row per week)."""
+
+    product_id: int | None
+    week: dt.date
+    units: int
+    revenue: Decimal
+    lines: int
+    customers: int
+
+
+def week_monday(value: dt.datetime | dt.date) -> dt.date:
+    """The Monday a ``TruncWeek`` value names, as a date in the current time zone."""
+    from django.utils import timezone
+
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+        return value.date()
+    return value
+
+
 @runtime_checkable
 class ShopAdapter(Protocol):
     """What the apps need to know about (and write to) the host's catalogue and orders."""
@@ -55,6 +80,7 @@ class ShopAdapter(Protocol):
     def active_products(self) -> models.QuerySet: ...
     def available_products(self) -> models.QuerySet: ...
     def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]: ...
+    def weekly_sales(self, since: dt.datetime | None, until: dt.datetime) -> Iterator[WeeklySales]: ...
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]: ...
     def order_lines_by_id(self, line_ids: list[int]) -> list[OrderLineFact]: ...
     def non_sale_line_count(self, since: dt.datetime | None = None) -> int: ...
@@ -205,6 +231,28 @@ class DefaultShopAdapter:
     def order_lines_since(self, since: dt.datetime | None = None) -> Iterator[OrderLineFact]:
         """Every sold line placed ``since`` (all when None), oldest first, read as value rows in chunks."""
         return self._line_values(self._lines_since(since))
+
+    def weekly_sales(self, since: dt.datetime | None, until: dt.datetime) -> Iterator[WeeklySales]:
+        """The sold lines placed in [``since``, ``until``) with a positive quantity and price, summed per product
+        and week by the database (one GROUP BY; see :class:`WeeklySales`), in no particular order."""
+        order, qty, price = self.line_fields["order"], self.line_fields["quantity"], self.line_fields["price"]
+        placed_at = f"{order}__{self.order_fields['placed_at']}"
+        queryset = self._sales(self._lines_since(since)).filter(
+            **{f"{placed_at}__lt": until, f"{qty}__gt": 0, f"{price}__gt": 0}
+        )
+        rows = (
+            queryset.annotate(_week=TruncWeek(placed_at))
+            .values_list(self.line_fields["product"], "_week")
+            .annotate(
+                units=models.Sum(qty),
+                revenue=models.Sum(models.F(qty) * models.F(price), output_field=models.DecimalField()),
+                lines=models.Count("pk"),
+                customers=models.Count(f"{order}__{self.order_fields['user']}", distinct=True),
+            )
+            .order_by()
+        )
+        for product_id, week, units, revenue, lines, customers in rows.iterator(chunk_size=5000):
+            yield WeeklySales(product_id, week_monday(week), int(units), Decimal(revenue), lines, customers)
 
     def last_order_at(self) -> dt.datetime | None:
         """When the latest order was placed (None: no order yet)."""

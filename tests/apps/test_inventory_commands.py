@@ -165,3 +165,29 @@ def test_the_default_served_selector_serves_its_candidate_on_a_history_too_short
     assert {(f.method, f.model_version.params["forecaster"]) for f in forecasts} == {(served, "selector")}
     assert all(len(f.quantiles["q90"]) == 4 for f in forecasts)
     assert "backtest_wape" not in forecasts[0].model_version.metrics
+
+
+def test_plan_restock_long_after_the_last_order_forecasts_from_the_history_with_a_warning(sales, settings):
+    # given orders up to 2024-03-18 and the served GBM, planning 24 weeks later (the data stopped, not the demand)
+    settings.INVENTORY = {**settings.INVENTORY, "FORECASTER": "gbm", "GBM_PARAMS": {"max_iter": 5}}
+    err = StringIO()
+
+    call_command("plan_restock", "--date", "2024-09-04", stdout=StringIO(), stderr=err)
+
+    # then it forecast the weeks from 2024-09-02 from the history up to its last week, and said so
+    assert "The order history ends 23 weeks before 2024-09-02" in err.getvalue()
+    forecasts = list(DemandForecast.objects.all())
+    assert {f.origin for f in forecasts} == {dt.date(2024, 9, 2)}
+    assert all(4 <= sum(f.mean) / len(f.mean) <= 8 for f in forecasts)  # the weeks sold 5-7 units, not 0
+    assert forecasts[0].model_version.params["history_end"] == "2024-03-25"
+    assert list(RestockSuggestion.objects.values_list("product_id", flat=True)) == [sales[0].pk]
+
+
+def test_a_short_silence_is_zero_demand_a_long_one_ends_the_history(sales):
+    from inventory.forecasting import MAX_SILENT_WEEKS, history_end
+
+    after_last = dt.date(2024, 3, 25)  # the Monday after the last order's week
+    short = after_last + dt.timedelta(weeks=MAX_SILENT_WEEKS)
+    assert history_end(short) == short
+    assert history_end(short + dt.timedelta(weeks=1)) == after_last
+    assert history_end(dt.date(2024, 2, 5)) == dt.date(2024, 2, 5)  # orders after the origin: the data go on

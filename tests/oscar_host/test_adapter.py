@@ -139,6 +139,30 @@ def test_order_lines_in_bulk_without_cancelled_orders_deleted_products_and_guest
     assert adapter.order_lines_since(since=guest.date_placed)
 
 
+def test_weekly_sales_sum_the_sold_lines_per_product_and_week_in_one_query():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    ann, bob = make_customer("ann"), make_customer("bob")
+    mug, plate = make_product("Mug", price="3.00"), make_product("Plate", price="5.00")
+    place_order(ann, [(mug, 2), (plate, 1)])
+    place_order(bob, [(mug, 3)])
+    place_order(ann, [(mug, 5)], status="Cancelled")
+    place_order(None, [(plate, 1)])
+    plate.delete()  # its lines stay, product NULL
+    monday = timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday())
+    with CaptureQueriesContext(connection) as queries:
+        weeks = list(get_adapter().weekly_sales(None, timezone.now() + dt.timedelta(hours=1)))
+    assert len(queries) == 1
+    assert sorted(((w.product_id, w.week, w.units, w.revenue, w.lines, w.customers) for w in weeks),
+                  key=lambda row: row[0] or 0) == [
+        (None, monday, 2, Decimal("10.00"), 2, 1),  # the guest is no customer
+        (mug.pk, monday, 5, Decimal("15.00"), 2, 2),
+    ]
+    assert list(get_adapter().weekly_sales(None, timezone.now() - dt.timedelta(days=8))) == []
+
+
 def _oscar_check_ids():
     from django.core import checks
 

@@ -43,6 +43,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if run.forecast is not None:
             f = run.forecast
+            if f.stale_weeks:
+                self.stderr.write(self.style.WARNING(
+                    f"The order history ends {f.stale_weeks} weeks before {f.origin} (no order since the week before "
+                    f"{f.history_end}): forecast from the history up to {f.history_end} as if it reached {f.origin}. "
+                    "Import the newer orders, or plan as of an earlier day with --date."
+                ))
             self.stdout.write(
                 f"Forecast from {f.origin}: {f.n_products} products ({f.n_modelled} by the model), "
                 f"version {f.version.pk}, {f.seconds:.1f} s"

@@ -25,10 +25,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import models, transaction
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, TruncWeek
 from oscar.core.loading import get_class, get_model
 
-from personalization.host.adapters import OrderLineFact
+from personalization.host.adapters import OrderLineFact, WeeklySales, week_monday
 
 from .conf import oscar_settings
 
@@ -184,6 +184,26 @@ class OscarShopAdapter:
         if since is not None:
             queryset = queryset.filter(order__date_placed__gte=since)
         return self._line_values(queryset)
+
+    def weekly_sales(self, since: dt.datetime | None, until: dt.datetime) -> Iterator[WeeklySales]:
+        """Lines placed in [``since``, ``until``) with a positive quantity and price, summed per product and week
+        by the database; revenue is the line price (excl. tax where Oscar has it)."""
+        queryset = self._lines().filter(order__date_placed__lt=until, quantity__gt=0)
+        if since is not None:
+            queryset = queryset.filter(order__date_placed__gte=since)
+        line_price = Coalesce("line_price_excl_tax", "line_price_incl_tax")
+        rows = (
+            queryset.annotate(_week=TruncWeek("order__date_placed"), _price=line_price)
+            .filter(_price__gt=0)
+            .values_list("product_id", "_week")
+            .annotate(
+                units=models.Sum("quantity"), revenue=models.Sum("_price"), lines=models.Count("pk"),
+                customers=models.Count("order__user_id", distinct=True),
+            )
+            .order_by()
+        )
+        for product_id, week, units, revenue, lines, customers in rows.iterator(chunk_size=5000):
+            yield WeeklySales(product_id, week_monday(week), int(units), Decimal(revenue), lines, customers)
 
     def order_lines_of(self, order: models.Model) -> list[OrderLineFact]:
         return list(self._line_values(self._lines().filter(order=order)))
