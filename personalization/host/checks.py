@@ -65,6 +65,7 @@ def check_host_contract(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         return errors
 
     errors.extend(_check_schema_class())
+    errors.extend(_check_adapter_methods(adapter_class))
     if "SHOP_ORDER_LINE_MODEL" in resolved and "SHOP_PRODUCT_MODEL" in resolved:
         from .adapters import DefaultShopAdapter
 
@@ -72,6 +73,22 @@ def check_host_contract(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             errors.extend(_check_default_adapter_fields(resolved))
     errors.extend(_check_non_sale_statuses())
     return errors
+
+
+def _check_adapter_methods(adapter_class: Any) -> list[CheckMessage]:
+    """Every method of the ShopAdapter protocol is there (a host's own adapter may predate a new one)."""
+    from .adapters import ShopAdapter
+
+    wanted = [name for name, value in vars(ShopAdapter).items() if callable(value) and not name.startswith("_")]
+    missing = [name for name in wanted if not callable(getattr(adapter_class, name, None))]
+    if not missing:
+        return []
+    return [Error(
+        f"PERSONALIZATION['SHOP_ADAPTER'] lacks {', '.join(missing)} of the ShopAdapter protocol.",
+        hint="Implement them (see personalization.host.adapters.ShopAdapter and the README's adapter section), "
+             "or subclass personalization.host.adapters.DefaultShopAdapter, which has them all.",
+        id="personalization.E007",
+    )]
 
 
 def _check_non_sale_statuses() -> list[CheckMessage]:

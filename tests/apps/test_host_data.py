@@ -220,6 +220,30 @@ def test_check_catches_a_status_list_that_is_not_a_list_of_strings(settings, val
     assert sorted(_errors()) == ["personalization.E006"]
 
 
+class AdapterWithoutWeeklySales:
+    """A host's own adapter written before ``weekly_sales`` joined the protocol (three methods of it here)."""
+
+
+for _name in ("get_price", "get_unit_cost", "get_stock"):
+    setattr(AdapterWithoutWeeklySales, _name, lambda self, product: None)
+
+
+def test_check_names_the_protocol_methods_a_hosts_adapter_lacks(settings):
+    settings.PERSONALIZATION = {
+        **settings.PERSONALIZATION, "SHOP_ADAPTER": "tests.apps.test_host_data.AdapterWithoutWeeklySales"
+    }
+
+    errors = _errors()
+
+    assert sorted(errors) == ["personalization.E007"]
+    assert "weekly_sales" in errors["personalization.E007"].msg
+    assert "get_price," not in errors["personalization.E007"].msg
+
+
+def test_the_default_adapter_has_every_protocol_method():
+    assert "personalization.E007" not in _errors()
+
+
 def test_the_hosts_admin_deletes_a_product_every_app_knows(admin_client, world):
     """The item of ``world`` has a price suggestion, a forecast, a restock suggestion and purchase-order lines."""
     response = admin_client.post(f"/admin/testhost/item/{world['item']}/delete/", {"post": "yes"})
