@@ -28,6 +28,7 @@ from django.utils import timezone
 from ..host.adapters import OrderLineFact, ShopAdapter, get_adapter
 from ..models import Event, EventSource, ProfileBuild
 from ..profiles import services as profiles
+from . import partitions
 from . import services as capture
 from .receivers import purchase_event_id, purchase_events
 
@@ -135,11 +136,6 @@ def _rebuild(result: HistoryImport) -> None:
         result.profiles_error = f"{type(exc).__name__}: {exc}"
 
 
-# Columns of a purchase event written by :func:`write_purchase_events`, in the order of its rows.
-_PURCHASE_COLUMNS = (
-    "event_type", "timestamp", "client_event_id", "user_id", "session_key", "product_id", "quantity", "price", "query",
-    "recommendation_id", "source", "received_at",
-)
 WRITE_BLOCK = 50_000  # rows formatted and sent per COPY write / executemany
 
 
@@ -153,15 +149,16 @@ def write_purchase_events(
     UTC), as a bulk importer that has checked its rows holds them; the events are what
     :func:`~personalization.capture.receivers.purchase_events` makes of the same lines (the same key
     ``orderline:<line id>``, a guest's line under ``order-<order id>``), and lines already captured are not
-    stored twice. PostgreSQL: COPY into a session-private staging table, then ``INSERT … ON CONFLICT DO
-    NOTHING`` from it; SQLite: one ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING``. Runs inside the
+    stored twice. PostgreSQL: COPY into a session-private staging table, then the insert of the events whose
+    client id is new (:func:`~personalization.capture.services.insert_new_from_staging`, partitions too);
+    SQLite: one ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING``. Runs inside the
     caller's transaction; returns the number of events inserted. ``progress`` gets each block's size.
     """
     if connection.vendor not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"write_purchase_events supports PostgreSQL and SQLite, not {connection.vendor}.")
     quote = connection.ops.quote_name
     table = quote(Event._meta.db_table)
-    columns = ", ".join(quote(Event._meta.get_field(name).column) for name in _PURCHASE_COLUMNS)
+    columns = ", ".join(quote(Event._meta.get_field(name).column) for name in capture.EVENT_COLUMNS)
     unique = quote(Event._meta.get_field("client_event_id").column)
     guest = lines["user"].isna()
     # the text Django itself would store: ISO with a space, UTC, no offset on SQLite (USE_TZ)
@@ -186,7 +183,7 @@ def write_purchase_events(
     )
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            placeholders = ", ".join(["%s"] * len(_PURCHASE_COLUMNS))
+            placeholders = ", ".join(["%s"] * len(capture.EVENT_COLUMNS))
             sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT ({unique}) DO NOTHING"
             inserted = 0
             for begin in range(0, len(frame), WRITE_BLOCK):
@@ -205,9 +202,7 @@ def write_purchase_events(
                 copy.write(block.to_csv(sep="\t", header=False, index=False, na_rep="\\N"))
                 if progress is not None:
                     progress(len(block))
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({unique}) DO NOTHING"
-        )
-        inserted = cursor.rowcount
+        partitioned = partitions.is_partitioned_cached(connection)
+        inserted = capture.insert_new_from_staging(connection, cursor, staging, partitioned)
         cursor.execute(f"TRUNCATE {staging}")
     return inserted

@@ -190,7 +190,7 @@ def insert_events(events: Sequence[EventData]) -> int:
 
 
 # Columns written by the bulk insert, in EventData's field order.
-_COLUMNS = (
+EVENT_COLUMNS = (
     "event_type", "timestamp", "client_event_id", "user_id", "session_key", "product_id", "quantity", "price", "query",
     "recommendation_id", "source", "received_at",
 )
@@ -222,10 +222,8 @@ def _copy_insert(connection: Any, cursor: Any, events: Sequence[EventData], part
     quote = connection.ops.quote_name
     table = quote(Event._meta.db_table)
     staging = quote(f"{Event._meta.db_table}_staging")
-    names = [quote(Event._meta.get_field(name).column) for name in _COLUMNS]
+    names = [quote(Event._meta.get_field(name).column) for name in EVENT_COLUMNS]
     columns = ", ".join(names)
-    unique = quote(Event._meta.get_field("client_event_id").column)
-    stamp = quote(Event._meta.get_field("timestamp").column)
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS SELECT {columns} FROM {table} WITH NO DATA")
     rows = [(
         e.event_type, e.timestamp, e.client_event_id, e.user_id, e.session_key, e.product_id, e.quantity,
@@ -237,8 +235,22 @@ def _copy_insert(connection: Any, cursor: Any, events: Sequence[EventData], part
                 copy.write_row(row)
     else:
         cursor.executemany(f"INSERT INTO {staging} ({columns}) VALUES ({', '.join(['%s'] * len(names))})", rows)
+    insert_new_from_staging(connection, cursor, staging, partitioned)
+    cursor.execute(f"DELETE FROM {staging}")
+
+
+def insert_new_from_staging(connection: Any, cursor: Any, staging: str, partitioned: bool) -> int:
+    """INSERT the rows of ``staging`` (a quoted table with the columns ``EVENT_COLUMNS``) whose client id is not stored
+    yet; returns how many were inserted. Unpartitioned: ``ON CONFLICT (client_event_id) DO NOTHING``.
+    Partitioned: through ``personalization_eventid``, the first row of each id in the staging table's order."""
+    quote = connection.ops.quote_name
+    table = quote(Event._meta.db_table)
+    names = [quote(Event._meta.get_field(name).column) for name in EVENT_COLUMNS]
+    columns = ", ".join(names)
+    unique = quote(Event._meta.get_field("client_event_id").column)
     if partitioned:
         ids = quote(EventId._meta.db_table)
+        stamp = quote(Event._meta.get_field("timestamp").column)
         first = (f"SELECT DISTINCT ON ({unique}) {columns}, ctid AS arrival FROM {staging} "
                  f"ORDER BY {unique}, ctid")
         cursor.execute(
@@ -251,7 +263,7 @@ def _copy_insert(connection: Any, cursor: Any, events: Sequence[EventData], part
     else:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({unique}) DO NOTHING")
-    cursor.execute(f"DELETE FROM {staging}")
+    return cursor.rowcount
 
 
 def _store_raw(raw: Sequence[bytes]) -> int:
