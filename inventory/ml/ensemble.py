@@ -63,6 +63,9 @@ class EnsembleForecaster(Forecaster):
         """Average the members' forecasts."""
         self._check_fitted()
         check_predict_args(horizon, quantiles)
-        frames = [m.predict(horizon, quantiles) for m in self.fitted_.values()]
+        return self.combine([m.predict(horizon, quantiles) for m in self.fitted_.values()], quantiles)
+
+    def combine(self, frames: Sequence[pd.DataFrame], quantiles: Sequence[float]) -> pd.DataFrame:
+        """The ensemble's forecast from its members' forecasts (in the order of ``members``)."""
         out = average_forecasts(frames, self.weights)
         return finalize_forecast(out, [t for t in quantiles if quantile_column(t) in out])

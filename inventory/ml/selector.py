@@ -33,6 +33,8 @@ CALIBRATION_GRID = tuple(round(0.5 + 0.05 * i, 2) for i in range(71))  # 0.5 .. 
 
 #: Bounds of the backtest bias correction of the mean (``debias_mean``).
 MEAN_FACTOR_BOUNDS = (0.5, 2.0)
+#: The quantiles the backtests score and the workers forecast with the final fit (``predict``'s default).
+PREDICT_QUANTILES = (0.5, 0.9)
 
 #: Hook for progress / caching: called as ``runner(name, candidate, history, horizon)`` -> forecast frame.
 Runner = Callable[[str, Forecaster, pd.DataFrame, int], pd.DataFrame]
@@ -182,17 +184,21 @@ class ClassSelector(Forecaster):
         if single:
             tasks.append((next(iter(self.candidates.values())), h))
             labels.append(f"{next(iter(self.candidates))}, final fit")
-        fitted = fit_all(tasks, self.n_jobs, labels, progress)
-        forecasts = {key: model.predict(self.horizon) for key, model in zip(keys, fitted, strict=False)}
+        # the workers forecast too (a local model's work is its forecast): the backtests' and the final fits'
+        fitted = fit_all(tasks, self.n_jobs, labels, progress, horizon=self.horizon, quantiles=PREDICT_QUANTILES)
+        forecasts = {key: result.forecast for key, result in zip(keys, fitted, strict=False)}
         self.select(h, forecasts)
         if single:
-            self.fitted_ = {next(iter(self.candidates)): fitted[-1]}
+            final = {next(iter(self.candidates)): fitted[-1]}
         else:
             chosen = self.chosen_candidates()
-            final = fit_all([(self.candidates[name], h) for name in chosen], self.n_jobs,
-                            [f"{name}, final fit" for name in chosen])
-            self.fitted_ = dict(zip(chosen, final, strict=True))
+            done = fit_all([(self.candidates[name], h) for name in chosen], self.n_jobs,
+                           [f"{name}, final fit" for name in chosen], horizon=self.horizon,
+                           quantiles=PREDICT_QUANTILES)
+            final = dict(zip(chosen, done, strict=True))
+        self.fitted_ = {name: result.model for name, result in final.items()}
         self._set_history(h)
+        self.final_forecasts_ = {name: result.forecast for name, result in final.items()}
         return self
 
     def chosen_candidates(self) -> list[str]:
@@ -257,6 +263,7 @@ class ClassSelector(Forecaster):
     def _set_history(self, h: pd.DataFrame) -> None:
         self.classes_ = classify_demand(h).set_index("unique_id")["demand_class"]
         self.ids_ = np.array(sorted(h["unique_id"].unique()))
+        self.final_forecasts_: dict[str, pd.DataFrame] = {}  # made by fit's workers, for predict(horizon)
 
     def update(self, history: pd.DataFrame) -> ClassSelector:
         """Pass newer history to the chosen models (see ``Forecaster.update``); the choice per class stays."""
@@ -271,7 +278,12 @@ class ClassSelector(Forecaster):
         """The chosen candidate's forecast per series, plus the ``point`` column."""
         self._check_fitted()
         check_predict_args(horizon, quantiles)
-        forecasts = {name: model.predict(int(horizon), quantiles) for name, model in self.fitted_.items()}
+        made = getattr(self, "final_forecasts_", {})
+        reuse = int(horizon) == self.horizon and tuple(quantiles) == PREDICT_QUANTILES
+        forecasts = {
+            name: made[name] if reuse and name in made else model.predict(int(horizon), quantiles)
+            for name, model in self.fitted_.items()
+        }
         return self.combine(forecasts, quantiles)
 
     def combine(self, forecasts: dict[str, pd.DataFrame], quantiles: Sequence[float] = (0.5, 0.9)) -> pd.DataFrame:

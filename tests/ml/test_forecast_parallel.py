@@ -42,14 +42,48 @@ def test_fit_all_splits_an_ensemble_into_its_members_and_puts_it_back_together()
     history = make_panel("smooth", n_series=4)
     ensemble = EnsembleForecaster({"gbm": _small_gbm(), "theta": LocalForecaster("Theta")})
 
-    [fitted, alone] = fit_all([(ensemble, history), (LocalForecaster("Naive"), history)], n_jobs=2)
+    [(fitted, none), (alone, _)] = fit_all([(ensemble, history), (LocalForecaster("Naive"), history)], n_jobs=2)
 
+    assert none is None  # no horizon: no forecast
     assert sorted(fitted.fitted_) == ["gbm", "theta"]
     assert not hasattr(ensemble, "fitted_")  # the given ones are cloned, never fitted
     with threadpool_limits(1):
         expected = EnsembleForecaster({"gbm": _small_gbm(), "theta": LocalForecaster("Theta")}).fit(history)
     pd.testing.assert_frame_equal(fitted.predict(HORIZON), expected.predict(HORIZON))
     pd.testing.assert_frame_equal(alone.predict(HORIZON), LocalForecaster("Naive").fit(history).predict(HORIZON))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_the_forecasts_made_where_the_models_were_fitted_are_those_they_make_afterwards(n_jobs) -> None:
+    history = make_panel("mixed", n_series=6)
+    ensemble = EnsembleForecaster({"gbm": _small_gbm(), "theta": LocalForecaster("Theta")})
+
+    with threadpool_limits(1):
+        results = fit_all([(ensemble, history), (LocalForecaster("IMAPA"), history)], n_jobs=n_jobs,
+                          horizon=HORIZON, quantiles=(0.5, 0.9))
+
+    for model, forecast in results:
+        pd.testing.assert_frame_equal(forecast, model.predict(HORIZON, (0.5, 0.9)))
+
+
+def test_the_selector_serves_its_workers_forecasts_only_for_what_they_were_made_for() -> None:
+    # given a fitted selector, its final forecasts made by the workers
+    history = make_panel("mixed", n_series=10)
+    selector = _ensemble_selector(2).fit(history)
+    assert set(selector.final_forecasts_) == {"avg"}
+    served = selector.predict(HORIZON)
+    # when the same forecast is made anew by the fitted models
+    selector.final_forecasts_ = {}
+    with threadpool_limits(1):
+        anew = selector.predict(HORIZON)
+    # then
+    pd.testing.assert_frame_equal(served, anew)
+    # and another horizon or quantiles, or newer history, are forecast by the models, not from the stored ones
+    selector.final_forecasts_ = {"avg": served.iloc[:0]}
+    assert len(selector.predict(HORIZON - 1)) == len(anew) // HORIZON * (HORIZON - 1)
+    assert len(selector.predict(HORIZON, (0.5,))) == len(anew)
+    selector.update(history)
+    assert selector.final_forecasts_ == {}
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
