@@ -25,10 +25,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import models, transaction
-from django.db.models.functions import Coalesce, Greatest, TruncWeek
+from django.db.models.functions import Coalesce, Greatest
 from oscar.core.loading import get_class, get_model
 
-from personalization.host.adapters import OrderLineFact, WeeklySales, week_monday
+from personalization.host.adapters import OrderLineFact, WeeklySales, week_monday, week_of
 
 from .conf import oscar_settings
 
@@ -193,7 +193,7 @@ class OscarShopAdapter:
             queryset = queryset.filter(order__date_placed__gte=since)
         line_price = Coalesce("line_price_excl_tax", "line_price_incl_tax")
         rows = (
-            queryset.annotate(_week=TruncWeek("order__date_placed"), _price=line_price)
+            queryset.annotate(_week=week_of(queryset, "order__date_placed", since, until), _price=line_price)
             .filter(_price__gt=0)
             .values_list("product_id", "_week")
             .annotate(
