@@ -130,8 +130,10 @@ STRATEGIES: dict[str, tuple[Callable[[int], PricingStrategy], str]] = {
     "fixed list price": (lambda s: FixedPriceStrategy(random_state=s), "anchor"),
     "greedy log-log refit": (lambda s: GreedyLogLogRefit(random_state=s), "anchor"),
     "PlainLogLogStrategy": (lambda s: PlainLogLogStrategy(random_state=s), "anchor"),
-    "previous default (pooled optimiser, season + trend)": (lambda s: ElasticityOptimizer(random_state=s),
-                                                            "for comparison"),
+    "previous default (follow=\"product\")": (lambda s: RobustPricingStrategy(follow="product", random_state=s),
+                                              "for comparison"),
+    "pooled optimiser, season + trend (an earlier default)": (lambda s: ElasticityOptimizer(random_state=s),
+                                                              "for comparison"),
 }
 
 
