@@ -15,7 +15,10 @@ under the guardrails and the circuit breaker of every :class:`~pricing.ml.strate
   pooled like the controls). A product is priced as if its substitutes follow its move (the elasticity
   of a move of the whole category: own + cross, never flatter than -1.2), the multi-product optimum
   for similar substitutes; without it every product undercuts its neighbours and the category earns
-  less than at the list prices;
+  less than at the list prices. How much the substitutes give back is the category's pooled cross-price
+  coefficient (``follow="category"``), not each product's own: a product's own estimate is noisy, and
+  clipping it at 0 (a substitute never adds sales when it follows) turned its noise into a bias towards
+  higher prices in categories without substitutes (``follow="product"``, the previous setting);
 - **the remembered price** (``reference_effects``): the model also fits the response to a rise and to
   a cut against an exponential average of the product's earlier prices (memory ``MEMORY``). A cut
   counts where the data show a response (two standard errors). Rises get a prior that they hurt
@@ -80,9 +83,11 @@ class RobustPricingStrategy(_ModelStrategy):
     def __init__(self, *, estimator: ElasticityEstimator | None = None, grid_size: int = 200,
                  confidence: float = 0.6, draws: int = 32, cross_price: bool = True, reference_effects: bool = True,
                  rise_prior: float = 0.0, amortize: bool = False, horizon: int = 52, stock_exploration: float = 1.0,
-                 min_units: float = 30.0, random_state: int | None = None):
+                 min_units: float = 30.0, follow: str = "category", random_state: int | None = None):
         if not 0.0 <= confidence < 1.0:
             raise ValueError(f"confidence must be in [0, 1), got {confidence!r}")
+        if follow not in {"category", "product"}:
+            raise ValueError(f"follow must be 'category' or 'product', got {follow!r}")
         self.grid_size = grid_size
         self.confidence = confidence
         self.draws = draws
@@ -93,6 +98,7 @@ class RobustPricingStrategy(_ModelStrategy):
         self.horizon = horizon
         self.stock_exploration = stock_exploration
         self.min_units = min_units
+        self.follow = follow
         super().__init__(estimator=estimator if estimator is not None else ElasticityEstimator(curvature=True),
                          random_state=random_state)
 
@@ -137,7 +143,11 @@ class RobustPricingStrategy(_ModelStrategy):
             # substitutes that follow the product's move give back their cross effect (at most up to -1.2)
             x = np.log(current / model.reference_price_)
             slope = coef[:, ELASTICITY] + (2.0 * coef[:, ELASTICITY + 1] * x if model.curvature else 0.0)
-            follow = np.clip(gamma, 0.0, np.maximum(-slope - 1.2, 0.0))
+            if self.follow == "category":  # whether substitutes follow is the category's property: its mean
+                gamma_follow = model.category_mean_[np.asarray(model.category_, dtype=np.int64), names.index(CROSS)]
+            else:
+                gamma_follow = gamma
+            follow = np.clip(gamma_follow, 0.0, np.maximum(-slope - 1.2, 0.0))
             log_units = log_units + follow[:, None] * np.log(prices / current[:, None])
         if RISE in center:
             gap = np.log(prices) - self._reference_now[:, None]

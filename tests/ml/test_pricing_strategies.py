@@ -247,12 +247,13 @@ def _substitutes_history(cross: float) -> tuple[PricingContext, np.ndarray, np.n
     return context, np.exp(logp), units
 
 
-def test_the_default_prices_substitutes_as_a_category_not_against_each_other() -> None:
+@pytest.mark.parametrize("follow", ["category", "product"])
+def test_the_default_prices_substitutes_as_a_category_not_against_each_other(follow: str) -> None:
     # given products whose cuts take sales from their substitutes (cross-price elasticity 2.5, own -3)
     context, prices, units = _substitutes_history(2.5)
     proposals = {}
     for cross_price in (True, False):
-        strategy = RobustPricingStrategy(cross_price=cross_price, random_state=0)
+        strategy = RobustPricingStrategy(cross_price=cross_price, follow=follow, random_state=0)
         strategy.observe_history(range(prices.shape[1]), prices, units)
         # when it prices the next week, with and without the substitutes' term
         proposals[cross_price] = strategy.propose(prices.shape[1], context)
@@ -268,6 +269,24 @@ def test_without_substitutes_the_cross_price_term_changes_nothing_much() -> None
     strategy.observe_history(range(prices.shape[1]), prices, units)
     # when the default prices the next week, then every product cuts towards its own optimum (7.50)
     assert np.all(strategy.propose(prices.shape[1], context) < 10.0)
+
+
+def test_the_default_lets_substitutes_follow_at_their_categorys_pooled_coefficient() -> None:
+    # given products with real substitutes (cross-price elasticity 2.5)
+    context, prices, units = _substitutes_history(2.5)
+    strategy = default_strategy(0)
+    strategy.observe_history(range(prices.shape[1]), prices, units)
+    # when the default prices the next week
+    strategy.propose(prices.shape[1], context)
+    model = strategy.model_
+    # then its setting is the category's, and that pooled coefficient shows the substitutes
+    assert strategy.follow == "category"
+    assert np.all(model.category_mean_[:, model.feature_names_.index("cross_log_price")] > 1.0)
+
+
+def test_an_unknown_follow_setting_is_refused() -> None:
+    with pytest.raises(ValueError, match="follow must be"):
+        RobustPricingStrategy(follow="everyone")
 
 
 @pytest.mark.parametrize(("confidence", "moves"), [(0.99, False), (0.0, True)])
