@@ -63,12 +63,15 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
                                                   "n_neighbors": 300, "alpha": 0.0}, "candidates": 50},
 }
 # Sources the hybrid does without unless the settings (or the nightly search) add them: the SASRec-style
-# next-item model (torch; "auto": CUDA when the worker has it). Its epochs and seconds are bounded because
-# the hybrid fits its sources three times (two label windows and serving).
+# next-item model (torch; "auto": CUDA when the worker has it). Small (one block of width 32) and bounded in
+# epochs and seconds, because the hybrid fits its sources three times (two label windows and serving). One CPU
+# thread: on the two-year data's 16,266 training sequences an epoch took 7.2 CPU s / 10.9 s wall with one thread
+# and 19.5 / 24.3 with two, on 2 loaded cores (small ops do not pay for the threads' synchronisation).
 OPTIONAL_SOURCES: dict[str, dict[str, Any]] = {
     "sequence": {"model": "SequenceRecommender",
-                 "params": {"max_len": 50, "max_items": 20_000, "dim": 64, "n_blocks": 2, "epochs": 10,
-                            "max_seconds": 120.0, "lr": 1e-3, "device": "auto"},
+                 "params": {"max_len": 50, "max_items": 20_000, "dim": 32, "n_blocks": 1, "n_heads": 1,
+                            "epochs": 10, "max_seconds": 120.0, "batch_size": 256, "lr": 2e-3, "num_threads": 1,
+                            "device": "auto"},
                  "candidates": 50},
 }
 TASKS = ("all", "new")

@@ -116,17 +116,16 @@ def test_bad_settings_are_refused_before_training(params):
 
 def test_the_hybrid_with_the_sequence_source_trains_end_to_end_and_round_trips(tmp_path):
     data = make_interactions()
-    sequence = {**OPTIONAL_SOURCES["sequence"], "candidates": 5,
-                "params": {**OPTIONAL_SOURCES["sequence"]["params"], "dim": 8, "n_heads": 1, "n_blocks": 1,
-                           "epochs": 2}}
+    params = {k: v for k, v in OPTIONAL_SOURCES["sequence"]["params"].items() if k != "num_threads"}
+    sequence = {**OPTIONAL_SOURCES["sequence"], "candidates": 5, "params": {**params, "dim": 8, "epochs": 2}}
     hybrid = HybridRecommender(task="all", sources={**SMALL_SOURCES, "sequence": sequence}, max_iter=10,
-                               min_samples_leaf=5, num_threads=1, label_window_days=20)
+                               min_samples_leaf=5, num_threads=2, label_window_days=20)
 
     hybrid.fit(data)
 
     assert {"sequence_score", "sequence_rank", "sequence_rel"} <= set(hybrid.feature_names_.tolist())
     assert isinstance(hybrid.models_["sequence"], SequenceRecommender)
-    assert hybrid.models_["sequence"].num_threads == 1  # the hybrid's thread budget
+    assert hybrid.models_["sequence"].num_threads == 2  # the hybrid's thread budget, unless the source sets one
     ids, _ = hybrid.recommend(np.arange(10), n=5)
     assert (ids >= 0).all()
     hybrid.save(tmp_path / "hybrid.npz")
