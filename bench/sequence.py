@@ -3,6 +3,7 @@
     python bench/sequence.py                 # validation, then the test split once; writes bench/RESULTS.md
     python bench/sequence.py --no-write      # print only
     python bench/sequence.py --users 0.5     # a seeded half of the customers (their whole history), for speed
+    python bench/sequence.py --render        # write the section again from bench/out/sequence_figures.json
 
 PROTOCOL §1 on the two-year data (``data/online_retail_ii.csv.gz``): validation split train < 2011-10-10,
 validate 2011-10-10 .. 2011-11-09; test split train < 2011-11-09, test 2011-11-09 .. 2011-12-09. The hybrid's
@@ -94,7 +95,14 @@ def main() -> None:
     parser.add_argument("--users", type=float, default=1.0, help="share of the customers kept (seeded)")
     parser.add_argument("--seq-epochs", type=int, default=None, help="override the source's epochs")
     parser.add_argument("--seq-seconds", type=float, default=None, help="override the source's max_seconds")
+    parser.add_argument("--render", action="store_true", help="only render the last run's saved figures")
     args = parser.parse_args()
+    saved = OUT / "sequence_figures.json"
+    if args.render:
+        figures = json.loads(saved.read_text())
+        figures.setdefault("finished", dt.datetime.fromtimestamp(saved.stat().st_mtime, dt.UTC).isoformat())
+        publish("sequence", render(args, figures), write=not args.no_write)
+        return
     threadpool_limits(args.threads)
     import torch
 
@@ -140,7 +148,10 @@ def main() -> None:
             log(f"  rule: mean NDCG ratio with/without {ratio:.4f} -> served {figures['served']} the source")
     figures["total_s"] = time.perf_counter() - t0
     figures["loads"] = [load_start, os.getloadavg()]
-    (OUT / "sequence_figures.json").write_text(json.dumps(figures, indent=1))
+    figures["command"] = "python bench/sequence.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    figures["threads"] = args.threads
+    figures["finished"] = dt.datetime.now(dt.UTC).isoformat()
+    saved.write_text(json.dumps(figures, indent=1))
     publish("sequence", render(args, figures), write=not args.no_write)
 
 
@@ -150,14 +161,16 @@ def summary(entry: dict[str, Any]) -> str:
 
 
 def render(args: argparse.Namespace, figures: dict[str, Any]) -> str:
-    command = "python bench/sequence.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = figures.get("command", "python bench/sequence.py")
+    threads = figures.get("threads", args.threads)
+    finished = dt.datetime.fromisoformat(figures["finished"])
     (l1, l5, _), (e1, e5, _) = figures["loads"]
     out = [
         "## The torch sequence source in the hybrid (issue #17 item 4)",
         "",
-        f"`{command.strip()}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPU cores shared with"
+        f"`{command.strip()}` — {finished:%Y-%m-%d %H:%M} UTC (end), {os.cpu_count()} CPU cores shared with"
         f" other jobs (load average 1/5 min {l1:.1f} / {l5:.1f} at the start, {e1:.1f} / {e5:.1f} at the end),"
-        f" {args.threads} threads, CPU only (no CUDA lent). Customers kept: {figures['users_share']:.0%}. Whole run"
+        f" {threads} threads, CPU only (no CUDA lent). Customers kept: {figures['users_share']:.0%}. Whole run"
         f" {figures['total_s'] / 60:.1f} min.",
         "",
         "Sequence source: " + json.dumps(figures["sequence_spec"]["params"])
@@ -173,8 +186,8 @@ def render(args: argparse.Namespace, figures: dict[str, Any]) -> str:
         part = figures[split_name]
         for label in ("sequence alone", "hybrid without", "hybrid with"):
             entry = part[label]
-            cells = [split_name, label.replace("hybrid without", "hybrid without the source")
-                     .replace("hybrid with", "hybrid with the source")]
+            cells = [split_name, {"hybrid without": "hybrid without the source",
+                                  "hybrid with": "hybrid with the source"}.get(label, label)]
             for task in ev.TASKS:
                 m = entry["metrics"][task]
                 cells += [f"{m['ndcg@20']:.4f}", f"{m['recall@20']:.4f}", f"{m['hr@10']:.4f}"]
