@@ -39,7 +39,13 @@ DEFAULTS: dict[str, Any] = {
     # last VALIDATION_DAYS; it stops after MAX_TRIALS trials or once TIME_BUDGET_S seconds have passed (the
     # running trial finishes). The defaults are always the first trial. A partial dict is fine.
     "SEARCH": {"ENABLED": True, "TIME_BUDGET_S": 600, "MAX_TRIALS": 30},
+    # The hybrid's torch sequence source (a SASRec-style next-item model, ml/sequence.py): "off" (default: on
+    # the two-year data it added little, +0.6 % / +2.3 % test NDCG@20, for minutes of CPU; bench/RESULTS.md),
+    # "search" (the nightly search tries the hybrid with and without it and keeps it only if validation NDCG
+    # improves) or "on". When not "off", the retrain runs on the gpu queue (ml without a CUDA worker; routing.py).
+    "SEQUENCE": "off",
 }
+SEQUENCE_MODES = ("off", "search", "on")
 
 
 def rec_settings() -> dict[str, Any]:
@@ -53,4 +59,8 @@ def rec_settings() -> dict[str, Any]:
         value = search[key]
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
             raise ImproperlyConfigured(f"{where}[{key!r}] must be a number of at least 1, not {value!r}.")
+    sequence = user.get("SEQUENCE", DEFAULTS["SEQUENCE"])
+    if sequence not in SEQUENCE_MODES:
+        raise ImproperlyConfigured(f'PERSONALIZATION["RECOMMENDATIONS"]["SEQUENCE"] must be one of '
+                                   f'{", ".join(map(repr, SEQUENCE_MODES))}, not {sequence!r}.')
     return {**DEFAULTS, **user, "SEARCH": search}

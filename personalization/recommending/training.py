@@ -32,7 +32,7 @@ from ..host import clock
 from ..host.threads import job_threads, limited_threads
 from ..ml.base import Recommender
 from ..ml.copurchase import CoPurchase, basket_matrix
-from ..ml.hybrid import DEFAULT_SOURCES, HybridRecommender, NotEnoughHistory
+from ..ml.hybrid import HybridRecommender, NotEnoughHistory
 from ..ml.itemknn import ItemKNN
 from ..ml.toppop import TopPop
 from ..models import CustomerProfile, ModelVersion, RecommendationList
@@ -78,7 +78,7 @@ def make_model(name: str, random_state: int = 0, settings: dict[str, Any] | None
     """
     if name == "hybrid":
         chosen = settings or {}
-        return HybridRecommender(task="all", sources=chosen.get("sources", DEFAULT_SOURCES),
+        return HybridRecommender(task="all", sources=chosen.get("sources", tuning.default_sources(rec_settings())),
                                  num_threads=job_threads(), random_state=random_state, **chosen.get("ranker", {}))
     if name == "simple":
         return RepeatThenNeighbours()

@@ -7,6 +7,12 @@ purchases before ``end - VALIDATION_DAYS`` and scores ``COMPARE_ON`` (NDCG@20, t
 (:data:`RANKER_SPACE`); a source of a model class without a line keeps its parameters and still has its
 ``candidates`` searched. A new candidate model's parameters are searched by adding its line.
 
+The sources are :data:`~personalization.ml.hybrid.DEFAULT_SOURCES`, plus the optional ones
+(:data:`~personalization.ml.hybrid.OPTIONAL_SOURCES`: the torch sequence model) as ``RECOMMENDATIONS
+["SEQUENCE"]`` says (:func:`hybrid_sources`): ``"off"`` never, ``"on"`` always, ``"search"`` as a trial
+parameter ``sequence.use`` (0 or 1) that the defaults trial leaves at 0, so the search keeps the source only
+when a trial with it scores higher on the validation window.
+
 The first trial is the defaults, the second the active version's settings when they differ (so the winner
 is never worse on this validation than either); the search stops after ``SEARCH["MAX_TRIALS"]`` trials or
 once ``SEARCH["TIME_BUDGET_S"]`` has passed (the running trial finishes first). The sampler is seeded
@@ -25,7 +31,7 @@ import pandas as pd
 
 from ..ml import evaluation
 from ..ml.base import Recommender
-from ..ml.hybrid import DEFAULT_SOURCES, HybridRecommender, NotEnoughHistory
+from ..ml.hybrid import DEFAULT_SOURCES, OPTIONAL_SOURCES, HybridRecommender, NotEnoughHistory
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ SOURCE_SPACE: dict[str, dict[str, tuple[float, float, str]]] = {
     # alpha stays as the source sets it (1: the personal frequencies, 0: the neighbours' mean)
     "TIFUKNN": {"n_groups": (1, 12, "linear"), "within_decay": (0.5, 1.0, "linear"),
                 "group_decay": (0.3, 1.0, "linear"), "n_neighbors": (20, 500, "log")},
+    "SequenceRecommender": {"max_len": (10, 100, "log"), "lr": (3e-4, 3e-3, "log")},
 }
 CANDIDATES = (0, 200, "linear")  # every source: how many top items it proposes (0: a ranker feature only)
 RANKER_SPACE: dict[str, tuple[float, float, str]] = {
@@ -90,10 +97,26 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def search_space(sources: dict[str, dict[str, Any]] | None = None,
-                 ranker: dict[str, Any] | None = None) -> dict[str, tuple[Any, Any, Any]]:
+def hybrid_sources(settings: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], tuple[str, ...]]:
+    """The sources the search works on and those of them it may leave out (``source.use``), by
+    ``settings["SEQUENCE"]`` (see the module docstring)."""
+    mode = settings.get("SEQUENCE", "off")
+    if mode == "off":
+        return DEFAULT_SOURCES, ()
+    return {**DEFAULT_SOURCES, **OPTIONAL_SOURCES}, tuple(OPTIONAL_SOURCES) if mode == "search" else ()
+
+
+def default_sources(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The sources served without a search: the optional ones only when ``SEQUENCE`` is ``"on"``."""
+    sources, optional = hybrid_sources(settings)
+    return {name: spec for name, spec in sources.items() if name not in optional}
+
+
+def search_space(sources: dict[str, dict[str, Any]] | None = None, ranker: dict[str, Any] | None = None,
+                 optional: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any, Any]]:
     """Trial parameter name (``source.param``, ``source.candidates``, ``ranker.param``) -> (low, high, scale,
-    default) of ``sources`` (the hybrid's defaults without it) and ``ranker`` (its defaults)."""
+    default) of ``sources`` (the hybrid's defaults without it) and ``ranker`` (its defaults); each source named
+    in ``optional`` also gets ``source.use`` (1: in the hybrid, 0: left out; default 0)."""
     sources = DEFAULT_SOURCES if sources is None else sources
     ranker = ranker if ranker is not None else default_ranker()
     space: dict[str, tuple[Any, Any, Any]] = {}
@@ -109,6 +132,8 @@ def search_space(sources: dict[str, dict[str, Any]] | None = None,
             if _is_number(default):
                 add(f"{source}.{param}", bounds, default)
         add(f"{source}.candidates", CANDIDATES, int(spec.get("candidates", 0)))
+        if source in optional:
+            add(f"{source}.use", (0, 1, "linear"), 0)
     for param, bounds in RANKER_SPACE.items():
         add(f"ranker.{param}", bounds, ranker[param])
     return space
@@ -129,10 +154,16 @@ def settings_from(flat: dict[str, Any], sources: dict[str, dict[str, Any]] | Non
         owner, param = name.split(".", 1)
         if owner == "ranker":
             tuned_ranker[param] = value
+        elif param == "use":
+            continue
         elif param == "candidates":
             chosen[owner]["candidates"] = value
         else:
             chosen[owner].setdefault("params", {})[param] = value
+    for name, value in flat.items():
+        owner, param = name.split(".", 1)
+        if param == "use" and not value:
+            chosen.pop(owner, None)
     return {"sources": chosen, "ranker": tuned_ranker}
 
 
@@ -140,10 +171,15 @@ def flat_settings(settings: dict[str, Any], space: dict[str, tuple[Any, Any, Any
     """The trial values of stored ``settings`` (a hybrid version's params), or None when they do not fit the
     space (another set of sources, a value out of range)."""
     sources, flat = settings.get("sources") or {}, {}
-    for name, (low, high, _scale, _default) in space.items():
+    left_out = {name.split(".", 1)[0] for name in space if name.endswith(".use")} - set(sources)
+    for name, (low, high, _scale, default) in space.items():
         owner, param = name.split(".", 1)
         if owner == "ranker":
             value = settings.get(param)
+        elif param == "use":
+            value = int(owner in sources)
+        elif owner in left_out:  # an optional source the version does without: its values do not matter
+            value = default
         elif param == "candidates":
             value = (sources.get(owner) or {}).get("candidates")
         else:
@@ -151,7 +187,7 @@ def flat_settings(settings: dict[str, Any], space: dict[str, tuple[Any, Any, Any
         if not _is_number(value) or not low <= value <= high:
             return None
         flat[name] = value
-    if set(sources) != {name.split(".", 1)[0] for name in space if not name.startswith("ranker.")}:
+    if set(sources) != {name.split(".", 1)[0] for name in space if not name.startswith("ranker.")} - left_out:
         return None
     return flat
 
@@ -179,14 +215,16 @@ def search(frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, settings
     days = int(settings["VALIDATION_DAYS"])
     compare_on = str(settings["COMPARE_ON"])
     random_state = int(settings["RANDOM_STATE"])
-    space = search_space()
+    sources, optional = hybrid_sources(settings)
+    space = search_space(sources, optional=optional)
     defaults = {name: value[3] for name, value in space.items()}
     split = validation_split(frame, items, end, days)
     base = {"time_budget_s": budget["TIME_BUDGET_S"], "max_trials": budget["MAX_TRIALS"], "objective": compare_on,
-            "validation_days": days, "seed": random_state, "sampler": "TPE"}
+            "validation_days": days, "seed": random_state, "sampler": "TPE",
+            "sequence": settings.get("SEQUENCE", "off")}
     if split is None:
-        return SearchResult(settings_from({}), {}, {**base, "skipped": f"no purchases of returning customers in "
-                                                                       f"the last {days} days to validate on"})
+        skipped = f"no purchases of returning customers in the last {days} days to validate on"
+        return SearchResult(settings_from(defaults, sources), {}, {**base, "skipped": skipped})
     say = progress or (lambda percent, stage: None)
     scores: dict[int, dict[str, float]] = {}
     seconds: dict[int, float] = {}
@@ -196,7 +234,7 @@ def search(frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, settings
         began = time.perf_counter()
         flat = {name: _suggest(trial, name, low, high, scale) for name, (low, high, scale, _d) in space.items()}
         try:
-            metrics = score(build(settings_from(flat)).fit(split.train), split, days)
+            metrics = score(build(settings_from(flat, sources)).fit(split.train), split, days)
         except NotEnoughHistory as exc:
             errors[trial.number] = str(exc)
             raise
@@ -236,4 +274,4 @@ def search(frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, settings
                "changed": {name: value for name, value in best.params.items() if value != defaults[name]}}
     logger.info("Recommender search: %d trials in %.0f s, best %s %.4f (defaults %.4f)", len(trials),
                 summary["seconds"], compare_on, best.value, trials[0]["value"])
-    return SearchResult(settings_from(best.params), scores[best.number], summary)
+    return SearchResult(settings_from(best.params, sources), scores[best.number], summary)

@@ -20,6 +20,7 @@ from personalization.ml.hybrid import HybridRecommender, fit_hybrids
 from personalization.ml.ials import ImplicitALS
 from personalization.ml.itemknn import ItemKNN
 from personalization.ml.repeat import RepeatPurchase
+from personalization.ml.sequence import SequenceRecommender
 from personalization.ml.tifu import TIFUKNN
 from personalization.ml.toppop import TopPop
 from personalization.ml.vae import MultVAE
@@ -51,6 +52,8 @@ FACTORIES: dict[str, Callable[[], Recommender]] = {
     "tifu": lambda: TIFUKNN(n_groups=3, n_neighbors=10),
     "tifu_personal": lambda: TIFUKNN(n_groups=3, alpha=1.0),
     "multvae": lambda: MultVAE(hidden=16, latent=8, epochs=2, batch_size=16, num_threads=1, random_state=3),
+    "sequence": lambda: SequenceRecommender(dim=8, n_heads=1, n_blocks=1, epochs=2, batch_size=16, negatives=8,
+                                            num_threads=1, random_state=3),
     "hybrid_all": lambda: HybridRecommender(task="all", sources=SMALL_SOURCES, max_iter=10, min_samples_leaf=5,
                                             num_threads=1, label_window_days=20),
     "hybrid_new": lambda: HybridRecommender(task="new", sources=SMALL_SOURCES, max_iter=10, min_samples_leaf=5,
