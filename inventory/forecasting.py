@@ -132,11 +132,22 @@ def demand_panel(origin: dt.date, adapter: ShopAdapter | None = None, weeks: int
     if deleted:
         logger.warning("Demand history: left out %d order lines whose product was deleted.", deleted)
     if not rows:
-        return pd.DataFrame(columns=["unique_id", "ds", "y", "price", "n_lines", "n_customers", "stockout"])
+        return pd.DataFrame(
+            columns=["unique_id", "ds", "y", "price", "n_lines", "n_customers", "stockout", "category"])
     weekly = pd.DataFrame(rows, columns=["unique_id", "ds", "y", "revenue", "n_lines", "n_customers"])
     weekly["ds"] = pd.to_datetime(weekly["ds"])
     panel = dm.panel_from_weekly_totals(weekly, end=pd.Timestamp(origin - dt.timedelta(days=7)))
-    return _with_demand_signals(panel, since, end, origin)
+    panel = _with_demand_signals(panel, since, end, origin)
+    return panel.assign(category=panel["unique_id"].map(_first_categories(adapter, panel["unique_id"].unique())))
+
+
+def _first_categories(adapter: ShopAdapter, ids: Sequence[str]) -> dict[str, str]:
+    """Each product's first category (the adapter's ``categories_of``), for the global models' category-level
+    seasonal index (:mod:`inventory.ml.features`); products without one are left out."""
+    from personalization.host import get_product_model
+
+    products = get_product_model()._default_manager.filter(pk__in=list(ids))
+    return {str(pk): names[0] for pk, names in adapter.categories_of(products).items() if names}
 
 
 def _with_demand_signals(panel: pd.DataFrame, since: dt.datetime | None, end: dt.datetime,

@@ -56,7 +56,9 @@ def test_the_panel_summed_in_the_database_equals_the_one_from_every_line():
     grouped = [sql for sql in read if "GROUP BY" in sql]
     assert len(grouped) == 1  # one aggregate query, not a row per line
     assert all(sql.startswith("SELECT MIN(") for sql in read if sql not in grouped)  # SQLite: where the weeks start
-    pd.testing.assert_frame_equal(panel.drop(columns="stockout"), expected, check_dtype=False)
+    pd.testing.assert_frame_equal(panel.drop(columns=["stockout", "category"]), expected, check_dtype=False)
+    # each product's category, for the global models' category seasonal index
+    assert set(panel["category"].unique()) == {"Toys"}
     week_of_a = panel[(panel["unique_id"] == str(a.pk)) & (panel["ds"] == pd.Timestamp("2024-01-01"))].iloc[0]
     assert (week_of_a["y"], week_of_a["n_lines"], week_of_a["n_customers"], week_of_a["price"]) == (5, 2, 2, 2.2)
     assert panel["ds"].max() == pd.Timestamp("2024-01-29")
