@@ -21,6 +21,10 @@ TASK_QUEUES: dict[str, str] = {
     "pricing.refit_and_suggest": "ml",
     # The served recommenders are numpy / scikit-learn: CPU. A torch model would go to "gpu".
     "personalization.retrain_recommenders": "ml",
+    # LIST_SHARDS > 1: the customers' lists in shards, shared by every ml worker, then the activation.
+    "personalization.precompute_lists_shard": "ml",
+    "personalization.finish_precomputed_lists": "ml",
+    "personalization.precomputed_lists_failed": "ml",
 }
 
 
