@@ -218,8 +218,9 @@ def test_two_ml_workers_write_the_same_rows_as_one_process(shop, settings, start
 
     assert queued.pending and not queued.activated
     version = queued.version
-    processes.wait_for(lambda: ModelVersion.objects.get(pk=version.pk).status == ModelVersion.Status.ACTIVE,
-                       "the workers to write the shards and activate the version", [w.log for w in workers], WAIT)
+    processes.wait_for(lambda: ModelVersion.objects.get(pk=version.pk).status == ModelVersion.Status.ACTIVE
+                       and _lock_free(), "the workers to write the shards and activate the version",
+                       [w.log for w in workers], WAIT)
     assert all(_shard_runs(worker) > 0 for worker in workers)  # both workers wrote shards
     assert sum(_shard_runs(worker) for worker in workers) == 4
     _shards(settings, 1)
