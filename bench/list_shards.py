@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -194,7 +195,6 @@ def fanned_out(version: Any, workers: int, shards: int, args: argparse.Namespace
 
 def report(facts: dict[str, Any], rows: list[dict[str, Any]], args: argparse.Namespace, command: str) -> str:
     load_end = os.getloadavg()
-    base = next((r["seconds"] for r in rows if r["workers"] == 1), None)
     lines = [
         f"Command: `{command}`. {platform.node()}, {os.cpu_count()} CPUs (shared with other jobs); load average "
         f"{LOAD_AT_START[0]:.1f} at the start, {load_end[0]:.1f} at the end.",
@@ -204,15 +204,24 @@ def report(facts: dict[str, Any], rows: list[dict[str, Any]], args: argparse.Nam
         f"with purchases, {facts['purchases']:,} purchases (generated in {facts['generate_s']:.1f} s); the `simple` "
         f"model fitted in {facts['fit_s']:.1f} s. Lists of {args.length} items per customer.",
         "",
-        "| configuration | wall s (queue to active) | vs 1 worker | lists | rows digest | peak RSS per worker MiB |",
-        "|---|---:|---:|---:|---|---|",
+        "| round | configuration | wall s (queue to active) | vs 1 worker, same round | lists | rows digest "
+        "| peak RSS per worker MiB |",
+        "|---:|---|---:|---:|---:|---|---|",
     ]
+    ratios: dict[str, list[float]] = {}
     for r in rows:
-        ratio = f"{r['seconds'] / base:.2f}x" if base and r["workers"] else ""
+        base = next((b["seconds"] for b in rows if b["round"] == r["round"] and b["workers"] == 1), None)
+        ratio = r["seconds"] / base if base else None
+        if ratio is not None and r["workers"] != 1:
+            ratios.setdefault(r["config"], []).append(ratio)
+        shown = f"{ratio:.2f}x" if ratio is not None else ""
         rss = ", ".join(f"{v:,.0f}" for v in r["rss_mib"]) or "(the trainer's process)"
-        lines.append(f"| {r['config']} | {r['seconds']:.1f} | {ratio} | {r['lists']:,} | `{r['digest']}` | {rss} |")
+        lines.append(f"| {r['round']} | {r['config']} | {r['seconds']:.1f} | {shown} | {r['lists']:,} "
+                     f"| `{r['digest']}` | {rss} |")
     same = len({r["digest"] for r in rows}) == 1
-    lines += ["", f"Rows identical in every configuration: **{'yes' if same else 'NO'}**."]
+    lines += [""] + [f"Median against one worker: {config} {statistics.median(values):.2f}x." for config, values
+                     in ratios.items()]
+    lines += ["", f"Rows identical in every configuration and round: **{'yes' if same else 'NO'}**."]
     return "\n".join(lines)
 
 
@@ -227,6 +236,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=50)
     parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2, help="each configuration this often (order alternated)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     command = "python bench/list_shards.py " + " ".join(sys.argv[1:])
@@ -236,11 +246,14 @@ def main() -> None:
     setup_django(args.db, args.redis, media)
     version, inputs, facts = build_version(args)
     print(f"Shop ready: {facts}", flush=True)
-    rows = [in_process(version, inputs)]
-    print(rows[-1], flush=True)
-    for workers in args.workers:
-        rows.append(fanned_out(version, workers, args.shards, args, media, logs))
+    rows = []
+    for round_no in range(1, args.rounds + 1):
+        rows.append({**in_process(version, inputs), "round": round_no})
         print(rows[-1], flush=True)
+        order = args.workers if round_no % 2 else list(reversed(args.workers))  # alternate against drift
+        for workers in order:
+            rows.append({**fanned_out(version, workers, args.shards, args, media, logs), "round": round_no})
+            print(rows[-1], flush=True)
     publish("list-shards", report(facts, rows, args, command.strip()), write=not args.no_write)
 
 
