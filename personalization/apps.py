@@ -12,13 +12,14 @@ class PersonalizationConfig(AppConfig):
 
         from . import tasks  # noqa: F401 - registers every task, so services can enqueue them by name
         from .capture import receivers as capture_receivers
-        from .host.checks import check_host_contract
+        from .host.checks import check_artifact_storage, check_host_contract
         from .host.threads import limit_worker_threads
         from .ops import todos
         from .profiles import receivers as profile_receivers
 
         _use_shopsense_celery_app()
         checks.register(check_host_contract, checks.Tags.models)
+        checks.register(check_artifact_storage)
         capture_receivers.connect()
         profile_receivers.connect()
         todos.register("personalization", todos.personalization_todos)

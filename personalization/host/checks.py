@@ -1,4 +1,4 @@
-"""System checks for the host contract (ids ``personalization.E00x``)."""
+"""System checks for the host contract and the deployment (ids ``personalization.E00x``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -162,3 +162,22 @@ def _check_default_adapter_fields(resolved: dict[str, type[models.Model]]) -> li
                     )
                 )
     return errors
+
+
+def check_artifact_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``SHOPSENSE_ARTIFACT_STORAGE`` names a configured ``STORAGES`` alias (where model artifacts go)."""
+    from django.core.files.storage import storages
+
+    from ..ops.registry import ARTIFACT_STORAGE_SETTING, artifact_storage_alias
+
+    alias = artifact_storage_alias()
+    if isinstance(alias, str) and alias in storages.backends:
+        return []
+    configured = ", ".join(repr(name) for name in storages.backends) or "none"
+    return [Error(
+        f"settings.{ARTIFACT_STORAGE_SETTING} = {alias!r} is not an alias of settings.STORAGES (configured: "
+        f"{configured}): model artifacts could be neither written nor read.",
+        hint=f'Add it to STORAGES (e.g. STORAGES["models"] = {{"BACKEND": "storages.backends.s3.S3Storage", '
+             f'"OPTIONS": {{...}}}}), or leave {ARTIFACT_STORAGE_SETTING} unset to use "default".',
+        id="personalization.E008",
+    )]

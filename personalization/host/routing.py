@@ -27,6 +27,10 @@ TASK_QUEUES: dict[str, str] = {
     "pricing.refit_and_suggest": "ml",
     # numpy / scipy / scikit-learn: CPU; "gpu" when the torch sequence source is on (_torch_recommender).
     "personalization.retrain_recommenders": "ml",
+    # LIST_SHARDS > 1: the customers' lists in shards, shared by every ml worker, then the activation.
+    "personalization.precompute_lists_shard": "ml",
+    "personalization.finish_precomputed_lists": "ml",
+    "personalization.precomputed_lists_failed": "ml",
 }
 
 

@@ -428,12 +428,19 @@ class Recommender(ABC):
 
     @classmethod
     def from_arrays(cls: type[M], arrays: dict[str, np.ndarray]) -> M:
-        """Rebuild a model from :meth:`to_arrays`; on the base class it returns the saved class."""
+        """Rebuild a model from :meth:`to_arrays`; on the base class it returns the saved class.
+
+        Only classes of ``personalization.ml`` are imported by name; a model of another class loads
+        through that very class (``RepeatThenNeighbours.from_arrays``), never through the name alone.
+        """
         meta = json.loads(bytes(np.asarray(arrays[_META_KEY], dtype=np.uint8)).decode("utf-8"))
         module_name, _, class_name = meta["class"].rpartition(".")
-        if not module_name.startswith("personalization.ml."):
+        if meta["class"] == f"{cls.__module__}.{cls.__qualname__}":
+            klass: Any = cls
+        elif module_name.startswith("personalization.ml."):
+            klass = getattr(importlib.import_module(module_name), class_name)
+        else:
             raise ValueError(f"refusing to load a model of class {meta['class']!r}")
-        klass = getattr(importlib.import_module(module_name), class_name)
         if not (isinstance(klass, type) and issubclass(klass, cls)):
             raise TypeError(f"{meta['class']} is not a {cls.__name__}")
         model = klass(**meta["params"])

@@ -1,10 +1,11 @@
 """The model registry: train, store, evaluate and activate model versions of every ShopSense app.
 
 A training job calls :func:`begin`, reports progress, stores its arrays with :func:`store_artifact`
-(an ``.npz`` written with ``allow_pickle=False`` to Django's default storage, plus JSON metadata on
-the row), then :func:`finish` or :func:`fail`. :func:`activate` swaps the active version of a kind in
-one transaction, and refuses a version that is not better than the active one on a named metric, so a
-failed or worse model never replaces a good one. Torch models store their ``state_dict`` as arrays.
+(an ``.npz`` written with ``allow_pickle=False`` to the Django storage named by the setting
+``SHOPSENSE_ARTIFACT_STORAGE``, an alias of ``STORAGES``, ``"default"`` unless set: :func:`artifact_storage`;
+plus JSON metadata on the row), then :func:`finish` or :func:`fail`. :func:`activate` swaps the active
+version of a kind in one transaction, and refuses a version that is not better than the active one on a
+named metric, so a failed or worse model never replaces a good one. Torch models store their ``state_dict`` as arrays.
 
 :func:`promote` is the one rule every retrain goes through: a version goes live only when it was
 trained on enough data (per-kind minimums, :class:`Minimum`) and is not worse than the active version
@@ -29,8 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,6 +43,7 @@ from ..ops import redis_conn
 logger = logging.getLogger(__name__)
 
 ARTIFACT_DIR = "shopsense/models"
+ARTIFACT_STORAGE_SETTING = "SHOPSENSE_ARTIFACT_STORAGE"
 TRACKED_LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas", "torch", "implicit", "statsforecast")
 
 
@@ -80,6 +83,18 @@ def changed() -> None:
 
 class ArtifactError(RuntimeError):
     """An artifact is missing, unreadable or not the one that was stored."""
+
+
+def artifact_storage_alias() -> str:
+    """The ``STORAGES`` alias model artifacts are written to: ``settings.SHOPSENSE_ARTIFACT_STORAGE``, else
+    ``"default"`` (checked at start-up: ``personalization.E008``)."""
+    return getattr(settings, ARTIFACT_STORAGE_SETTING, None) or "default"
+
+
+def artifact_storage() -> Storage:
+    """The storage holding every app's model artifacts (shared by all workers and servers, e.g. S3 through
+    django-storages, while the shop's media stay on the default storage)."""
+    return storages[artifact_storage_alias()]
 
 
 class NotBetter(ValueError):
@@ -124,7 +139,7 @@ def report_progress(version: ModelVersion, percent: int, stage: str = "") -> Non
 def store_artifact(
     version: ModelVersion, arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any] | None = None
 ) -> str:
-    """Write ``arrays`` as one ``.npz`` (no pickles) to the default storage and record it on the version.
+    """Write ``arrays`` as one ``.npz`` (no pickles) to the artifact storage and record it on the version.
 
     The file is written completely before the row points at it, so a crash never leaves a version
     naming a half-written artifact. Raises :class:`ArtifactError` when the storage refuses the write
@@ -136,7 +151,7 @@ def store_artifact(
     digest = hashlib.sha256(payload).hexdigest()
     name = f"{ARTIFACT_DIR}/{version.kind}/{version.pk}-{digest[:12]}.npz"
     try:
-        path = default_storage.save(name, ContentFile(payload))
+        path = artifact_storage().save(name, ContentFile(payload))
     except OSError as exc:
         _remove_partial(name)
         raise ArtifactError(f"Cannot write the model artifact of {version}: {exc}") from exc
@@ -149,8 +164,9 @@ def store_artifact(
 
 def _remove_partial(name: str) -> None:
     try:
-        if default_storage.exists(name):
-            default_storage.delete(name)
+        storage = artifact_storage()
+        if storage.exists(name):
+            storage.delete(name)
     except OSError:
         logger.warning("Could not remove the partial artifact %s", name)
 
@@ -160,7 +176,7 @@ def load_artifact(version: ModelVersion) -> dict[str, np.ndarray]:
     if not version.artifact:
         raise ArtifactError(f"{version} has no artifact.")
     try:
-        with default_storage.open(version.artifact, "rb") as handle:
+        with artifact_storage().open(version.artifact, "rb") as handle:
             payload = handle.read()
     except OSError as exc:
         raise ArtifactError(f"Cannot read the artifact of {version}: {exc}") from exc

@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     # defaults let a new shop serve best sellers from its first purchases: the comparison guards retrains.
     "MIN_TRAINING": {"purchases": 1, "customers": 1, "products": 1, "weeks": 0},
     "LIST_LENGTH": 50,  # items precomputed per customer
+    # Customer shards the "for you" lists are precomputed in: 1 in the training process (as always); N > 1 as a
+    # Celery chord of N tasks personalization.precompute_lists_shard on the ml queue, which any number of ml
+    # workers share, then the version is activated (precompute.py). Needs a result backend (CELERY_RESULT_BACKEND).
+    "LIST_SHARDS": 1,
     "NEIGHBOURS": 30,  # similar / bought-together items kept per product
     "POPULAR_LENGTH": 100,  # best sellers kept overall, per category and per segment
     "POPULAR_WINDOW_DAYS": 90,
@@ -63,4 +67,8 @@ def rec_settings() -> dict[str, Any]:
     if sequence not in SEQUENCE_MODES:
         raise ImproperlyConfigured(f'PERSONALIZATION["RECOMMENDATIONS"]["SEQUENCE"] must be one of '
                                    f'{", ".join(map(repr, SEQUENCE_MODES))}, not {sequence!r}.')
+    shards = user.get("LIST_SHARDS", DEFAULTS["LIST_SHARDS"])
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise ImproperlyConfigured(
+            f'PERSONALIZATION["RECOMMENDATIONS"]["LIST_SHARDS"] must be a whole number of at least 1, not {shards!r}.')
     return {**DEFAULTS, **user, "SEARCH": search}

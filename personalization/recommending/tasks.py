@@ -1,4 +1,4 @@
-"""Celery tasks of recommendations: the (nightly or requested) retrain."""
+"""Celery tasks of recommendations: the (nightly or requested) retrain and its list shards (``LIST_SHARDS``)."""
 from __future__ import annotations
 
 import logging
@@ -30,3 +30,34 @@ def retrain_recommenders(self: Any, model: str | None = None) -> int | None:
             raise
         logger.warning("Recommender training skipped: %s", exc)
         return None
+
+
+@shared_task(name="personalization.precompute_lists_shard", acks_late=True, time_limit=7_200, soft_time_limit=6_900)
+def precompute_lists_shard(version_id: int, shard: int, n_shards: int) -> int:
+    """Write the "for you" lists of one customer shard of a version being trained (``LIST_SHARDS`` > 1).
+
+    Idempotent (a redelivered shard rewrites its own rows); returns how many lists it wrote. A failure
+    marks the version failed with the reason; the chord then runs ``precomputed_lists_failed``.
+    """
+    from . import precompute
+
+    return precompute.compute_shard(version_id, shard, n_shards)
+
+
+@shared_task(name="personalization.finish_precomputed_lists", acks_late=True)
+def finish_precomputed_lists(shard_lists: list[int], version_id: int, owner: str, activate: bool,
+                             metrics: dict[str, float], minimums: list[dict[str, Any]], started_at: float,
+                             popular: int) -> dict[str, Any]:
+    """The chord's last step: every shard is written; the version is made ready and activated if it passes."""
+    from . import training
+
+    return training.finish_fan_out(shard_lists, version_id, owner, activate, metrics, minimums, started_at,
+                                   popular)
+
+
+@shared_task(name="personalization.precomputed_lists_failed")
+def precomputed_lists_failed(request: Any, exc: BaseException, traceback: Any, version_id: int, owner: str) -> None:
+    """The chord's error callback: a shard failed; the version is failed and the active one keeps serving."""
+    from . import training
+
+    training.fan_out_failed(version_id, owner, f"{type(exc).__name__}: {exc}")

@@ -9,12 +9,15 @@ One run (:func:`train`) under a job lock:
 3. it is fitted again on all the data (the hybrid with the chosen settings, kept in ``metadata["search"]``);
    the artifact holds its arrays plus the serving tables (similar items, bought together with lift, product ids);
 4. every customer's "for you" list and the shared lists (best sellers overall, per category, per
-   segment) are written as :class:`~personalization.models.RecommendationList` rows of the version;
+   segment) are written as :class:`~personalization.models.RecommendationList` rows of the version: here,
+   or with ``LIST_SHARDS`` > 1 by a Celery chord of customer shards on the ``ml`` workers (:mod:`.precompute`),
+   whose last step (:func:`finish_fan_out`) carries on with 5.;
 5. the version is activated only if it beats the active one on ``COMPARE_ON`` (else
-   :class:`~personalization.ops.registry.NotBetter`: it stays *ready* and its lists are deleted).
+   :class:`~personalization.ops.registry.NotBetter`: it stays *ready* with its lists, for an A/B test).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -26,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from celery import chord, current_app, group
+from celery.backends.base import DisabledBackend
 from django.db import transaction
 
 from ..host import clock
@@ -37,7 +42,7 @@ from ..ml.itemknn import ItemKNN
 from ..ml.toppop import TopPop
 from ..models import CustomerProfile, ModelVersion, RecommendationList
 from ..ops import jobs, locks, registry
-from . import experiments, tuning
+from . import experiments, precompute, tuning
 from .blend import RepeatThenNeighbours
 from .config import DEFAULTS, KIND, rec_settings
 from .data import TrainingData, build_training_data, item_table, purchase_frame
@@ -46,6 +51,9 @@ logger = logging.getLogger(__name__)
 LOCK_NAME = "recommender.train"
 MODEL_CHOICES = ("auto", "hybrid", "simple", "popular")
 Progress = Callable[[int, str], None]
+SHARD_TASK = "personalization.precompute_lists_shard"
+FINISH_TASK = "personalization.finish_precomputed_lists"
+FAILED_TASK = "personalization.precomputed_lists_failed"
 
 
 class TrainingError(RuntimeError):
@@ -68,6 +76,7 @@ class TrainResult:
     lists: int = 0
     model: str = ""
     reason: str = ""  # why this model was trained (what ``auto`` chose and why)
+    pending: bool = False  # its lists are being precomputed by ml workers; they activate it (LIST_SHARDS > 1)
 
 
 def make_model(name: str, random_state: int = 0, settings: dict[str, Any] | None = None) -> Recommender:
@@ -217,30 +226,6 @@ def _popular_lists(data: TrainingData, settings: dict[str, Any], version: ModelV
     return out
 
 
-def _user_lists(data: TrainingData, model: Recommender, length: int,
-                version: ModelVersion) -> list[RecommendationList]:
-    n_users = data.interactions.n_users
-    if n_users == 0:
-        return []
-    seen = data.interactions.seen()
-    out = []
-    for lo in range(0, n_users, 1024):
-        users = np.arange(lo, min(lo + 1024, n_users))
-        ids, scores = model.recommend(users, n=length)
-        for row, user in enumerate(users):
-            keep = ids[row] >= 0
-            items = ids[row][keep]
-            bought = set(seen.indices[seen.indptr[user]:seen.indptr[user + 1]].tolist())
-            out.append(RecommendationList(
-                user_id=int(data.user_pks[user]), placement="for_you",
-                items=[int(p) for p in data.product_pks[items]],
-                scores=[round(float(s), 6) for s in scores[row][keep]],
-                sources=["bought before" if int(i) in bought else "model" for i in items],
-                model_version=version,
-            ))
-    return out
-
-
 def prune_lists(keep: ModelVersion | None = None) -> int:
     """Delete the lists of every version except the active one, an A/B challenger and ``keep``."""
     active = ModelVersion.objects.filter(kind=KIND, status=ModelVersion.Status.ACTIVE)
@@ -263,12 +248,16 @@ def train(model: str | None = None, *, activate: bool = True, progress: Progress
     owner = owner or uuid.uuid4().hex
     if not locks.acquire(LOCK_NAME, owner, int(settings["LOCK_SECONDS"])):
         raise AlreadyRunning("Another recommender training run is in progress.")
+    handed_over = False  # the lock passes to the chord's last step while ml workers precompute the lists
     try:
         registry.fail_abandoned(KIND)
         with limited_threads():  # SHOPSENSE_THREADS: implicit, numpy/scipy BLAS, scikit-learn and torch
-            return _train(model or settings["MODEL"], settings, activate, progress)
+            result = _train(model or settings["MODEL"], settings, activate, progress, owner)
+        handed_over = result.pending
+        return result
     finally:
-        locks.release(LOCK_NAME, owner)
+        if not handed_over:
+            locks.release(LOCK_NAME, owner)
 
 
 def training_minimums(data: TrainingData, settings: dict[str, Any]) -> list[registry.Minimum]:
@@ -284,9 +273,14 @@ def training_minimums(data: TrainingData, settings: dict[str, Any]) -> list[regi
                              f"{setting}[{what!r}]") for what in ("purchases", "customers", "products", "weeks")]
 
 
-def _train(requested: str, settings: dict[str, Any], activate: bool, progress: Progress | None) -> TrainResult:
-    started = time.perf_counter()
+def _train(requested: str, settings: dict[str, Any], activate: bool, progress: Progress | None,
+           owner: str) -> TrainResult:
+    started, started_at = time.perf_counter(), time.time()
     say = progress or (lambda percent, stage: None)
+    shards = int(settings["LIST_SHARDS"])
+    if shards > 1 and not current_app.conf.task_always_eager and isinstance(current_app.backend, DisabledBackend):
+        raise TrainingError('PERSONALIZATION["RECOMMENDATIONS"]["LIST_SHARDS"] > 1 needs a Celery result backend '
+                            "(CELERY_RESULT_BACKEND, e.g. the Redis of the broker) to know when every shard is done.")
     say(2, "Reading purchases and the catalogue")
     as_of = clock.reference_time()  # now, or PERSONALIZATION["REFERENCE_TIME"]; never the latest purchase
     end = pd.Timestamp(as_of.astimezone(dt.UTC).replace(tzinfo=None))
@@ -336,33 +330,116 @@ def _train(requested: str, settings: dict[str, Any], activate: bool, progress: P
         step(60, "Item neighbours and bought-together pairs")
         tables = serving_tables(data, model, int(settings["NEIGHBOURS"]))
         arrays = dict(tables)
+        arrays.update(precompute.seen_arrays(data.interactions.seen()))
         arrays.update({f"model/{key}": value for key, value in model.to_arrays().items()})
-        metadata = {"model": name, "n_users": int(data.user_pks.size), "n_items": int(data.product_pks.size)}
+        metadata = {"model": name, "n_users": int(data.user_pks.size), "n_items": int(data.product_pks.size),
+                    "list_length": int(settings["LIST_LENGTH"])}
         if search:
             metadata["search"] = search
         registry.store_artifact(version, arrays, metadata=metadata)
-        step(75, "Precomputing every customer's list")
-        lists = _user_lists(data, model, int(settings["LIST_LENGTH"]), version)
-        lists += _popular_lists(data, settings, version)
-        with transaction.atomic():
-            RecommendationList.objects.bulk_create(lists, batch_size=1000)
-        metrics["train_seconds"] = round(time.perf_counter() - started, 2)
-        registry.finish(version, metrics)
+        popular = _popular_lists(data, settings, version)
+        if shards > 1:
+            with transaction.atomic():
+                RecommendationList.objects.bulk_create(popular, batch_size=1000)
+        else:
+            step(75, "Precomputing every customer's list")
+            inputs = precompute.ListInputs(model, data.interactions.seen(), data.user_pks, data.product_pks,
+                                           int(settings["LIST_LENGTH"]))
+            with transaction.atomic():
+                lists = precompute.write_user_lists(inputs, version)
+                RecommendationList.objects.bulk_create(popular, batch_size=1000)
+            metrics["train_seconds"] = round(time.perf_counter() - started, 2)
+            registry.finish(version, metrics)
     except Exception as exc:
         registry.fail(version, exc)
         raise
+    minimums = training_minimums(data, settings)
+    if shards > 1:
+        step(75, f"Precomputing every customer's list in {shards} shards on the ml workers")
+        return _fan_out(version, shards, owner=owner, activate=activate, metrics=metrics, minimums=minimums,
+                        started_at=started_at, popular=len(popular), name=name, reason=reason)
+    activated, message = conclude(version, minimums, activate)
+    seconds = time.perf_counter() - started
+    message = f"Trained {reason}. {message}"
+    logger.info("Recommender training: %s (%.1f s)", message, seconds)
+    return TrainResult(version, activated, message, dict(version.metrics), seconds, lists + len(popular), name,
+                       reason)
+
+
+def conclude(version: ModelVersion, minimums: list[registry.Minimum], activate: bool) -> tuple[bool, str]:
+    """Activate a version whose lists are written (when asked and it passes :func:`registry.promote`), prune
+    the lists of versions no longer needed; ``(activated, message)``."""
     activated, message = False, f"{version} is ready (not activated)."
     if activate:
-        activated, message = registry.promote(version, training_minimums(data, settings),
-                                              compare_on=str(settings["COMPARE_ON"]))
+        activated, message = registry.promote(version, minimums, compare_on=str(rec_settings()["COMPARE_ON"]))
         if not activated:
             message = f"{message} It stays ready (with its lists, for an A/B test)."
     prune_lists(keep=version)
     version.refresh_from_db()
-    seconds = time.perf_counter() - started
-    message = f"Trained {reason}. {message}"
-    logger.info("Recommender training: %s (%.1f s)", message, seconds)
-    return TrainResult(version, activated, message, dict(version.metrics), seconds, len(lists), name, reason)
+    return activated, message
+
+
+def _fan_out(version: ModelVersion, shards: int, *, owner: str, activate: bool, metrics: dict[str, float],
+             minimums: list[registry.Minimum], started_at: float, popular: int, name: str,
+             reason: str) -> TrainResult:
+    """Queue the chord: ``shards`` list tasks on the ``ml`` queue, then :func:`finish_fan_out` (which holds
+    the lock from here on). Eagerly (no broker) the chord runs here and the result is final."""
+    app = current_app
+    header = group(app.signature(SHARD_TASK, args=(version.pk, shard, shards)) for shard in range(shards))
+    body = app.signature(FINISH_TASK, args=(version.pk, owner, activate, metrics,
+                                            [dataclasses.asdict(m) for m in minimums], started_at, popular))
+    body.link_error(app.signature(FAILED_TASK, args=(version.pk, owner)))
+    try:
+        outcome = chord(header)(body)
+        final = outcome.get() if app.conf.task_always_eager else None
+    except Exception as exc:  # eager: a shard raised here; else the broker refused the chord
+        fan_out_failed(version.pk, owner, f"{type(exc).__name__}: {exc}")
+        version.refresh_from_db()
+        raise TrainingError(f"{version} was trained but not activated: {version.error}") from exc
+    version.refresh_from_db()
+    if final is not None:
+        message = f"Trained {reason}. {final['message']}"
+        logger.info("Recommender training: %s (%.1f s)", message, time.time() - started_at)
+        return TrainResult(version, bool(final["activated"]), message, dict(version.metrics),
+                           time.time() - started_at, int(final["lists"]), name, reason)
+    message = (f"Trained {reason}. {version}'s lists are being precomputed in {shards} shards on the ml workers; "
+               "it is activated after them if it passes the checks.")
+    logger.info("Recommender training: %s", message)
+    return TrainResult(version, False, message, dict(metrics), time.time() - started_at, popular, name, reason,
+                       pending=True)
+
+
+def finish_fan_out(shard_lists: list[int], version_id: int, owner: str, activate: bool, metrics: dict[str, float],
+                   minimums: list[dict[str, Any]], started_at: float, popular: int) -> dict[str, Any]:
+    """The chord's last step once every shard wrote its lists: the version is *ready* with its metrics, then
+    activated as in one process (:func:`conclude`), and the training lock released."""
+    version = ModelVersion.objects.filter(pk=version_id, kind=KIND).first()
+    if version is None or version.status != ModelVersion.Status.TRAINING:
+        # A newer run marked it abandoned (its lock had expired): that run owns the lock now.
+        logger.warning("Recommender version %s is no longer training; its lists are not activated.", version_id)
+        return {"activated": False, "message": f"Version {version_id} is no longer training.", "lists": 0}
+    try:
+        registry.finish(version, {**metrics, "train_seconds": round(time.time() - started_at, 2)})
+        activated, message = conclude(version, [registry.Minimum(**m) for m in minimums], activate)
+    finally:
+        locks.release(LOCK_NAME, owner)
+    logger.info("Recommender training: %s (lists in %d shards)", message, len(shard_lists))
+    return {"activated": activated, "message": message, "lists": int(sum(shard_lists)) + popular}
+
+
+def fan_out_failed(version_id: int, owner: str, reason: str) -> None:
+    """A shard failed (or the chord could not be queued): the version is failed with the reason, its lists
+    deleted, the lock released; the active version keeps serving."""
+    version = ModelVersion.objects.filter(pk=version_id, kind=KIND).first()
+    if version is None:
+        return
+    if version.status == ModelVersion.Status.TRAINING:
+        registry.fail(version, f"{precompute.FAILURE_PREFIX}: {reason}")
+    elif version.status != ModelVersion.Status.FAILED or not version.error.startswith(precompute.FAILURE_PREFIX):
+        return  # abandoned (a newer run holds the lock) or already concluded
+    RecommendationList.objects.filter(model_version=version).delete()
+    locks.release(LOCK_NAME, owner)
+    logger.error("Recommender version %s not activated: %s", version, version.error)
 
 
 def _search(frame: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, settings: dict[str, Any],

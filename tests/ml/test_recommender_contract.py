@@ -225,6 +225,23 @@ def test_loading_a_saved_ease_as_another_model_class_is_refused(fitted: dict[str
         ItemKNN.load(path)
 
 
+def test_a_model_outside_personalization_ml_loads_only_through_its_own_class(data: Interactions,
+                                                                            tmp_path: Path) -> None:
+    # given the served simple blend (it lives in personalization.recommending) saved to disk
+    from personalization.recommending.blend import RepeatThenNeighbours
+
+    model = RepeatThenNeighbours().fit(data)
+    path = model.save(tmp_path / "simple.npz")
+    # when it is loaded by name through the base class, then it is refused
+    with pytest.raises(ValueError, match="refusing to load a model of class 'personalization.recommending.blend"):
+        Recommender.load(path)
+    # when it is loaded through its own class, then it recommends exactly as before
+    loaded = RepeatThenNeighbours.load(path)
+    before, after = model.recommend(np.arange(N_USERS), n=8), loaded.recommend(np.arange(N_USERS), n=8)
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+
+
 # ------------------------------------------------------------------------------------------ specifics
 def test_ease_weights_solve_the_constrained_least_squares_equations() -> None:
     # given a tiny binary matrix and lambda = 1

@@ -44,5 +44,9 @@ class Command(BaseCommand):
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
         self.stdout.write(f"{result.message}\nMetrics: {metrics}\nLists written: {result.lists:,}; "
                           f"{result.seconds:.1f} s.")
+        if result.pending:  # LIST_SHARDS > 1 with a broker: the ml workers write the lists, then activate
+            self.stdout.write("Activation follows once the ml workers have written every list shard; follow it in "
+                              "the admin (Model versions).")
+            return
         style = self.style.SUCCESS if result.activated else self.style.WARNING
         self.stdout.write(style("Activated." if result.activated else "Not activated."))
