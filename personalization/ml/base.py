@@ -212,6 +212,15 @@ def exclusion_matrix(exclude: sp.spmatrix | Sequence[Iterable[int]] | None, user
     return sp.csr_matrix((np.ones(r_all.size), (r_all, c_all)), shape=(len(user_ids), n_items))
 
 
+def torch_device(name: str) -> Any:
+    """The torch device a model's ``device`` parameter names (``"auto"``: CUDA when available, else the CPU)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def rows_per_block(n_items: int, cap: int) -> int:
     """Rows of a dense score block over ``n_items`` columns: at most ``cap``, and at most
     ``SCORE_BLOCK_CELLS`` cells in all (one row at least)."""

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Interactions, Recommender, as_interactions
+from .base import Interactions, Recommender, as_interactions, torch_device
 
 
 def _build_network(n_vocab: int, dim: int, max_len: int, n_blocks: int, n_heads: int, dropout: float) -> Any:
@@ -134,13 +134,6 @@ class SequenceRecommender(Recommender):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def _device(self) -> Any:
-        import torch
-
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
-
     def _check_params(self) -> None:
         for name in ("max_len", "max_items", "dim", "n_blocks", "n_heads", "epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
@@ -171,7 +164,7 @@ class SequenceRecommender(Recommender):
         rows = _training_rows(indptr, tokens, length)
         trainable = np.arange(rows.shape[0])
         rng = np.random.default_rng(self.random_state)
-        device = self._device()
+        device = torch_device(self.device)
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(max(1, int(self.num_threads)))
         epoch, loss_value = 0, float("nan")
@@ -269,6 +262,6 @@ class SequenceRecommender(Recommender):
         net = _build_network(int(self.vocab_.size), int(self.dim), int(self.max_len), int(self.n_blocks),
                              int(self.n_heads), float(self.dropout))
         net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
-        net.to(self._device())
+        net.to(torch_device(self.device))
         net.eval()
         self.network_ = net

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Interactions, Recommender, as_interactions, user_rows
+from .base import Interactions, Recommender, as_interactions, torch_device, user_rows
 from .ease import user_item_weights
 
 
@@ -115,13 +115,6 @@ class MultVAE(Recommender):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def _device(self) -> Any:
-        import torch
-
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
-
     def fit(self, interactions: Interactions | sp.spmatrix) -> MultVAE:
         import torch
 
@@ -136,7 +129,7 @@ class MultVAE(Recommender):
         train_users = np.setdiff1d(active, val_users)
         val_input, val_targets = _fold_in_split(x, val_users, rng) if n_val else (None, [])
 
-        device = self._device()
+        device = torch_device(self.device)
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(max(1, self.num_threads))
         try:
@@ -235,6 +228,6 @@ class MultVAE(Recommender):
 
         net = _build_network(int(self.n_items_), self.hidden, self.latent, self.dropout)
         net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
-        net.to(self._device())
+        net.to(torch_device(self.device))
         net.eval()
         self.network_ = net
