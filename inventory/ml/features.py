@@ -307,6 +307,22 @@ def design_rows(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def thin_zero_targets(rows: pd.DataFrame, keep: float, random_state: int | None) -> pd.DataFrame:
+    """Training rows with each zero-target row kept with probability ``keep`` (seeded by ``random_state``)
+    and every other row kept. The column ``_weight`` (added to ``rows`` itself) is the row's training
+    weight: ``_scale``, divided by ``keep`` for the zero rows, so every loss keeps its expectation
+    (negative down-sampling). ``keep=1`` keeps every row."""
+    if not 0 < keep <= 1:
+        raise ValueError(f"zero_keep must be in (0, 1], got {keep}")
+    rows["_weight"] = rows["_scale"].to_numpy(dtype=float)
+    if keep == 1:
+        return rows
+    zero = rows["_target"].to_numpy() == 0
+    rows.loc[zero, "_weight"] = rows.loc[zero, "_weight"] / keep
+    rng = np.random.default_rng(0 if random_state is None else random_state)
+    return rows[~zero | (rng.random(len(rows)) < keep)].reset_index(drop=True)
+
+
 def feature_columns(rows: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]:
     """Model input columns of a :func:`design_rows` frame: not starting with ``_``, not in ``exclude`` and
     not entirely missing (e.g. ``xmas_index`` before a first Christmas is in the history) and not constant

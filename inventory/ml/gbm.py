@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .base import check_predict_args, finalize_forecast, infer_freq_days, prepare_history, quantile_column
-from .features import GlobalForecaster, PanelMatrix, design_rows, feature_columns, to_matrix
+from .features import GlobalForecaster, PanelMatrix, design_rows, feature_columns, thin_zero_targets, to_matrix
 
 
 class GlobalGBMForecaster(GlobalForecaster):
@@ -33,6 +33,8 @@ class GlobalGBMForecaster(GlobalForecaster):
     target_cap: scaled targets are clipped at this value for training (wholesale one-off orders).
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization: boosting parameters.
     recency_half_life: when set, a training row's weight halves every this many buckets of origin age.
+    zero_keep: share of the zero-target training rows kept (seeded), their weight divided by it
+        (:func:`inventory.ml.features.thin_zero_targets`); 1 keeps every row.
     exclude_features: feature names (see :mod:`inventory.ml.features`) left out of the model.
     random_state: seed of the boosting models.
     """
@@ -53,6 +55,7 @@ class GlobalGBMForecaster(GlobalForecaster):
         min_samples_leaf: int = 100,
         l2_regularization: float = 1.0,
         recency_half_life: float | None = None,
+        zero_keep: float = 1.0,
         exclude_features: tuple[str, ...] = (),
         random_state: int | None = 0,
     ) -> None:
@@ -70,6 +73,7 @@ class GlobalGBMForecaster(GlobalForecaster):
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.recency_half_life = recency_half_life
+        self.zero_keep = zero_keep
         self.exclude_features = exclude_features
         self.random_state = random_state
 
@@ -90,13 +94,15 @@ class GlobalGBMForecaster(GlobalForecaster):
         )
 
     def training_rows(self, pm: PanelMatrix) -> pd.DataFrame:
-        """Rows of the last ``train_window`` origins whose target is known."""
+        """Rows of the last ``train_window`` origins whose target is known (zero targets thinned by
+        ``zero_keep``), with their weight in ``_weight``."""
         n_buckets = len(pm.buckets)
         first = max(n_buckets - self.train_window, 4)
         rows = design_rows(
             pm, list(range(first, n_buckets)), self.horizon, self.windows, self.n_lags, self.min_nonzero
         )
-        return rows[rows["_target"].notna()].reset_index(drop=True)
+        return thin_zero_targets(rows[rows["_target"].notna()].reset_index(drop=True), self.zero_keep,
+                                 self.random_state)
 
     def fit(self, history: pd.DataFrame) -> GlobalGBMForecaster:
         """Build training rows from ``history`` and fit the mean and quantile models."""
@@ -109,7 +115,7 @@ class GlobalGBMForecaster(GlobalForecaster):
         self.feature_names_ = feature_columns(rows, tuple(self.exclude_features))
         x = rows[self.feature_names_].to_numpy(dtype=float)
         target = np.minimum(rows["_target"].to_numpy(), self.target_cap)
-        weight = rows["_scale"].to_numpy()
+        weight = rows["_weight"].to_numpy()
         if self.recency_half_life:
             age = len(pm.buckets) - rows["_origin"].to_numpy()
             weight = weight * 0.5 ** (age / self.recency_half_life)

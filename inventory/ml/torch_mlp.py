@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .base import check_predict_args, finalize_forecast, infer_freq_days, prepare_history, quantile_column
-from .features import GlobalForecaster, design_rows, feature_columns, to_matrix
+from .features import GlobalForecaster, design_rows, feature_columns, thin_zero_targets, to_matrix
 
 
 class GlobalMLPForecaster(GlobalForecaster):
@@ -24,7 +24,7 @@ class GlobalMLPForecaster(GlobalForecaster):
 
     Parameters
     ----------
-    horizon, quantiles, train_window, min_nonzero, target_cap, windows, n_lags: as in the GBM model.
+    horizon, quantiles, train_window, min_nonzero, target_cap, windows, n_lags, zero_keep: as in the GBM model.
     hidden: sizes of the hidden layers.
     epochs, batch_size, learning_rate, weight_decay, dropout: training.
     device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -40,6 +40,7 @@ class GlobalMLPForecaster(GlobalForecaster):
         target_cap: float = 20.0,
         windows: tuple[int, ...] = (4, 8, 13, 26, 52),
         n_lags: int = 8,
+        zero_keep: float = 1.0,
         hidden: tuple[int, ...] = (128, 64),
         epochs: int = 8,
         batch_size: int = 1024,
@@ -56,6 +57,7 @@ class GlobalMLPForecaster(GlobalForecaster):
         self.target_cap = target_cap
         self.windows = windows
         self.n_lags = n_lags
+        self.zero_keep = zero_keep
         self.hidden = hidden
         self.epochs = epochs
         self.batch_size = batch_size
@@ -94,6 +96,7 @@ class GlobalMLPForecaster(GlobalForecaster):
         rows = rows[rows["_target"].notna()].reset_index(drop=True)
         if rows.empty:
             raise ValueError("history too short for the global model: no training rows")
+        rows = thin_zero_targets(rows, self.zero_keep, self.random_state)
         self.feature_names_ = feature_columns(rows)
         raw = rows[self.feature_names_].to_numpy(dtype=np.float64)
         self.x_mean_ = np.nanmean(np.where(np.isnan(raw), np.nan, raw), axis=0)
@@ -103,7 +106,7 @@ class GlobalMLPForecaster(GlobalForecaster):
         self.has_missing_ = np.isnan(raw).any(axis=0)
         x = self._inputs(rows)
         y = np.minimum(rows["_target"].to_numpy(dtype=np.float32), self.target_cap).astype(np.float32)
-        w = rows["_scale"].to_numpy(dtype=np.float32)
+        w = rows["_weight"].to_numpy(dtype=np.float32)
         w = w / w.mean()
 
         torch.manual_seed(0 if self.random_state is None else self.random_state)
