@@ -90,12 +90,20 @@ def test_sequences_follow_time_then_item_id_and_skip_items_outside_the_vocabular
     assert tokens.tolist() == [2, 3, 4, 1]  # user 0: items 1, 2 (same basket, by id), 4; user 1: item 0
 
 
-def test_the_time_budget_stops_training_after_the_running_epoch():
+def test_the_time_budget_stops_training_after_the_running_epoch(monkeypatch):
+    import types
+
+    from personalization.ml import sequence
+
+    # a clock that moves a second each time it is read: the first epoch ends past a 0.5-s budget on any machine
+    # (a real 10-ms budget was not reached by a tiny epoch on fast, quiet cores)
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(sequence, "time", types.SimpleNamespace(perf_counter=lambda: float(next(ticks))))
     data, _ = chains(n_users=80)
 
-    model = small(epochs=1_000, max_seconds=0.01).fit(data)
+    model = small(epochs=1_000, max_seconds=0.5).fit(data)
 
-    assert model.epochs_run_ == 1
+    assert model.epochs_run_ == 1  # the clock read at the start (0 s) and after the first epoch (1 s >= 0.5)
 
 
 def test_users_without_history_get_a_neutral_row():
