@@ -46,12 +46,7 @@ def run_one(origin: str, name: str, variant: dict) -> dict:
     from inventory.ml.metrics import evaluate_forecast
     from inventory.ml.served import HORIZON, served_selector
 
-    bench = _bench_inventory()
-    tx = bench.cached(bench.OUT / f"transactions-{bench.DATA.name}.pkl",
-                      lambda: dm.clean_transactions(dm.read_transactions(str(bench.DATA))), False)
-    categories = bench.cached(bench.OUT / "categories.pkl", lambda: bench.product_categories(tx), False)
-    weekly = bench.cached(bench.OUT / f"weekly-{bench.DATA.name}.pkl", lambda: dm.weekly_demand(tx), False)
-    weekly["category"] = weekly["unique_id"].map(categories)
+    _, weekly = _bench_inventory().load_data(fresh=False)
     ids = dm.select_series(weekly, origin)
     history, actual = dm.split_at_origin(weekly, origin, HORIZON, ids)
     import torch

@@ -225,6 +225,16 @@ def product_categories(tx: pd.DataFrame) -> pd.Series:
     return pd.Series(categorise(names).to_numpy(), index=names.index)
 
 
+def load_data(fresh: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The clean sale rows and the weekly panel of :data:`DATA` with each product's ``category`` (cached)."""
+    tx = cached(OUT / f"transactions-{DATA.name}.pkl",
+                lambda: dm.clean_transactions(dm.read_transactions(str(DATA))), fresh)
+    categories = cached(OUT / "categories.pkl", lambda: product_categories(tx), fresh)
+    weekly = cached(OUT / f"weekly-{DATA.name}.pkl", lambda: dm.weekly_demand(tx), fresh)
+    weekly["category"] = weekly["unique_id"].map(categories)
+    return tx, weekly
+
+
 def forecasting(weekly: pd.DataFrame, args: argparse.Namespace) -> dict:
     runner = CachingRunner(args.fresh)
     res: dict = {"anchors": {}, "served": {}, "served_mean": {}, "choice": {}, "counts": {}, "times": {},
@@ -485,13 +495,9 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads):
-        tx = cached(OUT / f"transactions-{DATA.name}.pkl",
-                    lambda: dm.clean_transactions(dm.read_transactions(str(DATA))), args.fresh)
-        categories = cached(OUT / "categories.pkl", lambda: product_categories(tx), args.fresh)
-        weekly = cached(OUT / f"weekly-{DATA.name}.pkl", lambda: dm.weekly_demand(tx), args.fresh)
-        weekly["category"] = weekly["unique_id"].map(categories)
+        tx, weekly = load_data(args.fresh)
         log(f"data: {len(tx):,} clean sale rows, {weekly['unique_id'].nunique():,} products, "
-            f"{categories.nunique()} categories")
+            f"{weekly['category'].nunique()} categories")
         fc = forecasting(weekly, args)
         sim = None
         if not args.no_sim:
