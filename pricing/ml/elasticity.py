@@ -173,8 +173,9 @@ class ElasticityEstimator:
     Parameters: ``season_length`` periods per seasonal cycle (52 weeks); ``harmonics`` Fourier pairs
     for the seasonal profile (0: none); ``trend`` a log-linear trend; ``ci`` the interval level;
     ``prior_elasticity``/``prior_elasticity_sd`` the weak hyperprior on the shop-wide mean elasticity;
-    ``control_prior_sd`` the same for the controls; ``min_tau`` the least spread allowed between
-    products of a category (keeps pooling from being total); ``half_life`` down-weights old
+    ``control_prior_sd`` the same for the controls (the trend's times the history's span over
+    ``season_length``, at most 1: a short history gets a trend only as strong as it shows); ``min_tau`` the
+    least spread allowed between products of a category (keeps pooling from being total); ``half_life`` down-weights old
     observations (in periods; ``None``: all weigh the same); ``eb_rounds`` how often the priors are
     re-estimated from the fit they shaped; ``pool`` switches the hierarchy off
     (each product with the weak hyperprior only); ``curvature`` adds ``k_i * log(price / ref)^2`` (pooled
@@ -332,6 +333,16 @@ class ElasticityEstimator:
         hyper_sd[ELASTICITY] = self.prior_elasticity_sd
         if self.curvature:
             hyper_sd[ELASTICITY + 1] = self.curvature_prior_sd
+        # A trend only as far as the history supports it: its spread grows with the span of the history,
+        # the full ``control_prior_sd`` from one season on. Over a few weeks a trend is a straight line in
+        # time, and so is a price that moved one way every week: unchecked, the two trade places (a steep
+        # trend and a price that "adds" sales). (The same for the season's harmonics cost the benchmark's
+        # seasonal market more than it gained: bench/pricing_rule_2026-12-08.md.)
+        seen = periods[w[:, :n_t].sum(axis=0) > 0] if n_t else periods
+        span = float(seen.max() - seen.min() + 1.0) if len(seen) else 0.0
+        first = ELASTICITY + 1 + int(self.curvature)
+        if self.trend:
+            hyper_sd[first] *= min(1.0, max(span, 1.0) / self.season_length)
         if covariate_sd:
             hyper_sd[n_before:n_before + len(covariate_sd)] = covariate_sd
             hyper_mean[n_before:n_before + len(covariate_mean)] = covariate_mean
@@ -449,13 +460,23 @@ class ElasticityEstimator:
         return np.einsum("ntk,nk->nt", X, coef[:, idx])
 
     def log_price_effect(self, prices: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:
-        """The price term of ``log E[units]`` at ``prices (n_products, m)`` (0 at the reference price)."""
+        """The price term of ``log E[units]`` at ``prices (n_products, m)`` (0 at the reference price).
+
+        With curvature the quadratic is followed only on its falling side: past its turning point the
+        term stays at its value there, so demand never rises with the price (the law of demand; a
+        quadratic fitted on a narrow price range, or a posterior draw of it, would otherwise promise more
+        sales far above or below the prices seen, and an optimiser would chase them).
+        """
         coef = self.coef_ if coef is None else coef
         x = np.log(np.asarray(prices, dtype=float) / self.reference_price_[:, None])
-        effect = coef[:, [ELASTICITY]] * x
-        if self.curvature:
-            effect = effect + coef[:, [ELASTICITY + 1]] * x ** 2
-        return effect
+        e = coef[:, [ELASTICITY]]
+        if not self.curvature:
+            return e * x
+        q = coef[:, [ELASTICITY + 1]]
+        bent = np.abs(q) > 1e-12
+        turn = np.where(bent, -e / (2.0 * np.where(bent, q, 1.0)), 0.0)
+        x = np.where(bent & (q > 0), np.minimum(x, turn), np.where(bent & (q < 0), np.maximum(x, turn), x))
+        return e * x + q * x ** 2
 
     def predict(self, periods: np.ndarray | float, prices: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:
         """Expected units at ``prices (n_products, m)`` in one period (``periods`` scalar) or per period.

@@ -6,7 +6,7 @@ under the guardrails and the circuit breaker of every :class:`~pricing.ml.strate
 
 - **a price moves only when the move probably pays**: the step the guardrails would let the price take
   towards the optimum is made only if, over ``draws`` draws of the posterior, it beats the current
-  price in at least a share ``confidence`` of them; otherwise the price stands. Weak evidence (few
+  price in at least a share ``confidence`` (0.7) of them; otherwise the price stands. Weak evidence (few
   sales, little price variation, a demand that does not follow the model) therefore keeps the shop's
   price instead of chasing noise, and prices do not zig-zag (which costs where shoppers remember the
   last price and rises hurt more than cuts help);
@@ -24,14 +24,21 @@ under the guardrails and the circuit breaker of every :class:`~pricing.ml.strate
   counts where the data show a response (two standard errors). Rises get a prior that they hurt
   (``rise_prior``, the hyperprior mean of the rise coefficient, pooled by category like the rest): the
   response to a rise counts always, at that prior until the product's and its category's data move it
-  (``rise_prior=0``: a rise counts like a cut, where the data show it).
-  With ``amortize`` the gap to the remembered price counts at its mean over the periods the price is
-  expected to stand (it fades by ``MEMORY`` a period; ``horizon`` periods, at most the periods left),
-  not at its first period's size: a rise's loss is paid once, its gain lasts;
+  (``rise_prior=0``, the default: a rise counts like a cut, where the data show it).
+  With ``amortize`` (the default) the gap to the remembered price counts at its mean over the periods the
+  price is expected to stand (it fades by ``MEMORY`` a period; ``horizon`` periods, at most the periods
+  left), not at its first period's size: a rise's loss is paid once, its gain lasts, and so does a cut's
+  bonus (counted at its first week's size, it made cut after cut look good where shoppers remember
+  prices, and the products stayed far below their optimum);
+- **each product keeps its own elasticity**: the default model (:func:`default_estimator`) leaves at
+  least ``MIN_TAU`` of spread between the elasticities of a category's products, so a product that sells
+  unlike its category is not priced as its category's average;
 - products with finite stock and a known horizon follow **Thompson sampling with inventory**
   (Ferreira, Simchi-Levi & Wang 2018, TS-update): one posterior draw, the LP over the prices reachable
   this period with "expected sales <= the stock left, shared over the periods left in proportion to the
-  expected demand", and a price drawn from the LP's mix;
+  expected demand", and a price drawn from the LP's mix; then the **pace check**, on the sales rather
+  than the model: a product that sold (over the last ``pace_window`` periods) slower than its stock must
+  sell is not raised, one that sold faster is not cut;
 - before any sale, and while a product has sold fewer than ``min_units`` units, its price stands: its
   own data cannot tell a better one (the long tail);
 - ``random_state`` seeds every draw (the posterior draws of the move rule and of the stock LP).
@@ -54,6 +61,14 @@ from .strategies import PricingContext, _ModelStrategy, clone_estimator
 CROSS, RISE, CUT = "cross_log_price", "rise_vs_remembered", "cut_vs_remembered"
 CROSS_PRIOR_SD, GAP_PRIOR_SD = 0.5, 1.0
 MEMORY = 0.75  # weight of the remembered price that carries over to the next period
+MIN_TAU = 0.5  # the least spread of elasticities between the products of a category
+
+
+def default_estimator() -> ElasticityEstimator:
+    """The demand model of the default strategy: the pooled log-log model with curvature, whose products
+    keep at least ``MIN_TAU`` of spread around their category (a product that sells unlike its category
+    is not priced as if it were the category's average)."""
+    return ElasticityEstimator(curvature=True, min_tau=MIN_TAU)
 
 
 def _others(category: np.ndarray, log_price: np.ndarray) -> np.ndarray:
@@ -81,9 +96,10 @@ class RobustPricingStrategy(_ModelStrategy):
     name = "robust"
 
     def __init__(self, *, estimator: ElasticityEstimator | None = None, grid_size: int = 200,
-                 confidence: float = 0.6, draws: int = 32, cross_price: bool = True, reference_effects: bool = True,
-                 rise_prior: float = 0.0, amortize: bool = False, horizon: int = 52, stock_exploration: float = 1.0,
-                 min_units: float = 30.0, follow: str = "category", random_state: int | None = None):
+                 confidence: float = 0.7, draws: int = 32, cross_price: bool = True, reference_effects: bool = True,
+                 rise_prior: float = 0.0, amortize: bool = True, horizon: int = 52, stock_exploration: float = 1.0,
+                 min_units: float = 30.0, follow: str = "category", pace_window: int = 2,
+                 random_state: int | None = None):
         if not 0.0 <= confidence < 1.0:
             raise ValueError(f"confidence must be in [0, 1), got {confidence!r}")
         if follow not in {"category", "product"}:
@@ -99,7 +115,8 @@ class RobustPricingStrategy(_ModelStrategy):
         self.stock_exploration = stock_exploration
         self.min_units = min_units
         self.follow = follow
-        super().__init__(estimator=estimator if estimator is not None else ElasticityEstimator(curvature=True),
+        self.pace_window = pace_window
+        super().__init__(estimator=estimator if estimator is not None else default_estimator(),
                          random_state=random_state)
 
     # ---------------------------------------------------------------------------------- the model
@@ -177,8 +194,8 @@ class RobustPricingStrategy(_ModelStrategy):
         target = grid[np.arange(context.n_products), self._objective(period, model, grid, current).argmax(axis=1)]
         if self.confidence > 0:
             step = self._step_towards(target, context)
-            target = np.where(self._gain_probability(period, model, step, current) >= self.confidence,
-                              target, current)
+            chance = self._gain_probability(period, model, step, current)
+            target = np.where(chance >= self.confidence, target, current)
         stock = context.stock()
         if context.periods_left and np.isfinite(stock).any():
             finite = np.nonzero(np.isfinite(stock))[0]
@@ -251,6 +268,19 @@ class RobustPricingStrategy(_ModelStrategy):
             probs = np.append(x, max(0.0, 1.0 - float(x.sum())))
             pick = self.rng_.choice(len(probs), p=probs / probs.sum())
             out[k] = cand[-1] if pick == len(cand) else cand[pick]
+        # The pace check, on what was sold rather than on the model: a product that sold slower than its
+        # stock must sell (the stock left over the periods left) is not raised, one that sold faster is
+        # not cut. A model fitted on a few weeks can be far off (a price that rose every week and a trend
+        # explain the same sales), and one draw of it would then walk the price away from its buyers.
+        _, _, units, usable = self.history()
+        if units.shape[1]:
+            recent = units[rows, -self.pace_window:]
+            ok = usable[rows, -self.pace_window:]
+            sold = np.where(ok.any(axis=1), (recent * ok).sum(axis=1) / np.maximum(ok.sum(axis=1), 1), np.nan)
+            pace = stock[rows] / max(int(context.periods_left or 1), 1)
+            cur = current[rows]
+            out = np.where((sold < pace) & (out > cur), cur, out)
+            out = np.where((sold > pace) & (out < cur), cur, out)
         return out
 
 

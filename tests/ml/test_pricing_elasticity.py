@@ -206,3 +206,21 @@ def test_a_covariate_recovers_a_cross_price_elasticity(cross: float) -> None:
     assert np.median(est.coef_[:, j]) == pytest.approx(cross, abs=0.2)
     assert np.median(est.elasticity_) == pytest.approx(-2.0, abs=0.2)
     assert set(est.covariate_center_) == {"rival"}
+
+
+def test_a_price_that_rose_every_week_is_not_read_as_a_trend_on_a_short_history() -> None:
+    # given six weeks in which every product's price rose 10 % a week (a stock-limited shop walking its
+    # prices up), demand with elasticity -2 and no trend
+    rng = np.random.default_rng(4)
+    n, weeks = 30, 6
+    logp = np.log(10.0) + np.log(1.1) * np.arange(weeks)[None, :] + rng.normal(0, 0.01, (n, weeks))
+    units = rng.poisson(40.0 * np.exp(-2.0 * (logp - np.log(10.0)))).astype(float)
+    # when the default strategy's estimator fits it
+    model = ElasticityEstimator(curvature=True).fit_panel(np.exp(logp), units, category=np.arange(n) // 10)
+    # then the fall in sales is put on the price, not on a trend: the elasticities are negative and near -2,
+    # and the trend stays near 0: over six weeks a trend and that price are the same straight line in time, so
+    # the trend's prior spread is six 52ths of a full season's (0.18 a season at the full spread)
+    trend = model.coef_[:, model.feature_names_.index("trend")]
+    assert np.all(model.elasticity_ < -1.0)
+    assert abs(float(np.median(model.elasticity_)) + 2.0) < 0.5
+    assert np.all(np.abs(trend) < 0.05)

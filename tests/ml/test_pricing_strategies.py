@@ -377,3 +377,27 @@ def test_rises_hurt_until_the_data_show_otherwise_and_their_loss_is_paid_once() 
     logp[:, -1] = np.log(8.0)
     units = rng.poisson(40.0 * np.exp(-1.8 * (logp - np.log(10.0)))).astype(float)
     assert rises(-1.0, 1, logp, units) >= 5
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_stocked_product_is_not_raised_while_it_sells_slower_than_its_stock_must(fast: bool) -> None:
+    # given twelve stocked products whose history says they sell 10 a week at 10.00 (elasticity -2)
+    rng = np.random.default_rng(11)
+    logp = np.log(10.0) + rng.uniform(-0.1, 0.1, (12, 12))
+    logp[:, -2:] = np.log(10.0)
+    units = rng.poisson(10.0 * np.exp(-2.0 * (logp - np.log(10.0)))).astype(float)
+    # with stock for 20 a week over the 10 weeks left (too much: the model wants the price cut), or for
+    # 2 a week (too little: the model wants it raised)
+    stock = np.full(12, 200.0 if not fast else 20.0)
+    context = PricingContext(current_price=np.full(12, 10.0), unit_cost=np.full(12, 3.0), periods_left=10,
+                             stock_remaining=stock, category=np.zeros(12, dtype=np.int64),
+                             policies=(GuardrailPolicy(min_margin=0.05, max_change=0.10, ceiling=25.0),) * 12)
+    for seed in range(5):
+        strategy = RobustPricingStrategy(random_state=seed)
+        strategy.observe_history(range(12), np.exp(logp), units)
+        prices = strategy.propose(12, context)
+        # then a product selling slower than its stock must sell is never raised, one selling faster never cut
+        if fast:
+            assert np.all(prices >= 10.0 - 1e-9)
+        else:
+            assert np.all(prices <= 10.0 + 1e-9)
