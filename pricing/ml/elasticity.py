@@ -173,11 +173,12 @@ class ElasticityEstimator:
     Parameters: ``season_length`` periods per seasonal cycle (52 weeks); ``harmonics`` Fourier pairs
     for the seasonal profile (0: none); ``trend`` a log-linear trend; ``ci`` the interval level;
     ``prior_elasticity``/``prior_elasticity_sd`` the weak hyperprior on the shop-wide mean elasticity;
-    ``control_prior_sd`` the same for the controls (the trend's times the history's span over
-    ``season_length``, at most 1: a short history gets a trend only as strong as it shows); ``min_tau`` the
-    least spread allowed between products of a category (keeps pooling from being total); ``half_life`` down-weights old
-    observations (in periods; ``None``: all weigh the same); ``eb_rounds`` how often the priors are
-    re-estimated from the fit they shaped; ``pool`` switches the hierarchy off
+    ``control_prior_sd`` the same for the controls (the trend's is scaled by the history's span over
+    ``season_length``, at most 1: a short history gets a trend only as strong as it shows); ``min_tau``
+    the least spread allowed between products of a category (keeps pooling from being total);
+    ``half_life`` down-weights old observations (in periods; ``None``: all weigh the same);
+    ``eb_rounds`` how often the priors are re-estimated from the fit they shaped; ``pool`` switches the
+    hierarchy off
     (each product with the weak hyperprior only); ``curvature`` adds ``k_i * log(price / ref)^2`` (pooled
     like the rest, prior centred on 0 with spread ``curvature_prior_sd``) so that curves that are not
     constant-elasticity (linear demand) are followed: the elasticity at price ``p`` is then

@@ -104,6 +104,8 @@ class RobustPricingStrategy(_ModelStrategy):
             raise ValueError(f"confidence must be in [0, 1), got {confidence!r}")
         if follow not in {"category", "product"}:
             raise ValueError(f"follow must be 'category' or 'product', got {follow!r}")
+        if pace_window < 1:
+            raise ValueError(f"pace_window must be at least 1 period, got {pace_window!r}")
         self.grid_size = grid_size
         self.confidence = confidence
         self.draws = draws
@@ -194,8 +196,8 @@ class RobustPricingStrategy(_ModelStrategy):
         target = grid[np.arange(context.n_products), self._objective(period, model, grid, current).argmax(axis=1)]
         if self.confidence > 0:
             step = self._step_towards(target, context)
-            chance = self._gain_probability(period, model, step, current)
-            target = np.where(chance >= self.confidence, target, current)
+            target = np.where(self._gain_probability(period, model, step, current) >= self.confidence,
+                              target, current)
         stock = context.stock()
         if context.periods_left and np.isfinite(stock).any():
             finite = np.nonzero(np.isfinite(stock))[0]

@@ -289,6 +289,11 @@ def test_an_unknown_follow_setting_is_refused() -> None:
         RobustPricingStrategy(follow="everyone")
 
 
+def test_a_pace_window_of_no_periods_is_refused() -> None:
+    with pytest.raises(ValueError, match="pace_window must be"):
+        RobustPricingStrategy(pace_window=0)
+
+
 @pytest.mark.parametrize(("confidence", "moves"), [(0.99, False), (0.0, True)])
 def test_a_price_moves_only_when_the_move_probably_pays(confidence: float, moves: bool) -> None:
     # given two products whose price never moved (the data cannot tell their elasticity) and plenty of sales
