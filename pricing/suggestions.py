@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 GRID_SIZE = 200
 BATCH = 500
 CENT = Decimal("0.01")
+MONEY_LIMIT = 1e12  # the expected revenue and profit columns hold 14 digits, 2 of them cents
 
 
 @dataclass
@@ -264,6 +265,15 @@ def generate_suggestions(
         revenue_new = None if units_new is None else result.price * units_new
         profit_now = None if units_now is None or cost is None else (it.current - cost) * units_now
         profit_new = None if units_new is None or cost is None else (result.price - cost) * units_new
+        money = (revenue_now, revenue_new, profit_now, profit_new)
+        if any(v is not None and not abs(v) < MONEY_LIMIT for v in money):
+            # A model that extrapolates absurdly must not stop the batch: the suggestion stays, without
+            # the expectation that cannot be stored (and would not be believed).
+            logger.warning(
+                "Price suggestions: product %s: expected figures out of range (%s units now, %s suggested); "
+                "stored without them.", it.product.pk, units_now, units_new
+            )
+            units_now = units_new = revenue_now = revenue_new = profit_now = profit_new = None
         rows.append(
             PriceSuggestion(
                 product=it.product,

@@ -463,10 +463,12 @@ class ElasticityEstimator:
     def log_price_effect(self, prices: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:
         """The price term of ``log E[units]`` at ``prices (n_products, m)`` (0 at the reference price).
 
-        With curvature the quadratic is followed only on its falling side: past its turning point the
-        term stays at its value there, so demand never rises with the price (the law of demand; a
-        quadratic fitted on a narrow price range, or a posterior draw of it, would otherwise promise more
-        sales far above or below the prices seen, and an optimiser would chase them).
+        With curvature the quadratic is followed only where it falls: above the reference price the
+        term is the lowest the quadratic reaches between the reference and the price, below it the
+        highest, so demand never rises with the price (the law of demand) and never leaves the values
+        the curve takes between the prices seen and the one asked about. A quadratic fitted on a narrow
+        price range, or a posterior draw of it, would otherwise promise more sales far above or below
+        the prices seen, and an optimiser would chase them.
         """
         coef = self.coef_ if coef is None else coef
         x = np.log(np.asarray(prices, dtype=float) / self.reference_price_[:, None])
@@ -474,10 +476,15 @@ class ElasticityEstimator:
         if not self.curvature:
             return e * x
         q = coef[:, [ELASTICITY + 1]]
+        curve = e * x + q * x ** 2
         bent = np.abs(q) > 1e-12
         turn = np.where(bent, -e / (2.0 * np.where(bent, q, 1.0)), 0.0)
-        x = np.where(bent & (q > 0), np.minimum(x, turn), np.where(bent & (q < 0), np.maximum(x, turn), x))
-        return e * x + q * x ** 2
+        at_turn = e * turn + q * turn ** 2
+        above = np.minimum(curve, 0.0)  # the lowest between the reference (0) and x >= 0
+        above = np.where(bent & (q > 0) & (turn > 0) & (turn < x), np.minimum(above, at_turn), above)
+        below = np.maximum(curve, 0.0)  # the highest between x <= 0 and the reference
+        below = np.where(bent & (q < 0) & (turn < 0) & (turn > x), np.maximum(below, at_turn), below)
+        return np.where(x >= 0, above, below)
 
     def predict(self, periods: np.ndarray | float, prices: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:
         """Expected units at ``prices (n_products, m)`` in one period (``periods`` scalar) or per period.

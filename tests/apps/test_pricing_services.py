@@ -83,6 +83,35 @@ def test_the_optimiser_moves_at_most_the_policy_step_and_records_what_it_expects
 
 
 @pytest.mark.usefixtures("media")
+def test_expectations_too_large_to_store_do_not_stop_the_batch(monkeypatch, caplog):
+    # given two products with a fitted model, one of which the model (absurdly) expects to sell 10^13 a week
+    item = make_item(price="10.00", cost="8.00")
+    other = make_item(code="B2", price="10.00", cost="8.00")
+    make_sales(item, elasticity=-3.0)
+    make_sales(other, elasticity=-3.0)
+    services.fit_elasticities()
+    from pricing.ml.elasticity import ElasticityEstimator
+
+    predict = ElasticityEstimator.predict
+
+    def absurd(self, periods, prices, coef=None):
+        units = predict(self, periods, prices, coef)
+        units[0] = 1e13
+        return units
+
+    monkeypatch.setattr(ElasticityEstimator, "predict", absurd)
+    make_policy(strategy=PricingPolicy.Strategy.OPTIMISE, max_change=Decimal("0.10"))
+    # when the suggestions are generated
+    with caplog.at_level(logging.WARNING, logger="pricing.suggestions"):
+        run = services.generate_suggestions([item, other])
+    # then both products get their suggestion; the one whose figures cannot be stored has none, with a warning
+    assert len(run.created) == 2
+    blank = [s for s in run.created if s.expected_profit_suggested is None]
+    assert len(blank) == 1 and blank[0].expected_units_suggested is None
+    assert "out of range" in caplog.text
+
+
+@pytest.mark.usefixtures("media")
 def test_no_suggestion_moves_against_the_strategys_direction():
     item = make_item(price="6.25", cost="5.00")
     make_sales(item, elasticity=-3.0)  # optimum about 7.50: up

@@ -224,3 +224,25 @@ def test_a_price_that_rose_every_week_is_not_read_as_a_trend_on_a_short_history(
     assert np.all(model.elasticity_ < -1.0)
     assert abs(float(np.median(model.elasticity_)) + 2.0) < 0.5
     assert np.all(np.abs(trend) < 0.05)
+
+
+def test_the_demand_curve_never_rises_with_the_price_and_stays_within_what_the_curve_takes() -> None:
+    # given curves around the reference price 1: convex and concave falling ones, a straight one, and two that
+    # rise at the reference (one nearly straight, whose turning point lies absurdly far away)
+    model = ElasticityEstimator(curvature=True)
+    model.reference_price_ = np.ones(5)
+    coef = np.zeros((5, 3))
+    coef[:, 1] = [-2.0, -2.0, -2.0, 2.0, 0.5]
+    coef[:, 2] = [0.5, -0.5, 0.0, -1e-9, 0.3]
+    prices = np.exp(np.linspace(-3.0, 3.0, 61))[None, :].repeat(5, axis=0)
+    # when the price term is read from far below to far above the reference
+    effect = model.log_price_effect(prices, coef)
+    x = np.log(prices)
+    # then it never rises with the price, is the curve itself where the curve falls, and never exceeds the
+    # largest value the curve takes between the reference and the price (no promise of 10^13 units)
+    assert np.all(np.diff(effect, axis=1) <= 1e-12)
+    near = np.abs(x[0]) <= 1.0
+    assert np.allclose(effect[:3, near], (coef[:3, 1:2] * x[:3] + coef[:3, 2:3] * x[:3] ** 2)[:, near])
+    assert np.all(np.abs(effect[3]) < 1e-6)  # rising near the reference: flat, not its far-off maximum
+    assert np.all(effect[4, x[4] > -0.8] == 0.0)  # rising near the reference, falling far below it
+    assert effect.max() < 10.6
