@@ -43,8 +43,9 @@ MONEY_LIMIT = 1e12  # the expected revenue and profit columns hold 14 digits, 2 
 @dataclass
 class SuggestionRun:
     """What one run produced: the suggestions made, the ones auto-applied, and why others were not
-    (``below_gain``: optimiser suggestions whose expected gain did not clear the thresholds; ``refused``:
-    why nothing was written or expired)."""
+    (``below_gain``: optimiser suggestions whose expected gain did not clear the thresholds;
+    ``implausible``: products held because their expected figures were out of range; ``refused``: why
+    nothing was written or expired)."""
 
     created: list[PriceSuggestion] = field(default_factory=list)
     applied: list[PriceSuggestion] = field(default_factory=list)
@@ -52,6 +53,7 @@ class SuggestionRun:
     unchanged: int = 0
     without_policy: int = 0
     below_gain: int = 0
+    implausible: int = 0
     refused: str = ""  # why the run wrote nothing: the refit did not go live (pricing.services.refit_and_suggest)
 
 
@@ -188,6 +190,17 @@ def _expected(
     return out
 
 
+def _plausible(it: _Item, units_now: float | None, units_new: float | None, price: float) -> bool:
+    """Whether the expected weekly revenue and profit at both prices are finite and fit the money columns
+    (``MONEY_LIMIT``); no expectation at all is plausible (there is nothing to believe or store)."""
+    cost = float(it.cost) if it.cost is not None else 0.0
+    figures: list[float] = []
+    for units, at in ((units_now, it.current), (units_new, price)):
+        if units is not None:
+            figures += [at * units, (at - cost) * units]  # revenue, profit
+    return all(abs(v) < MONEY_LIMIT for v in figures)
+
+
 def _clears_gain(it: _Item, units_now: float | None, units_new: float | None, price: float) -> bool:
     """Whether an optimiser suggestion's expected weekly profit gain clears ``MIN_GAIN_ABSOLUTE`` and
     ``MIN_GAIN_RELATIVE`` (other strategies, and suggestions without an expectation, always do)."""
@@ -252,7 +265,15 @@ def generate_suggestions(
     kept = []
     for it, result in results:
         units_now, units_new, _ = expected.get(it.product.pk, (None, None, 0.0))
-        if _clears_gain(it, units_now, units_new, result.price):
+        if not _plausible(it, units_now, units_new, result.price):
+            # A model that extrapolates absurdly for one product must not stop the batch, nor move that
+            # product's price on its say-so: the product is held, the others go on.
+            logger.warning(
+                "Price suggestions: product %s held: expected figures out of range (%s units a week now, "
+                "%s at %.2f).", it.product.pk, units_now, units_new, result.price
+            )
+            run.implausible += 1
+        elif _clears_gain(it, units_now, units_new, result.price):
             kept.append((it, result))
         else:
             run.below_gain += 1
@@ -265,15 +286,6 @@ def generate_suggestions(
         revenue_new = None if units_new is None else result.price * units_new
         profit_now = None if units_now is None or cost is None else (it.current - cost) * units_now
         profit_new = None if units_new is None or cost is None else (result.price - cost) * units_new
-        money = (revenue_now, revenue_new, profit_now, profit_new)
-        if any(v is not None and not abs(v) < MONEY_LIMIT for v in money):
-            # A model that extrapolates absurdly must not stop the batch: the suggestion stays, without
-            # the expectation that cannot be stored (and would not be believed).
-            logger.warning(
-                "Price suggestions: product %s: expected figures out of range (%s units now, %s suggested); "
-                "stored without them.", it.product.pk, units_now, units_new
-            )
-            units_now = units_new = revenue_now = revenue_new = profit_now = profit_new = None
         rows.append(
             PriceSuggestion(
                 product=it.product,

@@ -83,7 +83,7 @@ def test_the_optimiser_moves_at_most_the_policy_step_and_records_what_it_expects
 
 
 @pytest.mark.usefixtures("media")
-def test_expectations_too_large_to_store_do_not_stop_the_batch(monkeypatch, caplog):
+def test_a_product_with_absurd_expectations_is_held_and_the_batch_goes_on(monkeypatch, caplog):
     # given two products with a fitted model, one of which the model (absurdly) expects to sell 10^13 a week
     item = make_item(price="10.00", cost="8.00")
     other = make_item(code="B2", price="10.00", cost="8.00")
@@ -104,11 +104,10 @@ def test_expectations_too_large_to_store_do_not_stop_the_batch(monkeypatch, capl
     # when the suggestions are generated
     with caplog.at_level(logging.WARNING, logger="pricing.suggestions"):
         run = services.generate_suggestions([item, other])
-    # then both products get their suggestion; the one whose figures cannot be stored has none, with a warning
-    assert len(run.created) == 2
-    blank = [s for s in run.created if s.expected_profit_suggested is None]
-    assert len(blank) == 1 and blank[0].expected_units_suggested is None
-    assert "out of range" in caplog.text
+    # then the other product gets its suggestion, with its expectation; the absurd one is held, with a warning
+    assert len(run.created) == 1 and run.implausible == 1
+    assert run.created[0].expected_profit_suggested is not None
+    assert "held: expected figures out of range" in caplog.text
 
 
 @pytest.mark.usefixtures("media")

@@ -53,5 +53,6 @@ class Command(BaseCommand):
             self.stdout.write(f"The refit did not go live, suggestions left as they are: {run.refused}")
         self.stdout.write(
             f"{len(run.created)} suggestions, {len(run.applied)} auto-applied, {len(run.blocked)} blocked, "
-            f"{run.unchanged} unchanged, {run.without_policy} products without a policy."
+            f"{run.unchanged} unchanged, {run.without_policy} products without a policy"
+            + (f", {run.implausible} held (expected figures out of range: see the log)." if run.implausible else ".")
         )
